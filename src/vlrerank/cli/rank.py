@@ -1,0 +1,134 @@
+"""``vlrerank rank``: score documents against a query and print a ranked table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+from ..errors import InputError
+from ..inputs.schema import IMAGE_EXTENSIONS
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "rank",
+        help="rank documents (texts or image files) for a query",
+        description=(
+            "Rank documents for a query. Each --doc is an image file when it names an existing "
+            "file, otherwise text. Example: vlrerank rank --model tiny-random --query 'a red car' "
+            "--doc 'a red car parked' --doc photo.jpg"
+        ),
+    )
+    parser.add_argument("--model", default="tiny-random", help="HF id, local checkpoint dir, or tiny-random (default)")
+    parser.add_argument("--query", default=None, help="query text")
+    parser.add_argument("--query-image", action="append", default=[], metavar="PATH", help="query image (repeatable)")
+    parser.add_argument("--doc", action="append", default=[], metavar="TEXT_OR_IMAGE", required=True,
+                        help="a document: an image file path or text (repeatable)")
+    parser.add_argument("--instruction", default=None, help="task instruction (default: generic retrieval)")
+    parser.add_argument("--top-n", type=int, default=None, help="show only the best N")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(handler=run)
+
+
+def parse_document(value: str, index: int) -> dict[str, Any]:
+    if os.path.isfile(value):
+        return {"image": value}
+    if os.path.splitext(value.lower())[1] in IMAGE_EXTENSIONS and len(value.split()) == 1:
+        raise InputError(f"no such image file: {value}", field=f"documents[{index}]")
+    return {"text": value}
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.top_n is not None and args.top_n < 1:
+        raise InputError("--top-n must be at least 1", field="top_n")
+    for path in args.query_image:
+        if not os.path.isfile(path):
+            raise InputError(f"no such image file: {path}", field="query.image")
+    documents = [parse_document(value, i) for i, value in enumerate(args.doc)]
+    query: dict[str, Any] = {}
+    if args.query is not None:
+        query["text"] = args.query
+    if args.query_image:
+        query["image"] = args.query_image
+    if not query:
+        raise InputError("give --query TEXT and/or --query-image PATH", field="query")
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    logging.getLogger("vlrerank").setLevel(logging.ERROR)  # the CLI prints its own warning
+    from ..config import EngineConfig
+    from ..reranker import Reranker
+    from ..testing import RANDOM_WEIGHTS_WARNING
+
+    reranker = Reranker(args.model, config=EngineConfig(device=args.device))
+    ranked = reranker.rank(query, documents, instruction=args.instruction, top_n=args.top_n)
+    warning = RANDOM_WEIGHTS_WARNING if ranked.random_weights else None
+    if args.json:
+        print(json.dumps(_as_json(ranked, warning), indent=2))
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
+    else:
+        _print_table(ranked, warning)
+    return 0
+
+
+def _as_json(ranked: Any, warning: str | None) -> dict[str, Any]:
+    return {
+        "model": ranked.model,
+        "random_weights": ranked.random_weights,
+        "warning": warning,
+        "instruction": ranked.instruction,
+        "results": [
+            {
+                "rank": position + 1,
+                "index": r.index,
+                "score": r.score,
+                "document": r.document,
+                "num_tokens": r.num_tokens,
+                "images": [
+                    {
+                        "original_size": [f.original_width, f.original_height],
+                        "model_size": [f.model_width, f.model_height],
+                        "visual_tokens": f.visual_tokens,
+                    }
+                    for f in r.images
+                ],
+            }
+            for position, r in enumerate(ranked.results)
+        ],
+        "timing": {"prepare_s": ranked.prepare_s, "forward_s": ranked.forward_s},
+    }
+
+
+def _print_table(ranked: Any, warning: str | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(100, Console().width))
+    if warning:
+        console.print(f"[bold yellow]WARNING:[/] {warning}")
+    table = Table(title=f"Ranked by {ranked.model}", caption=f"instruction: {ranked.instruction}")
+    table.add_column("rank", justify="right")
+    table.add_column("doc", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("document")
+    table.add_column("tokens", justify="right")
+    table.add_column("image: original -> model (visual tokens)")
+    for position, r in enumerate(ranked.results, start=1):
+        doc = r.document
+        label = doc.get("image") or doc.get("text") or ""
+        label = label if len(label) <= 60 else label[:57] + "..."
+        sizes = ", ".join(
+            f"{f.original_width}x{f.original_height} -> {f.model_width}x{f.model_height} ({f.visual_tokens})"
+            for f in r.images
+        )
+        table.add_row(str(position), str(r.index), f"{r.score:.4f}", label, str(r.num_tokens), sizes)
+    console.print(table)
+    console.print(f"prepare {ranked.prepare_s * 1000:.0f} ms, model {ranked.forward_s * 1000:.0f} ms")

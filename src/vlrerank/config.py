@@ -1,0 +1,95 @@
+"""Engine configuration: one frozen object that says how a checkpoint is run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+# The reference implementation's constants (Qwen3-VL-Reranker, qwen-vl-utils with patch 16).
+IMAGE_FACTOR = 32  # patch_size 16 * spatial merge 2
+DEFAULT_MIN_PIXELS = 4 * IMAGE_FACTOR * IMAGE_FACTOR
+DEFAULT_MAX_PIXELS = 1800 * IMAGE_FACTOR * IMAGE_FACTOR
+FRAME_MAX_PIXELS = 768 * IMAGE_FACTOR * IMAGE_FACTOR
+DEFAULT_VIDEO_TOTAL_PIXELS = 10 * FRAME_MAX_PIXELS
+DEFAULT_MAX_LENGTH = 10240
+DEFAULT_INSTRUCTION = "Given a search query, retrieve relevant candidates that answer the query."
+
+DeviceName = str  # "auto", "cpu", "cuda", "cuda:1", ...
+DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineConfig:
+    """How the engine runs a checkpoint. Frozen: derive variants with :meth:`with_`.
+
+    Attributes:
+        device: ``auto`` picks CUDA when available, else CPU.
+        dtype: ``auto`` is bfloat16 on CUDA and float32 on CPU. Scores are always computed in float32.
+        attn_implementation: ``auto`` (sdpa), ``sdpa``, ``eager`` or ``flash_attention_2``.
+        max_length: text-token cap per pair before the final 5 prompt tokens, as the reference.
+        token_budget: most padded tokens (rows x longest row) in one forward batch.
+        max_batch_pairs: most pairs in one forward batch.
+        min_pixels / max_pixels: the model-side image pixel bounds (reference: 4 and 1800 tokens).
+        video_total_pixels: pixel budget spread over the frames of a frame-list video.
+        fps / max_frames: default sampling of video files.
+        default_instruction: used when a request gives none.
+        allow_urls: fetch ``http(s)://`` images; off by default because it reaches the network.
+        url_timeout_s / max_image_bytes / max_image_pixels: guards on what an image may cost.
+    """
+
+    device: DeviceName = "auto"
+    dtype: DtypeName = "auto"
+    attn_implementation: str = "auto"
+    max_length: int = DEFAULT_MAX_LENGTH
+    token_budget: int = 16384
+    max_batch_pairs: int = 64
+    min_pixels: int = DEFAULT_MIN_PIXELS
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    video_total_pixels: int = DEFAULT_VIDEO_TOTAL_PIXELS
+    fps: float = 1.0
+    max_frames: int = 64
+    default_instruction: str = DEFAULT_INSTRUCTION
+    allow_urls: bool = False
+    url_timeout_s: float = 10.0
+    max_image_bytes: int = 50 * 1024 * 1024
+    max_image_pixels: int = 100_000_000
+
+    def __post_init__(self) -> None:
+        positive = {
+            "max_length": self.max_length,
+            "token_budget": self.token_budget,
+            "max_batch_pairs": self.max_batch_pairs,
+            "min_pixels": self.min_pixels,
+            "max_pixels": self.max_pixels,
+            "video_total_pixels": self.video_total_pixels,
+            "max_frames": self.max_frames,
+            "max_image_bytes": self.max_image_bytes,
+            "max_image_pixels": self.max_image_pixels,
+        }
+        for name, value in positive.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"EngineConfig.{name} must be a positive integer, got {value!r}")
+        if self.min_pixels > self.max_pixels:
+            raise ConfigError(
+                f"EngineConfig.min_pixels ({self.min_pixels}) is above max_pixels ({self.max_pixels})"
+            )
+        if not self.fps > 0:
+            raise ConfigError(f"EngineConfig.fps must be positive, got {self.fps!r}")
+        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise ConfigError(
+                f"EngineConfig.dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}"
+            )
+        if self.attn_implementation not in ("auto", "sdpa", "eager", "flash_attention_2"):
+            raise ConfigError(
+                "EngineConfig.attn_implementation must be auto, sdpa, eager or flash_attention_2, "
+                f"got {self.attn_implementation!r}"
+            )
+
+    def with_(self, **changes: Any) -> EngineConfig:
+        """A copy with some fields changed (validated again)."""
+        try:
+            return replace(self, **changes)
+        except TypeError as exc:  # unknown field name
+            raise ConfigError(str(exc)) from None

@@ -1,0 +1,17 @@
+"""Engine: prompt building, batching and model backends behind one Protocol."""
+
+from .backend import ScoringBackend, TransformersBackend
+from .core import PairScore, ScoredRequest, ScoringEngine
+from .encode import ImageFacts
+from .loading import LoadedCheckpoint, load_checkpoint
+
+__all__ = [
+    "ImageFacts",
+    "LoadedCheckpoint",
+    "PairScore",
+    "ScoredRequest",
+    "ScoringBackend",
+    "ScoringEngine",
+    "TransformersBackend",
+    "load_checkpoint",
+]

@@ -1,0 +1,187 @@
+"""CPU stage: load and size each side's media once, then build every pair's model inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..config import EngineConfig
+from ..errors import InputError
+from ..inputs.images import ImageLimits, load_image
+from ..inputs.schema import MultimodalInput, VideoSource
+from ..inputs.video import decode_video_file
+from ..preprocess.vision import PreparedVideo, resize_for_model, video_from_frames, video_from_tensor
+from .prompt import PromptTokenizer, side_parts
+
+IMAGE_PAD, VIDEO_PAD = "<|image_pad|>", "<|video_pad|>"
+VISION_START, VISION_END = "<|vision_start|>", "<|vision_end|>"
+MM_TEXT, MM_IMAGE, MM_VIDEO = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What happened to one image on its way into the model."""
+
+    field: str
+    original_width: int
+    original_height: int
+    model_width: int
+    model_height: int
+    visual_tokens: int
+    format: str | None = None
+    num_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class VisualInput:
+    pixel_values: torch.Tensor  # (patches, patch_dim)
+    grid_thw: tuple[int, int, int]
+    slot_filler: str  # what the template's vision slot expands to
+    facts: ImageFacts
+
+
+@dataclass(frozen=True)
+class PreparedSide:
+    """One side of a pair with its media decoded, sized and patched."""
+
+    source: MultimodalInput
+    videos: tuple[VisualInput, ...]
+    images: tuple[VisualInput, ...]
+
+
+@dataclass(frozen=True)
+class EncodedPair:
+    """Everything the model needs for one (query, document) pair."""
+
+    input_ids: tuple[int, ...]
+    images: tuple[VisualInput, ...]
+    videos: tuple[VisualInput, ...]
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.input_ids)
+
+
+class PairEncoder:
+    """Turns validated inputs into :class:`EncodedPair` objects for one checkpoint."""
+
+    def __init__(
+        self,
+        prompt: PromptTokenizer,
+        image_processor: Any,
+        config: EngineConfig,
+        *,
+        patch_size: int,
+        merge_size: int,
+        temporal_patch_size: int,
+    ) -> None:
+        self._prompt = prompt
+        self._image_processor = image_processor
+        self._config = config
+        self._patch = patch_size
+        self._merge = merge_size
+        self._temporal = temporal_patch_size
+        self._limits = ImageLimits(
+            allow_urls=config.allow_urls,
+            url_timeout_s=config.url_timeout_s,
+            max_bytes=config.max_image_bytes,
+            max_pixels=config.max_image_pixels,
+        )
+
+    # -- media -----------------------------------------------------------------------------
+    def prepare_side(
+        self, side: MultimodalInput, field: str, *, fps: float, max_frames: int
+    ) -> PreparedSide:
+        videos = tuple(
+            self._video(v, f"{field}.video" if len(side.videos) == 1 else f"{field}.video[{i}]", fps, max_frames)
+            for i, v in enumerate(side.videos)
+        )
+        images = tuple(
+            self._image(img, f"{field}.image" if len(side.images) == 1 else f"{field}.image[{i}]")
+            for i, img in enumerate(side.images)
+        )
+        return PreparedSide(side, videos, images)
+
+    def _image(self, source: Any, field: str) -> VisualInput:
+        loaded = load_image(source, field=field, limits=self._limits)
+        resized = resize_for_model(
+            loaded.image, min_pixels=self._config.min_pixels, max_pixels=self._config.max_pixels, field=field
+        )
+        out = self._image_processor(images=[resized], do_resize=False, return_tensors="pt")
+        t, h, w = (int(x) for x in out["image_grid_thw"][0])
+        tokens = t * h * w // (self._merge**2)
+        facts = ImageFacts(
+            field, loaded.width, loaded.height, resized.width, resized.height, tokens,
+            loaded.format, loaded.num_bytes,
+        )
+        filler = VISION_START + IMAGE_PAD * tokens + VISION_END
+        return VisualInput(out["pixel_values"], (t, h, w), filler, facts)
+
+    def _video(self, source: VideoSource, field: str, fps: float, max_frames: int) -> VisualInput:
+        if isinstance(source, str):
+            decoded = decode_video_file(source, fps=fps, max_frames=max_frames, field=field)
+            prepared = video_from_tensor(
+                decoded.frames, fps=decoded.fps, frame_indices=decoded.frame_indices, field=field
+            )
+            original = (int(decoded.frames.shape[-1]), int(decoded.frames.shape[-2]))
+        else:
+            frames = source
+            # The reference thins frame lists with the engine-wide max_frames, not the request's.
+            limit = self._config.max_frames
+            if len(frames) > limit:
+                frames = tuple(frames[i] for i in np.linspace(0, len(frames) - 1, limit, dtype=int))
+            loaded = [load_image(f, field=f"{field}[{i}]", limits=self._limits) for i, f in enumerate(frames)]
+            prepared = video_from_frames(
+                [item.image for item in loaded], total_pixels=self._config.video_total_pixels, field=field
+            )
+            original = (loaded[0].width, loaded[0].height)
+        pixel_values, grid = self.video_patches(prepared)
+        t, h, w = grid
+        per_frame = h * w // (self._merge**2)
+        stamps = _timestamps(prepared, self._temporal)
+        filler = "".join(
+            f"<{stamps[i]:.1f} seconds>" + VISION_START + VIDEO_PAD * per_frame + VISION_END for i in range(t)
+        )
+        width, height = prepared.size
+        facts = ImageFacts(field, original[0], original[1], width, height, per_frame * t)
+        return VisualInput(pixel_values, grid, filler, facts)
+
+    def video_patches(self, video: PreparedVideo) -> tuple[torch.Tensor, tuple[int, int, int]]:
+        """Normalise and patch frames as Qwen3-VL's video processor does (mean = std = 0.5)."""
+        frames = (video.frames - 127.5) / 127.5
+        n, c, height, width = frames.shape
+        p, m, tp = self._patch, self._merge, self._temporal
+        gt, gh, gw = n // tp, height // p, width // p
+        patches = frames.view(gt, tp, c, gh // m, m, p, gw // m, m, p)
+        patches = patches.permute(0, 3, 6, 4, 7, 2, 1, 5, 8)
+        return patches.reshape(gt * gh * gw, c * tp * p * p).contiguous(), (gt, gh, gw)
+
+    # -- pairs -----------------------------------------------------------------------------
+    def encode_pair(self, instruction: str, query: PreparedSide, document: PreparedSide) -> EncodedPair:
+        user_text: list[str] = []
+        q_parts = side_parts(query.source.texts, len(query.images), len(query.videos), user_text)
+        d_parts = side_parts(document.source.texts, len(document.images), len(document.videos), user_text)
+        rendered = self._prompt.render(self._prompt.messages(instruction, q_parts, d_parts, user_text))
+        # Slots appear in chat order: query videos, query images, document videos, document images.
+        ordered = query.videos + query.images + document.videos + document.images
+        ids = self._prompt.encode(rendered, [v.slot_filler for v in ordered], user_text)
+        ids = self._prompt.truncate(ids, self._config.max_length)
+        return EncodedPair(tuple(ids), query.images + document.images, query.videos + document.videos)
+
+
+def _timestamps(video: PreparedVideo, temporal_patch_size: int) -> list[float]:
+    seconds = [i / video.fps for i in video.frame_indices]
+    while len(seconds) % temporal_patch_size:
+        seconds.append(seconds[-1])
+    return [
+        (seconds[i] + seconds[i + temporal_patch_size - 1]) / 2
+        for i in range(0, len(seconds), temporal_patch_size)
+    ]
+
+
+def check_instruction(value: Any) -> None:
+    if not isinstance(value, str):
+        raise InputError(f"expected a string, got {type(value).__name__}", field="instruction")

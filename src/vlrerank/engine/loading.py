@@ -1,0 +1,126 @@
+"""Find and load a Qwen3-VL reranker checkpoint (SPEC §3.5)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..config import EngineConfig
+from ..errors import ConfigError, ModelLoadError, ModelNotFoundError
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    name: str
+    path: Path
+    model: Any  # transformers Qwen3VLModel (base model, no LM head)
+    score_vector: torch.Tensor  # W[yes] - W[no], float32
+    tokenizer: Any
+    image_processor: Any
+    chat_template: str
+    device: torch.device
+    dtype: torch.dtype
+    random_weights: bool
+
+
+def resolve_device(config: EngineConfig) -> tuple[torch.device, torch.dtype]:
+    if config.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            device = torch.device(config.device)
+        except RuntimeError:
+            raise ConfigError(f"unknown device {config.device!r}; use auto, cpu or cuda[:N]") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("device 'cuda' was asked for but no CUDA GPU is available; use device='cpu'")
+    if config.dtype == "auto":
+        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    else:
+        dtype = _DTYPES[config.dtype]
+    return device, dtype
+
+
+def resolve_model_path(name: str) -> Path:
+    """A local directory for ``name``: the tiny random model, a directory, or a Hugging Face id."""
+    from ..testing import TINY_MODEL_NAME, tiny_checkpoint
+
+    if name == TINY_MODEL_NAME:
+        return tiny_checkpoint()
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(f"{path} is a directory but has no config.json: not a model checkpoint")
+        return path
+    if name.count("/") != 1 or name.startswith((".", "/")):
+        raise ModelNotFoundError(
+            f"no model directory at {name!r}, and it is not a Hugging Face id like 'Qwen/Qwen3-VL-Reranker-2B'"
+        )
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id=name, local_files_only=offline))
+    except Exception as exc:  # the hub raises many kinds; every one means "not available here"
+        how = (
+            f"Download it on a machine with internet access (`hf download {name}`) and copy the "
+            "Hugging Face cache here, or pass the local checkpoint directory instead of the id."
+        )
+        mode = "HF_HUB_OFFLINE is set and it is not in the local Hugging Face cache" if offline else str(exc)
+        raise ModelNotFoundError(f"model {name!r} could not be found: {mode}. {how}") from None
+
+
+def _chat_template(path: Path, tokenizer: Any) -> str:
+    if getattr(tokenizer, "chat_template", None):
+        return str(tokenizer.chat_template)
+    jinja = path / "chat_template.jinja"
+    if jinja.is_file():
+        return jinja.read_text(encoding="utf-8")
+    legacy = path / "chat_template.json"
+    if legacy.is_file():
+        return str(json.loads(legacy.read_text(encoding="utf-8"))["chat_template"])
+    raise ModelLoadError(f"{path} has no chat template (tokenizer_config.json or chat_template.jinja)")
+
+
+def load_checkpoint(name: str, config: EngineConfig) -> LoadedCheckpoint:
+    """Load model, tokenizer and image processor; keep only the yes-minus-no row of the LM head."""
+    from transformers import AutoTokenizer, Qwen3VLForConditionalGeneration
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    from ..testing import is_random_checkpoint
+
+    path = resolve_model_path(name)
+    device, dtype = resolve_device(config)
+    attn = "sdpa" if config.attn_implementation == "auto" else config.attn_implementation
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        # The PIL backend needs no torchvision; the engine resizes images itself, as the reference.
+        image_processor = Qwen2VLImageProcessorPil.from_pretrained(path)
+        full = Qwen3VLForConditionalGeneration.from_pretrained(path, dtype=dtype, attn_implementation=attn)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"could not load a Qwen3-VL checkpoint from {path}: {exc}") from None
+    vocab = tokenizer.get_vocab()
+    if "yes" not in vocab or "no" not in vocab:
+        raise ModelLoadError(f"the tokenizer at {path} has no 'yes'/'no' tokens: not a Qwen reranker")
+    head = full.lm_head.weight.detach()
+    score_vector = head[vocab["yes"]].float() - head[vocab["no"]].float()
+    model = full.model.to(device).eval()
+    del full  # drop the LM head: only one row difference is ever used
+    return LoadedCheckpoint(
+        name=name,
+        path=path,
+        model=model,
+        score_vector=score_vector,
+        tokenizer=tokenizer,
+        image_processor=image_processor,
+        chat_template=_chat_template(path, tokenizer),
+        device=device,
+        dtype=dtype,
+        random_weights=is_random_checkpoint(path),
+    )

@@ -1,0 +1,48 @@
+"""Every error vlrerank raises on purpose, in one hierarchy.
+
+Faces (CLI, REST API) map these to exit codes or HTTP statuses in one place each; anything that is
+not a ``VlrerankError`` is a bug.
+"""
+
+from __future__ import annotations
+
+
+class VlrerankError(Exception):
+    """Base class: an error with a message meant for the person who caused it."""
+
+
+class InputError(VlrerankError, ValueError):
+    """A request or one of its parts is malformed.
+
+    Attributes:
+        field: where the problem is, e.g. ``documents[2].image[0]``; empty for the whole request.
+    """
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        self.field = field
+        self.reason = message
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class ImageLoadError(InputError):
+    """An image could not be read or decoded. Never replaced by placeholder text."""
+
+
+class VideoLoadError(InputError):
+    """A video (file or frame list) could not be read or decoded."""
+
+
+class ConfigError(VlrerankError, ValueError):
+    """An engine or preprocessing setting is invalid or unsupported on this machine."""
+
+
+class ModelNotFoundError(VlrerankError, FileNotFoundError):
+    """Model weights or files are missing; the message says how to get them."""
+
+
+class ModelLoadError(VlrerankError, RuntimeError):
+    """Model files exist but do not form a usable Qwen3-VL reranker checkpoint."""
+
+
+class MissingDependencyError(VlrerankError, ImportError):
+    """An optional dependency is needed; the message names the extra to install."""

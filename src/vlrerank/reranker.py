@@ -1,0 +1,182 @@
+"""The public Python API: a drop-in for the reference ``Qwen3VLReranker``, plus ``rank``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from .config import EngineConfig
+from .engine import ScoringEngine, load_checkpoint
+from .errors import InputError
+from .inputs.schema import MultimodalInput, to_documents, to_multimodal
+from .ranking import RankedResult, RankedResults, rank_order
+from .testing import RANDOM_WEIGHTS_WARNING
+
+logger = logging.getLogger(__name__)
+
+# Constructor keywords of the reference class, mapped onto EngineConfig fields.
+_REFERENCE_ALIASES = {"total_pixels": "video_total_pixels", "torch_dtype": "dtype"}
+_REQUEST_KEYS = frozenset({"instruction", "query", "documents", "fps", "max_frames"})
+
+
+class Reranker:
+    """Scores (query, document) pairs with a Qwen3-VL-Reranker checkpoint.
+
+    Args:
+        model_name_or_path: a Hugging Face id (``Qwen/Qwen3-VL-Reranker-2B``), a local checkpoint
+            directory, or ``tiny-random`` (an offline random-weight model whose scores are meaningless).
+        config: engine settings; keyword arguments override single fields, and the reference's
+            names (``max_length``, ``min_pixels``, ``max_pixels``, ``total_pixels``, ``fps``,
+            ``max_frames``, ``default_instruction``, ``torch_dtype``) are accepted too.
+
+    Example:
+        >>> from vlrerank import Reranker
+        >>> reranker = Reranker("tiny-random")  # doctest: +SKIP
+        >>> ranked = reranker.rank("a red car", ["a red car parked", "a bowl of soup"])  # doctest: +SKIP
+        >>> [r.index for r in ranked]  # doctest: +SKIP
+        [0, 1]
+    """
+
+    def __init__(self, model_name_or_path: str, *, config: EngineConfig | None = None, **overrides: Any) -> None:
+        config = config or EngineConfig()
+        changes = {}
+        for key, value in overrides.items():
+            field = _REFERENCE_ALIASES.get(key, key)
+            if field == "dtype" and isinstance(value, torch.dtype):
+                value = str(value).removeprefix("torch.")
+            changes[field] = value
+        self.config = config.with_(**changes) if changes else config
+        self.model_name = model_name_or_path
+        self._checkpoint = load_checkpoint(model_name_or_path, self.config)
+        self._engine = ScoringEngine(self._checkpoint, self.config)
+        if self._checkpoint.random_weights:
+            logger.warning("%s: %s", model_name_or_path, RANDOM_WEIGHTS_WARNING)
+
+    @property
+    def random_weights(self) -> bool:
+        """True when the checkpoint was built with random weights (scores are meaningless)."""
+        return self._checkpoint.random_weights
+
+    @property
+    def device(self) -> torch.device:
+        return self._checkpoint.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._checkpoint.dtype
+
+    # -- reference-compatible ----------------------------------------------------------------
+    def process(self, inputs: Mapping[str, Any]) -> list[float]:
+        """Score a request in the reference's dict format; scores in document order.
+
+        ``inputs`` has ``query`` and ``documents`` (each ``{"text", "image", "video"}``), and
+        optionally ``instruction``, ``fps`` and ``max_frames``. No documents gives ``[]``.
+
+        Raises:
+            InputError: a malformed request, naming the field (e.g. ``documents[1].image``).
+        """
+        if not isinstance(inputs, Mapping):
+            raise InputError(f"expected a dict request, got {type(inputs).__name__}")
+        unknown = sorted(str(k) for k in inputs if k not in _REQUEST_KEYS)
+        if unknown:
+            raise InputError(
+                f"unknown key(s) {', '.join(unknown)}; a request has query, documents, instruction, fps, max_frames"
+            )
+        if inputs.get("query") is None:
+            raise InputError("a query is required", field="query")
+        query, instruction = inputs["query"], inputs.get("instruction")
+        text = query.get("text") if isinstance(query, Mapping) else None
+        if isinstance(text, tuple) and len(text) == 2:  # the reference's (instruction, text) form
+            instruction, query = text[0], {**query, "text": text[1]}
+        return self.score(
+            query,
+            inputs.get("documents") or [],
+            instruction=instruction,
+            fps=inputs.get("fps"),
+            max_frames=inputs.get("max_frames"),
+        )
+
+    # -- vlrerank API ------------------------------------------------------------------------
+    def score(
+        self,
+        query: Any,
+        documents: Sequence[Any],
+        *,
+        instruction: str | None = None,
+        fps: float | None = None,
+        max_frames: int | None = None,
+    ) -> list[float]:
+        """Relevance probabilities of ``documents`` for ``query``, in document order."""
+        scored = self._score(query, documents, instruction, fps, max_frames)
+        return [s.score for s in scored[1].scores]
+
+    def rank(
+        self,
+        query: Any,
+        documents: Sequence[Any],
+        instruction: str | None = None,
+        top_n: int | None = None,
+        *,
+        fps: float | None = None,
+        max_frames: int | None = None,
+    ) -> RankedResults:
+        """Rank ``documents`` for ``query``, best first.
+
+        Args:
+            query: text, a PIL image, or ``{"text", "image", "video"}``.
+            documents: each like ``query``.
+            instruction: the task; defaults to the model's generic retrieval instruction.
+            top_n: keep only the best ``top_n`` results.
+
+        Raises:
+            InputError: a malformed query, document or option, naming the field.
+        """
+        if top_n is not None and (not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 1):
+            raise InputError(f"top_n must be a positive integer, got {top_n!r}", field="top_n")
+        used_instruction, scored = self._score(query, documents, instruction, fps, max_frames)
+        values = [s.score for s in scored.scores]
+        order = rank_order(values)[:top_n] if top_n else rank_order(values)
+        results = tuple(
+            RankedResult(
+                index=i,
+                score=values[i],
+                document=documents[i],
+                num_tokens=scored.scores[i].num_tokens,
+                images=scored.scores[i].document_images,
+            )
+            for i in order
+        )
+        return RankedResults(
+            results=results,
+            query=query,
+            instruction=used_instruction,
+            query_images=scored.scores[0].query_images if scored.scores else (),
+            model=self.model_name,
+            random_weights=self.random_weights,
+            prepare_s=scored.prepare_s,
+            forward_s=scored.forward_s,
+        )
+
+    def _score(
+        self, query: Any, documents: Sequence[Any], instruction: str | None, fps: float | None, max_frames: int | None
+    ) -> tuple[str, Any]:
+        if instruction is not None and not isinstance(instruction, str):
+            raise InputError(f"expected a string, got {type(instruction).__name__}", field="instruction")
+        used_instruction = instruction or self.config.default_instruction
+        fps = self.config.fps if fps is None else fps
+        max_frames = self.config.max_frames if max_frames is None else max_frames
+        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0:
+            raise InputError(f"fps must be a positive number, got {fps!r}", field="fps")
+        if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 2:
+            raise InputError(f"max_frames must be an integer of at least 2, got {max_frames!r}", field="max_frames")
+        query_input: MultimodalInput = to_multimodal(query, "query")
+        document_inputs = to_documents(documents)
+        scored = self._engine.score(
+            query_input, document_inputs, instruction=used_instruction, fps=float(fps), max_frames=max_frames
+        )
+        return used_instruction, scored
+
+

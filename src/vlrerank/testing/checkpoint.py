@@ -1,0 +1,118 @@
+"""Build random-weight Qwen3-VL reranker checkpoints offline, in seconds.
+
+They have the real Qwen vocabulary, real processor settings and the Qwen3-VL chat layout, with a
+few small layers. **Their scores are meaningless**: they exist to prove the engine computes exactly
+what the reference algorithm computes on the same weights, and to run demos without a download.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from .archs import qwen3vl_config
+from .tokenizer import write_tokenizer_files
+
+TINY_MODEL_NAME = "tiny-random"
+FORMAT_VERSION = 2
+RANDOM_WEIGHTS_WARNING = (
+    "This checkpoint has RANDOM weights: its scores are meaningless and say nothing about relevance."
+)
+YES_ID, NO_ID = 9693, 2152
+
+
+def chat_template() -> str:
+    return resources.files("vlrerank.testing").joinpath("chat_template.jinja").read_text()
+
+
+def _processor_configs() -> dict[str, dict[str, object]]:
+    common = {
+        "patch_size": 16,
+        "temporal_patch_size": 2,
+        "merge_size": 2,
+        "image_mean": [0.5, 0.5, 0.5],
+        "image_std": [0.5, 0.5, 0.5],
+        "do_rescale": True,
+        "rescale_factor": 1 / 255,
+        "do_normalize": True,
+        "do_convert_rgb": True,
+        "resample": 3,
+        "processor_class": "Qwen3VLProcessor",
+    }
+    return {
+        "preprocessor_config.json": {
+            **common,
+            "image_processor_type": "Qwen2VLImageProcessorFast",
+            "size": {"shortest_edge": 65536, "longest_edge": 16777216},
+        },
+        "video_preprocessor_config.json": {
+            **common,
+            "video_processor_type": "Qwen3VLVideoProcessor",
+            "size": {"shortest_edge": 4096, "longest_edge": 25165824},
+            "fps": 2,
+        },
+    }
+
+
+def build_checkpoint(directory: str | os.PathLike[str], *, arch: str = "tiny", seed: int = 0) -> Path:
+    """Write a random-weight reranker checkpoint of ``arch`` into ``directory`` and return it."""
+    import torch
+    from transformers import Qwen3VLForConditionalGeneration
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    model = Qwen3VLForConditionalGeneration(qwen3vl_config(arch)).eval()
+    with torch.no_grad():
+        # Spread the yes/no logit so scores cover (0, 1) instead of all sitting near 0.5:
+        # parity checks on nearly equal scores would prove little.
+        generator = torch.Generator().manual_seed(seed + 1)
+        hidden = model.config.text_config.hidden_size
+        for token in (YES_ID, NO_ID):
+            row = torch.randn(hidden, generator=generator) * (1.5 / hidden**0.5)
+            model.lm_head.weight[token] = row
+    model.save_pretrained(out)
+    template = chat_template()
+    write_tokenizer_files(out, template)
+    (out / "chat_template.jinja").write_text(template, encoding="utf-8")
+    for name, content in _processor_configs().items():
+        (out / name).write_text(json.dumps(content, indent=2), encoding="utf-8")
+    (out / "README.md").write_text(f"# Random Qwen3-VL reranker ({arch})\n\n{RANDOM_WEIGHTS_WARNING}\n")
+    (out / "vlrerank_random.json").write_text(
+        json.dumps({"arch": arch, "seed": seed, "format": FORMAT_VERSION, "warning": RANDOM_WEIGHTS_WARNING})
+    )
+    return out
+
+
+def is_random_checkpoint(directory: str | os.PathLike[str]) -> bool:
+    return (Path(directory) / "vlrerank_random.json").is_file()
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("VLRERANK_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vlrerank"
+    )
+    return Path(root)
+
+
+def tiny_checkpoint(seed: int = 0) -> Path:
+    """The cached tiny random checkpoint, built on first use (about 5 s)."""
+    target = cache_dir() / f"{TINY_MODEL_NAME}-v{FORMAT_VERSION}-seed{seed}"
+    if (target / "vlrerank_random.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
+    try:
+        build_checkpoint(staging, arch="tiny", seed=seed)
+        try:
+            os.rename(staging, target)  # atomic: a concurrent builder either wins or finds it done
+        except OSError:
+            if not (target / "vlrerank_random.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -1,0 +1,118 @@
+"""Parity: the engine's scores equal the reference per-pair algorithm's (SPEC §3.3, ≤1e-5 fp32)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from vlrerank import Reranker
+from vlrerank.config import EngineConfig
+
+from ..conftest import noise_image
+from ..reference import ReferenceReranker
+
+TOL = 1e-5
+
+
+def assert_parity(reranker: Reranker, reference: ReferenceReranker, request: dict) -> list[float]:
+    ours = reranker.process(request)
+    theirs = reference.process(request)
+    assert len(ours) == len(theirs) == len(request["documents"])
+    diffs = [abs(a - b) for a, b in zip(ours, theirs)]
+    assert max(diffs) <= TOL, f"max |diff| {max(diffs):.2e}; ours={ours} reference={theirs}"
+    return ours
+
+
+def test_text_to_text(reranker, reference):
+    scores = assert_parity(
+        reranker,
+        reference,
+        {
+            "instruction": "Retrieve passages about cars.",
+            "query": {"text": "a red sports car"},
+            "documents": [{"text": "A red Ferrari parked outside."}, {"text": "Tomato soup recipe."}, {"text": "é ü ñ 漢字 🚗"}],
+        },
+    )
+    assert max(scores) - min(scores) > 1e-3, "tiny model should spread scores, else parity proves little"
+
+
+def test_text_query_image_documents(reranker, reference, images):
+    docs = [{"image": images[k]} for k in ("small", "wide", "square", "grey", "jpeg_path", "png_alpha_path")]
+    assert_parity(reranker, reference, {"query": {"text": "a photo"}, "documents": docs})
+
+
+def test_image_query_text_documents(reranker, reference, images):
+    docs = [{"text": "a dog"}, {"text": "a long description " * 20}, {"text": "x"}]
+    assert_parity(reranker, reference, {"query": {"image": images["jpeg_path"]}, "documents": docs})
+
+
+def test_text_and_image_on_both_sides(reranker, reference, images):
+    query = {"text": "find the matching product", "image": images["small"]}
+    docs = [
+        {"text": "a product", "image": images["wide"]},
+        {"text": ["two", "texts"], "image": [images["square"], images["grey"]]},
+        {"image": images["jpeg_path"]},
+    ]
+    assert_parity(reranker, reference, {"query": query, "documents": docs})
+
+
+def test_several_images_per_side(reranker, reference, images):
+    query = {"image": [images["small"], images["square"]]}
+    docs = [{"image": [images["wide"], images["grey"], images["jpeg_path"]]}, {"text": "t"}]
+    assert_parity(reranker, reference, {"query": query, "documents": docs})
+
+
+def test_video_frames(reranker, reference, images):
+    frames = [noise_image(64, 64, s) for s in range(5)]  # odd count: the last frame is repeated
+    other = [noise_image(96, 64, s) for s in range(10, 14)]
+    docs = [{"video": frames}, {"video": other, "text": "clip"}, {"text": "no video"}]
+    assert_parity(reranker, reference, {"query": {"text": "a moving thing"}, "documents": docs})
+    assert_parity(reranker, reference, {"query": {"video": frames, "image": images["small"]}, "documents": docs})
+
+
+def test_empty_sides_become_null(reranker, reference, images):
+    docs = [{}, {"text": None}, {"text": "something"}, {"image": images["small"]}]
+    assert_parity(reranker, reference, {"query": {"text": "q"}, "documents": docs})
+    assert_parity(reranker, reference, {"query": {}, "documents": [{"text": "d"}]})
+
+
+def test_text_longer_than_max_length(tiny_dir, images):
+    ours = Reranker(str(tiny_dir), config=EngineConfig(max_length=64))
+    ref = ReferenceReranker(tiny_dir, max_length=64)
+    long_text = " ".join(f"word{i}" for i in range(300))
+    docs = [{"text": long_text}, {"text": "short"}, {"text": long_text, "image": images["small"]}]
+    assert_parity(ours, ref, {"query": {"text": "query " * 50}, "documents": docs})
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_batches_of_very_different_lengths_in_any_order(tiny_dir, reference, images, seed):
+    rng = random.Random(seed)
+    pool = [
+        {"text": "tiny"},
+        {"text": "medium length document " * 10},
+        {"text": "a very long document " * 80},
+        {"image": images["small"]},
+        {"image": images["jpeg_path"], "text": "caption"},
+        {"video": [noise_image(64, 64, 40 + i) for i in range(3)]},
+        {},
+    ]
+    docs = [rng.choice(pool) for _ in range(rng.randint(1, 12))]
+    rng.shuffle(docs)
+    request = {"query": {"text": "what is this"}, "documents": docs}
+    expected = reference.process(request)
+    # Every batch composition must give the same scores: one pair per batch, small and large batches.
+    for budget, max_pairs in [(64, 1), (600, 3), (100_000, 64)]:
+        engine = Reranker(str(tiny_dir), config=EngineConfig(token_budget=budget, max_batch_pairs=max_pairs))
+        got = engine.process(request)
+        assert max(abs(a - b) for a, b in zip(got, expected)) <= TOL, (budget, max_pairs)
+
+
+def test_wrong_details_break_parity(reranker, reference, images):
+    """The tolerance is meaningful: small prompt or pixel changes move scores far beyond it."""
+    base = reranker.process({"query": {"text": "a red car"}, "documents": [{"text": "a red car"}, {"image": images["small"]}]})
+    changed_text = reranker.process({"query": {"text": "a red car."}, "documents": [{"text": "a red car"}]})
+    flipped = images["small"].transpose(0)  # mirrored pixels
+    changed_pixels = reranker.process({"query": {"text": "a red car"}, "documents": [{"image": flipped}]})
+    assert abs(base[0] - changed_text[0]) > 100 * TOL
+    assert abs(base[1] - changed_pixels[0]) > 100 * TOL
