@@ -15,8 +15,7 @@ from PIL import Image
 
 from vlrerank import Reranker
 from vlrerank.testing import build_checkpoint
-
-from .reference import ReferenceReranker
+from vlrerank.testing.reference import ReferenceReranker
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +30,7 @@ def reranker(tiny_dir: Path) -> Reranker:
 
 @pytest.fixture(scope="session")
 def reference(tiny_dir: Path) -> ReferenceReranker:
-    return ReferenceReranker(tiny_dir)
+    return ReferenceReranker.from_pretrained(tiny_dir)
 
 
 def noise_image(width: int, height: int, seed: int, mode: str = "RGB") -> Image.Image:
@@ -60,3 +59,25 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         "png_alpha_path": str(png_path),
         "png_bytes": buffer.getvalue(),
     }
+
+
+def write_video(path: Path, frames: int, fps: int = 4, size: tuple[int, int] = (96, 64)) -> Path:
+    """Encode a small noise video with PyAV (lossless-ish settings are irrelevant: both sides decode it)."""
+    import av
+
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_image(noise_image(size[0], size[1], 100 + i))
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="session")
+def video_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(write_video(tmp_path_factory.mktemp("video") / "clip.mp4", frames=12))

@@ -40,7 +40,9 @@ class Reranker:
         [0, 1]
     """
 
-    def __init__(self, model_name_or_path: str, *, config: EngineConfig | None = None, **overrides: Any) -> None:
+    def __init__(
+        self, model_name_or_path: str, *, config: EngineConfig | None = None, **overrides: Any
+    ) -> None:
         config = config or EngineConfig()
         changes = {}
         for key, value in overrides.items():
@@ -83,7 +85,8 @@ class Reranker:
         unknown = sorted(str(k) for k in inputs if k not in _REQUEST_KEYS)
         if unknown:
             raise InputError(
-                f"unknown key(s) {', '.join(unknown)}; a request has query, documents, instruction, fps, max_frames"
+                f"unknown key(s) {', '.join(unknown)}; "
+                "a request has query, documents, instruction, fps and max_frames"
             )
         if inputs.get("query") is None:
             raise InputError("a query is required", field="query")
@@ -161,7 +164,12 @@ class Reranker:
         )
 
     def _score(
-        self, query: Any, documents: Sequence[Any], instruction: str | None, fps: float | None, max_frames: int | None
+        self,
+        query: Any,
+        documents: Sequence[Any],
+        instruction: str | None,
+        fps: float | None,
+        max_frames: int | None,
     ) -> tuple[str, Any]:
         if instruction is not None and not isinstance(instruction, str):
             raise InputError(f"expected a string, got {type(instruction).__name__}", field="instruction")
@@ -171,12 +179,12 @@ class Reranker:
         if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0:
             raise InputError(f"fps must be a positive number, got {fps!r}", field="fps")
         if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 2:
-            raise InputError(f"max_frames must be an integer of at least 2, got {max_frames!r}", field="max_frames")
+            raise InputError(
+                f"max_frames must be an integer of at least 2, got {max_frames!r}", field="max_frames"
+            )
         query_input: MultimodalInput = to_multimodal(query, "query")
         document_inputs = to_documents(documents)
         scored = self._engine.score(
             query_input, document_inputs, instruction=used_instruction, fps=float(fps), max_frames=max_frames
         )
         return used_instruction, scored
-
-

@@ -8,9 +8,9 @@ import pytest
 
 from vlrerank import Reranker
 from vlrerank.config import EngineConfig
+from vlrerank.testing.reference import ReferenceReranker
 
 from ..conftest import noise_image
-from ..reference import ReferenceReranker
 
 TOL = 1e-5
 
@@ -19,7 +19,7 @@ def assert_parity(reranker: Reranker, reference: ReferenceReranker, request: dic
     ours = reranker.process(request)
     theirs = reference.process(request)
     assert len(ours) == len(theirs) == len(request["documents"])
-    diffs = [abs(a - b) for a, b in zip(ours, theirs)]
+    diffs = [abs(a - b) for a, b in zip(ours, theirs, strict=True)]
     assert max(diffs) <= TOL, f"max |diff| {max(diffs):.2e}; ours={ours} reference={theirs}"
     return ours
 
@@ -31,7 +31,11 @@ def test_text_to_text(reranker, reference):
         {
             "instruction": "Retrieve passages about cars.",
             "query": {"text": "a red sports car"},
-            "documents": [{"text": "A red Ferrari parked outside."}, {"text": "Tomato soup recipe."}, {"text": "é ü ñ 漢字 🚗"}],
+            "documents": [
+                {"text": "A red Ferrari parked outside."},
+                {"text": "Tomato soup recipe."},
+                {"text": "é ü ñ 漢字 🚗"},
+            ],
         },
     )
     assert max(scores) - min(scores) > 1e-3, "tiny model should spread scores, else parity proves little"
@@ -68,7 +72,9 @@ def test_video_frames(reranker, reference, images):
     other = [noise_image(96, 64, s) for s in range(10, 14)]
     docs = [{"video": frames}, {"video": other, "text": "clip"}, {"text": "no video"}]
     assert_parity(reranker, reference, {"query": {"text": "a moving thing"}, "documents": docs})
-    assert_parity(reranker, reference, {"query": {"video": frames, "image": images["small"]}, "documents": docs})
+    assert_parity(
+        reranker, reference, {"query": {"video": frames, "image": images["small"]}, "documents": docs}
+    )
 
 
 def test_empty_sides_become_null(reranker, reference, images):
@@ -79,7 +85,7 @@ def test_empty_sides_become_null(reranker, reference, images):
 
 def test_text_longer_than_max_length(tiny_dir, images):
     ours = Reranker(str(tiny_dir), config=EngineConfig(max_length=64))
-    ref = ReferenceReranker(tiny_dir, max_length=64)
+    ref = ReferenceReranker.from_pretrained(tiny_dir, max_length=64)
     long_text = " ".join(f"word{i}" for i in range(300))
     docs = [{"text": long_text}, {"text": "short"}, {"text": long_text, "image": images["small"]}]
     assert_parity(ours, ref, {"query": {"text": "query " * 50}, "documents": docs})
@@ -105,14 +111,27 @@ def test_batches_of_very_different_lengths_in_any_order(tiny_dir, reference, ima
     for budget, max_pairs in [(64, 1), (600, 3), (100_000, 64)]:
         engine = Reranker(str(tiny_dir), config=EngineConfig(token_budget=budget, max_batch_pairs=max_pairs))
         got = engine.process(request)
-        assert max(abs(a - b) for a, b in zip(got, expected)) <= TOL, (budget, max_pairs)
+        assert max(abs(a - b) for a, b in zip(got, expected, strict=True)) <= TOL, (budget, max_pairs)
 
 
 def test_wrong_details_break_parity(reranker, reference, images):
     """The tolerance is meaningful: small prompt or pixel changes move scores far beyond it."""
-    base = reranker.process({"query": {"text": "a red car"}, "documents": [{"text": "a red car"}, {"image": images["small"]}]})
+    base = reranker.process(
+        {"query": {"text": "a red car"}, "documents": [{"text": "a red car"}, {"image": images["small"]}]}
+    )
     changed_text = reranker.process({"query": {"text": "a red car."}, "documents": [{"text": "a red car"}]})
     flipped = images["small"].transpose(0)  # mirrored pixels
     changed_pixels = reranker.process({"query": {"text": "a red car"}, "documents": [{"image": flipped}]})
     assert abs(base[0] - changed_text[0]) > 100 * TOL
     assert abs(base[1] - changed_pixels[0]) > 100 * TOL
+
+
+@pytest.mark.parametrize(("fps", "max_frames"), [(None, None), (2.0, 6), (0.1, 64)])
+def test_video_file(reranker, reference, video_file, fps, max_frames):
+    request = {
+        "query": {"text": "what happens"},
+        "documents": [{"video": video_file}, {"video": video_file, "text": "t"}],
+    }
+    if fps:
+        request |= {"fps": fps, "max_frames": max_frames}
+    assert_parity(reranker, reference, request)

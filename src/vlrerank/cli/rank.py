@@ -23,11 +23,21 @@ def register(commands: Any) -> None:
             "--doc 'a red car parked' --doc photo.jpg"
         ),
     )
-    parser.add_argument("--model", default="tiny-random", help="HF id, local checkpoint dir, or tiny-random (default)")
+    parser.add_argument(
+        "--model", default="tiny-random", help="HF id, local checkpoint dir, or tiny-random (default)"
+    )
     parser.add_argument("--query", default=None, help="query text")
-    parser.add_argument("--query-image", action="append", default=[], metavar="PATH", help="query image (repeatable)")
-    parser.add_argument("--doc", action="append", default=[], metavar="TEXT_OR_IMAGE", required=True,
-                        help="a document: an image file path or text (repeatable)")
+    parser.add_argument(
+        "--query-image", action="append", default=[], metavar="PATH", help="query image (repeatable)"
+    )
+    parser.add_argument(
+        "--doc",
+        action="append",
+        default=[],
+        metavar="TEXT_OR_IMAGE",
+        required=True,
+        help="a document: an image file path or text (repeatable)",
+    )
     parser.add_argument("--instruction", default=None, help="task instruction (default: generic retrieval)")
     parser.add_argument("--top-n", type=int, default=None, help="show only the best N")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")

@@ -29,7 +29,9 @@ class TransformersBackend:
     mutable ``rope_deltas``. A lock still serialises forwards, as CUDA streams are shared.
     """
 
-    def __init__(self, model: Any, score_vector: torch.Tensor, *, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(
+        self, model: Any, score_vector: torch.Tensor, *, device: torch.device, dtype: torch.dtype
+    ) -> None:
         self.model = model
         self.device = device
         self.dtype = dtype

@@ -96,7 +96,7 @@ class ScoringEngine:
                 image_pad_id=self._image_pad_id,
                 video_pad_id=self._video_pad_id,
             )
-            for index, value in zip(indices, self.backend.score(batch).tolist()):
+            for index, value in zip(indices, self.backend.score(batch).tolist(), strict=True):
                 scores[index] = float(value)
         return scores, len(batches)
 
@@ -121,7 +121,7 @@ class ScoringEngine:
                 query_images=_facts(pair, query, side="query"),
                 document_images=_facts(pair, query, side="document"),
             )
-            for value, pair in zip(values, pairs)
+            for value, pair in zip(values, pairs, strict=True)
         )
         return ScoredRequest(results, prepared - start, done - prepared, num_batches)
 

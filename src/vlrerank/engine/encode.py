@@ -92,11 +92,11 @@ class PairEncoder:
         )
 
     # -- media -----------------------------------------------------------------------------
-    def prepare_side(
-        self, side: MultimodalInput, field: str, *, fps: float, max_frames: int
-    ) -> PreparedSide:
+    def prepare_side(self, side: MultimodalInput, field: str, *, fps: float, max_frames: int) -> PreparedSide:
         videos = tuple(
-            self._video(v, f"{field}.video" if len(side.videos) == 1 else f"{field}.video[{i}]", fps, max_frames)
+            self._video(
+                v, f"{field}.video" if len(side.videos) == 1 else f"{field}.video[{i}]", fps, max_frames
+            )
             for i, v in enumerate(side.videos)
         )
         images = tuple(
@@ -114,8 +114,14 @@ class PairEncoder:
         t, h, w = (int(x) for x in out["image_grid_thw"][0])
         tokens = t * h * w // (self._merge**2)
         facts = ImageFacts(
-            field, loaded.width, loaded.height, resized.width, resized.height, tokens,
-            loaded.format, loaded.num_bytes,
+            field,
+            loaded.width,
+            loaded.height,
+            resized.width,
+            resized.height,
+            tokens,
+            loaded.format,
+            loaded.num_bytes,
         )
         filler = VISION_START + IMAGE_PAD * tokens + VISION_END
         return VisualInput(out["pixel_values"], (t, h, w), filler, facts)

@@ -60,7 +60,8 @@ def resolve_model_path(name: str) -> Path:
         return path
     if name.count("/") != 1 or name.startswith((".", "/")):
         raise ModelNotFoundError(
-            f"no model directory at {name!r}, and it is not a Hugging Face id like 'Qwen/Qwen3-VL-Reranker-2B'"
+            f"no model directory at {name!r}, and it is not a Hugging Face id "
+            "like 'Qwen/Qwen3-VL-Reranker-2B'"
         )
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
     from huggingface_hub import snapshot_download

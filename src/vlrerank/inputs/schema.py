@@ -5,16 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from PIL import Image
 
 from ..errors import InputError
 
 # An image may be a path, ``file://`` path, ``http(s)://`` URL, ``data:`` URI, raw bytes or a PIL image.
-ImageSource = Union[str, bytes, Image.Image]
+ImageSource = str | bytes | Image.Image
 # A video is a file path, or a sequence of frames (each an image source).
-VideoSource = Union[str, tuple[ImageSource, ...]]
+VideoSource = str | tuple[ImageSource, ...]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tiff", ".tif", ".svg"})
 ALLOWED_KEYS = frozenset({"text", "image", "video"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,7 +43,7 @@ def sample_count(total_frames: int, video_fps: float, *, fps: float, max_frames:
     return count
 
 
-def _import_av():  # type: ignore[no-untyped-def]
+def _import_av() -> Any:
     try:
         import av
     except ImportError:
@@ -85,7 +86,7 @@ def decode_video_file(path: str, *, fps: float, max_frames: int, field: str) -> 
                     break
     except VideoLoadError:
         raise
-    except (av.error.FFmpegError, OSError, ValueError) as exc:  # type: ignore[attr-defined]
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise VideoLoadError(f"video could not be decoded: {exc}", field=field) from None
     if len(kept) != len(wanted):
         raise VideoLoadError(f"video has fewer frames than its header's {total}", field=field)

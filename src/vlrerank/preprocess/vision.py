@@ -67,9 +67,7 @@ def model_image_size(
     return w, h
 
 
-def resize_for_model(
-    image: Image.Image, *, min_pixels: int, max_pixels: int, field: str = ""
-) -> Image.Image:
+def resize_for_model(image: Image.Image, *, min_pixels: int, max_pixels: int, field: str = "") -> Image.Image:
     """Resize an RGB image exactly as the reference does before its processor."""
     w, h = model_image_size(
         image.width, image.height, min_pixels=min_pixels, max_pixels=max_pixels, field=field
@@ -108,15 +106,11 @@ def _resize_frames(frames: torch.Tensor, total_pixels: int, field: str) -> torch
         field=field,
     )
     # An antialiased bicubic resize of uint8 frames, rounded back to uint8 (torchvision's rule).
-    resized = F.interpolate(
-        frames.float(), size=(h, w), mode="bicubic", align_corners=False, antialias=True
-    )
+    resized = F.interpolate(frames.float(), size=(h, w), mode="bicubic", align_corners=False, antialias=True)
     return resized.clamp_(0, 255).round_().to(torch.uint8).float()
 
 
-def video_from_frames(
-    frames: list[Image.Image], *, total_pixels: int, field: str = ""
-) -> PreparedVideo:
+def video_from_frames(frames: list[Image.Image], *, total_pixels: int, field: str = "") -> PreparedVideo:
     """A video given as RGB frames, sized as the reference sizes frame lists."""
     resized = []
     for i, frame in enumerate(frames):

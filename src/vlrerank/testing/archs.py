@@ -54,7 +54,11 @@ ARCHS: dict[str, dict[str, Any]] = {
             "num_attention_heads": 16,
             "num_key_value_heads": 8,
             "head_dim": 128,
-            "rope_scaling": {"rope_type": "default", "mrope_section": [24, 20, 20], "mrope_interleaved": True},
+            "rope_scaling": {
+                "rope_type": "default",
+                "mrope_section": [24, 20, 20],
+                "mrope_interleaved": True,
+            },
         },
         "vision": {
             "depth": 24,
@@ -74,7 +78,11 @@ ARCHS: dict[str, dict[str, Any]] = {
             "num_attention_heads": 32,
             "num_key_value_heads": 8,
             "head_dim": 128,
-            "rope_scaling": {"rope_type": "default", "mrope_section": [24, 20, 20], "mrope_interleaved": True},
+            "rope_scaling": {
+                "rope_type": "default",
+                "mrope_section": [24, 20, 20],
+                "mrope_interleaved": True,
+            },
         },
         "vision": {
             "depth": 27,

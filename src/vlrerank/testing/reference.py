@@ -1,4 +1,4 @@
-"""A clean-room reference of the published Qwen3-VL-Reranker algorithm, for parity tests.
+"""A clean-room reference of the published Qwen3-VL-Reranker algorithm, for parity tests and benchmarks.
 
 Written from the published description (QwenLM/Qwen3-VL-Embedding ``Qwen3VLReranker`` with
 qwen-vl-utils and the transformers 4.57 processor), independently of vlrerank's engine: one pair per
@@ -6,6 +6,9 @@ forward, the whole chat tokenised as one string, the model deriving its own posi
 are applied on purpose, because the published code is broken or imprecise there:
 ``mm_token_type_ids`` are passed (transformers 5.x needs them for images), and the final logit and
 sigmoid are computed in float32.
+
+It imports nothing from vlrerank's engine, inputs or preprocess packages, so a shared mistake
+cannot hide: parity between the two is evidence that both follow the published algorithm.
 """
 
 from __future__ import annotations
@@ -59,21 +62,32 @@ def _open(source: Any) -> Image.Image:
 class ReferenceReranker:
     """Per-pair scoring exactly as the published algorithm, on a local checkpoint directory."""
 
-    def __init__(self, path: str | Path, max_length: int = 10240) -> None:
-        from transformers import AutoTokenizer, Qwen3VLForConditionalGeneration
-        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-
+    def __init__(
+        self, model: Any, tokenizer: Any, image_processor: Any, head: torch.Tensor, *, max_length: int = 10240
+    ) -> None:
+        self.model, self.tokenizer, self.image_processor = model, tokenizer, image_processor
+        self.head = head.float()
         self.max_length = max_length
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.image_processor = Qwen2VLImageProcessorPil.from_pretrained(path)
-        lm = Qwen3VLForConditionalGeneration.from_pretrained(path, dtype=torch.float32).eval()
-        self.model = lm.model
-        vocab = self.tokenizer.get_vocab()
-        w = lm.lm_head.weight.detach()
-        self.head = (w[vocab["yes"]] - w[vocab["no"]]).float()
         self.min_pixels, self.max_pixels = 4 * FACTOR * FACTOR, 1800 * FACTOR * FACTOR
         self.total_pixels = 10 * 768 * FACTOR * FACTOR
         self.max_frames = 64
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path, *, max_length: int = 10240, dtype: torch.dtype = torch.float32
+    ) -> ReferenceReranker:
+        """Load a checkpoint directory the way the published class does."""
+        from transformers import AutoTokenizer, Qwen3VLForConditionalGeneration
+        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        lm = Qwen3VLForConditionalGeneration.from_pretrained(path, dtype=dtype).eval()
+        vocab = tokenizer.get_vocab()
+        w = lm.lm_head.weight.detach()
+        head = w[vocab["yes"]].float() - w[vocab["no"]].float()
+        return cls(
+            lm.model, tokenizer, Qwen2VLImageProcessorPil.from_pretrained(path), head, max_length=max_length
+        )
 
     # -- the published message layout --------------------------------------------------------
     def _content(self, side: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
@@ -82,10 +96,14 @@ class ReferenceReranker:
 
         texts, images = listify(side.get("text")), listify(side.get("image"))
         video = side.get("video")
-        videos = [] if video is None else ([video] if (isinstance(video, str) or not isinstance(video[0], list)) else video)
+        videos = (
+            []
+            if video is None
+            else ([video] if (isinstance(video, str) or not isinstance(video[0], list)) else video)
+        )
         content: list[dict[str, Any]] = [{"type": "text", "text": prefix}]
         if not texts and not images and not videos:
-            return content + [{"type": "text", "text": "NULL"}]
+            return [*content, {"type": "text", "text": "NULL"}]
         for v in videos:
             content.append({"type": "video", "video": v})
         for img in images:
@@ -94,7 +112,9 @@ class ReferenceReranker:
             content.append({"type": "text", "text": t})
         return content
 
-    def messages(self, query: dict[str, Any], doc: dict[str, Any], instruction: str | None) -> list[dict[str, Any]]:
+    def messages(
+        self, query: dict[str, Any], doc: dict[str, Any], instruction: str | None
+    ) -> list[dict[str, Any]]:
         contents = [{"type": "text", "text": "<Instruct>: " + (instruction or DEFAULT_INSTRUCTION)}]
         contents += self._content(query, "<Query>:") + self._content(doc, "\n<Document>:")
         return [
@@ -103,7 +123,9 @@ class ReferenceReranker:
         ]
 
     # -- vision, as qwen-vl-utils ------------------------------------------------------------
-    def _image(self, source: Any, factor: int = FACTOR, lo: float | None = None, hi: float | None = None) -> Image.Image:
+    def _image(
+        self, source: Any, factor: int = FACTOR, lo: float | None = None, hi: float | None = None
+    ) -> Image.Image:
         img = _rgb(_open(source))
         h, w = _resize_rule(img.height, img.width, factor, lo or self.min_pixels, hi or self.max_pixels)
         return img.resize((w, h))
@@ -122,10 +144,31 @@ class ReferenceReranker:
         out = F.interpolate(video.float(), size=(rh, rw), mode="bicubic", antialias=True, align_corners=False)
         return out.clamp(0, 255).round().float(), list(range(n)), 2.0
 
+    def _file_video(self, path: str, fps: float, max_frames: int) -> tuple[torch.Tensor, list[int], float]:
+        import av
+
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            video_fps = float(stream.average_rate or 0)
+            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+        total = len(frames)
+        lo_n = 4
+        hi_n = math.floor(max_frames / 2) * 2
+        n = min(min(max(total / video_fps * fps, lo_n), hi_n), total)
+        n = math.floor(n / 2) * 2
+        idx = torch.linspace(0, total - 1, n).round().long().tolist()
+        video = torch.stack([torch.from_numpy(frames[i]).permute(2, 0, 1) for i in idx])
+        _, _, h, w = video.shape
+        lo = 128 * FACTOR * FACTOR
+        hi = max(min(768 * FACTOR * FACTOR, 128000 * FACTOR * FACTOR * 0.9 / n * 2), int(lo * 1.05))
+        rh, rw = _resize_rule(h, w, FACTOR, lo, hi)
+        out = F.interpolate(video.float(), size=(rh, rw), mode="bicubic", antialias=True, align_corners=False)
+        return out.clamp(0, 255).round().float(), idx, video_fps
+
     def _video_patches(self, video: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
         x = video / 255.0
         x = (x - 0.5) / 0.5
-        t, c, h, w = x.shape
+        t, _, h, w = x.shape
         gt, gh, gw = t // 2, h // 16, w // 16
         rows = []
         for ti in range(gt):  # loops instead of one reshape: a second, independent derivation
@@ -134,21 +177,36 @@ class ReferenceReranker:
                     for mh in range(2):
                         for mw in range(2):
                             y, xx = (bh * 2 + mh) * 16, (bw * 2 + mw) * 16
-                            rows.append(x[ti * 2 : ti * 2 + 2, :, y : y + 16, xx : xx + 16].permute(1, 0, 2, 3).reshape(-1))
+                            rows.append(
+                                x[ti * 2 : ti * 2 + 2, :, y : y + 16, xx : xx + 16]
+                                .permute(1, 0, 2, 3)
+                                .reshape(-1)
+                            )
         return torch.stack(rows), [gt, gh, gw]
 
     # -- the pair ----------------------------------------------------------------------------
-    def inputs(self, query: dict[str, Any], doc: dict[str, Any], instruction: str | None = None) -> dict[str, Any]:
+    def inputs(
+        self,
+        query: dict[str, Any],
+        doc: dict[str, Any],
+        instruction: str | None = None,
+        fps: float = 1.0,
+        max_frames: int = 64,
+    ) -> dict[str, Any]:
         msgs = self.messages(query, doc, instruction)
         text = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
         images, videos = [], []
         for part in msgs[1]["content"]:
             if part["type"] == "image":
                 images.append(self._image(part["image"]))
+            elif part["type"] == "video" and isinstance(part["video"], str):
+                videos.append(self._file_video(part["video"], fps, max_frames))
             elif part["type"] == "video":
                 videos.append(self._video(part["video"]))
         pieces = text.split("<|image_pad|>")
-        image_out = self.image_processor(images=images, do_resize=False, return_tensors="pt") if images else None
+        image_out = (
+            self.image_processor(images=images, do_resize=False, return_tensors="pt") if images else None
+        )
         text = pieces[0]
         for i, rest in enumerate(pieces[1:]):
             n = int(image_out["image_grid_thw"][i].prod()) // 4  # type: ignore[index]
@@ -162,7 +220,9 @@ class ReferenceReranker:
             stamps = [(secs[i] + secs[i + 1]) / 2 for i in range(0, len(secs), 2)]
             per_frame = grid[1] * grid[2] // 4
             expansion = "".join(
-                f"<{stamps[k]:.1f} seconds><|vision_start|>" + "<|placeholder|>" * per_frame + "<|vision_end|>"
+                f"<{stamps[k]:.1f} seconds><|vision_start|>"
+                + "<|placeholder|>" * per_frame
+                + "<|vision_end|>"
                 for k in range(grid[0])
             )
             text = text.replace("<|vision_start|><|video_pad|><|vision_end|>", expansion, 1)
@@ -199,9 +259,20 @@ class ReferenceReranker:
         return out + tail
 
     @torch.no_grad()
-    def score(self, query: dict[str, Any], doc: dict[str, Any], instruction: str | None = None) -> float:
-        h = self.model(**self.inputs(query, doc, instruction)).last_hidden_state[:, -1]
+    def score(
+        self, query: dict[str, Any], doc: dict[str, Any], instruction: str | None = None, **video: Any
+    ) -> float:
+        device = self.head.device
+        inputs = {k: v.to(device) for k, v in self.inputs(query, doc, instruction, **video).items()}
+        if "pixel_values" in inputs:
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        if "pixel_values_videos" in inputs:
+            inputs["pixel_values_videos"] = inputs["pixel_values_videos"].to(self.model.dtype)
+        h = self.model(**inputs).last_hidden_state[:, -1]
         return float(torch.sigmoid(h.float() @ self.head))
 
     def process(self, request: dict[str, Any]) -> list[float]:
-        return [self.score(request["query"], d, request.get("instruction")) for d in request["documents"]]
+        video = {"fps": request.get("fps") or 1.0, "max_frames": request.get("max_frames") or 64}
+        return [
+            self.score(request["query"], d, request.get("instruction"), **video) for d in request["documents"]
+        ]
