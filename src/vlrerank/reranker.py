@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from .config import EngineConfig
-from .engine import ScoringEngine, load_checkpoint
+from .engine import LoadedCheckpoint, ScoringEngine, load_checkpoint
 from .errors import InputError
 from .inputs.schema import MultimodalInput, to_documents, to_multimodal
 from .ranking import RankedResult, RankedResults, rank_order
@@ -50,12 +50,23 @@ class Reranker:
             if field == "dtype" and isinstance(value, torch.dtype):
                 value = str(value).removeprefix("torch.")
             changes[field] = value
-        self.config = config.with_(**changes) if changes else config
-        self.model_name = model_name_or_path
-        self._checkpoint = load_checkpoint(model_name_or_path, self.config)
-        self._engine = ScoringEngine(self._checkpoint, self.config)
-        if self._checkpoint.random_weights:
-            logger.warning("%s: %s", model_name_or_path, RANDOM_WEIGHTS_WARNING)
+        config = config.with_(**changes) if changes else config
+        self._setup(load_checkpoint(model_name_or_path, config), config)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: LoadedCheckpoint, config: EngineConfig | None = None) -> Reranker:
+        """A reranker over an already loaded checkpoint (e.g. a random full-size model in a benchmark)."""
+        reranker = cls.__new__(cls)
+        reranker._setup(checkpoint, config or EngineConfig())
+        return reranker
+
+    def _setup(self, checkpoint: LoadedCheckpoint, config: EngineConfig) -> None:
+        self.config = config
+        self.model_name = checkpoint.name
+        self._checkpoint = checkpoint
+        self._engine = ScoringEngine(checkpoint, config)
+        if checkpoint.random_weights:
+            logger.warning("%s: %s", checkpoint.name, RANDOM_WEIGHTS_WARNING)
 
     @property
     def random_weights(self) -> bool:

@@ -32,3 +32,17 @@ def test_collate_left_pads_and_marks_media_tokens():
     assert batch.mm_token_type_ids.tolist() == [[0, 1, 0], [0, 0, 0]]
     assert batch.pixel_values is None and batch.video_grid_thw is None
     assert batch.input_ids.dtype == torch.long
+
+
+def test_text_only_positions_equal_the_models_rope_index(reranker):
+    from vlrerank.inputs.schema import MultimodalInput
+
+    engine = reranker._engine
+    docs = [MultimodalInput(texts=("short",)), MultimodalInput(texts=("a much longer document " * 5,))]
+    pairs = engine.prepare(MultimodalInput(texts=("q",)), docs, instruction="i", fps=1.0, max_frames=64)
+    batch = collate(pairs, pad_id=151643, image_pad_id=151655, video_pad_id=151656)
+    fast = engine.backend.position_ids(batch)
+    slow, _ = engine.backend.model.get_rope_index(
+        batch.input_ids, mm_token_type_ids=batch.mm_token_type_ids, attention_mask=batch.attention_mask
+    )
+    assert torch.equal(fast, slow)

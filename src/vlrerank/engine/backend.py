@@ -39,6 +39,11 @@ class TransformersBackend:
         self._lock = threading.Lock()
 
     def position_ids(self, batch: Batch) -> torch.Tensor:
+        if batch.image_grid_thw is None and batch.video_grid_thw is None:
+            # Text only: every M-RoPE axis counts real tokens (what get_rope_index computes, faster).
+            mask = batch.attention_mask
+            positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
+            return positions.unsqueeze(0).expand(3, -1, -1)
         position_ids, _ = self.model.get_rope_index(
             batch.input_ids,
             mm_token_type_ids=batch.mm_token_type_ids,

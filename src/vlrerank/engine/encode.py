@@ -14,7 +14,7 @@ from ..inputs.images import ImageLimits, load_image
 from ..inputs.schema import MultimodalInput, VideoSource
 from ..inputs.video import decode_video_file
 from ..preprocess.vision import PreparedVideo, resize_for_model, video_from_frames, video_from_tensor
-from .prompt import PromptTokenizer, side_parts
+from .prompt import PromptTokenizer
 
 IMAGE_PAD, VIDEO_PAD = "<|image_pad|>", "<|video_pad|>"
 VISION_START, VISION_END = "<|vision_start|>", "<|vision_end|>"
@@ -167,10 +167,11 @@ class PairEncoder:
 
     # -- pairs -----------------------------------------------------------------------------
     def encode_pair(self, instruction: str, query: PreparedSide, document: PreparedSide) -> EncodedPair:
-        user_text: list[str] = []
-        q_parts = side_parts(query.source.texts, len(query.images), len(query.videos), user_text)
-        d_parts = side_parts(document.source.texts, len(document.images), len(document.videos), user_text)
-        rendered = self._prompt.render(self._prompt.messages(instruction, q_parts, d_parts, user_text))
+        q, d = query.source, document.source
+        rendered = self._prompt.render(
+            (len(q.texts), len(q.images), len(q.videos)), (len(d.texts), len(d.images), len(d.videos))
+        )
+        user_text = [instruction, *q.texts, *d.texts]
         # Slots appear in chat order: query videos, query images, document videos, document images.
         ordered = query.videos + query.images + document.videos + document.images
         ids = self._prompt.encode(rendered, [v.slot_filler for v in ordered], user_text)

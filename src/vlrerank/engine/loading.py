@@ -90,29 +90,35 @@ def _chat_template(path: Path, tokenizer: Any) -> str:
 
 
 def load_checkpoint(name: str, config: EngineConfig) -> LoadedCheckpoint:
-    """Load model, tokenizer and image processor; keep only the yes-minus-no row of the LM head."""
-    from transformers import AutoTokenizer, Qwen3VLForConditionalGeneration
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    """Load model, tokenizer and image processor from a name (see :func:`resolve_model_path`)."""
+    from transformers import Qwen3VLForConditionalGeneration
 
     from ..testing import is_random_checkpoint
 
     path = resolve_model_path(name)
     device, dtype = resolve_device(config)
     attn = "sdpa" if config.attn_implementation == "auto" else config.attn_implementation
+    tokenizer, image_processor = load_processors(path)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        # The PIL backend needs no torchvision; the engine resizes images itself, as the reference.
-        image_processor = Qwen2VLImageProcessorPil.from_pretrained(path)
         full = Qwen3VLForConditionalGeneration.from_pretrained(path, dtype=dtype, attn_implementation=attn)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"could not load a Qwen3-VL checkpoint from {path}: {exc}") from None
+    full.model.to(device)  # the LM head stays behind: one row difference of it is all we use
+    return from_model(
+        full, tokenizer, image_processor, path=path, name=name, random_weights=is_random_checkpoint(path)
+    )
+
+
+def from_model(
+    full: Any, tokenizer: Any, image_processor: Any, *, path: Path, name: str, random_weights: bool
+) -> LoadedCheckpoint:
+    """Wrap an in-memory ``Qwen3VLForConditionalGeneration``; keep only the yes-minus-no head row."""
     vocab = tokenizer.get_vocab()
     if "yes" not in vocab or "no" not in vocab:
         raise ModelLoadError(f"the tokenizer at {path} has no 'yes'/'no' tokens: not a Qwen reranker")
     head = full.lm_head.weight.detach()
     score_vector = head[vocab["yes"]].float() - head[vocab["no"]].float()
-    model = full.model.to(device).eval()
-    del full  # drop the LM head: only one row difference is ever used
+    model = full.model.eval()
     return LoadedCheckpoint(
         name=name,
         path=path,
@@ -121,7 +127,19 @@ def load_checkpoint(name: str, config: EngineConfig) -> LoadedCheckpoint:
         tokenizer=tokenizer,
         image_processor=image_processor,
         chat_template=_chat_template(path, tokenizer),
-        device=device,
-        dtype=dtype,
-        random_weights=is_random_checkpoint(path),
+        device=next(model.parameters()).device,
+        dtype=next(model.parameters()).dtype,
+        random_weights=random_weights,
     )
+
+
+def load_processors(path: Path) -> tuple[Any, Any]:
+    """Tokenizer and image processor of a checkpoint directory."""
+    from transformers import AutoTokenizer
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    try:
+        # The PIL backend needs no torchvision; the engine resizes images itself, as the reference.
+        return AutoTokenizer.from_pretrained(path), Qwen2VLImageProcessorPil.from_pretrained(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"could not load the tokenizer or image processor from {path}: {exc}") from None

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
+
+from tokenizers import Tokenizer
 
 SYSTEM_PROMPT = (
     "Judge whether the Document meets the requirements based on the Query and the Instruct "
@@ -32,16 +35,18 @@ _USER_MARK = re.compile(f"{_USER_OPEN}(\\d+){_USER_CLOSE}")
 _SLOT = re.compile(f"{re.escape(IMAGE_SLOT)}|{re.escape(VIDEO_SLOT)}")
 
 
-def side_parts(
-    texts: Sequence[str], n_images: int, n_videos: int, user_text: list[str]
-) -> list[dict[str, Any]]:
+# (texts, images, videos) on one side of a pair: all the chat template needs to know.
+SideShape = tuple[int, int, int]
+
+
+def side_parts(n_texts: int, n_images: int, n_videos: int, user_text: list[str]) -> list[dict[str, Any]]:
     """Chat parts of one side: videos, then images, then texts; ``NULL`` when empty."""
-    if not (texts or n_images or n_videos):
+    if not (n_texts or n_images or n_videos):
         return [{"type": "text", "text": EMPTY_SIDE_TEXT}]
     parts: list[dict[str, Any]] = [{"type": "video", "video": ""} for _ in range(n_videos)]
     parts += [{"type": "image", "image": ""} for _ in range(n_images)]
-    for text in texts:
-        parts.append({"type": "text", "text": mark_user_text(text, user_text)})
+    for _ in range(n_texts):
+        parts.append({"type": "text", "text": mark_user_text("", user_text)})
     return parts
 
 
@@ -60,8 +65,34 @@ class PromptTokenizer:
         self._special_ids = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in special}
         self._special_re = re.compile("|".join(re.escape(tok) for tok in special))
         self.special_id_set = frozenset(self._special_ids.values())
+        # A private copy of the Rust tokenizer that never matches control tokens. Toggling the
+        # shared tokenizer's flag per call (what ``split_special_tokens=True`` does) is not
+        # thread-safe, and one batch call per pair is also much faster.
+        self._plain = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+        self._plain.encode_special_tokens = True
+        self._plain.no_truncation()
+        self._plain.no_padding()
+        self.render = lru_cache(maxsize=256)(self._render_structure)  # type: ignore[method-assign]
 
-    def render(self, messages: list[dict[str, Any]]) -> str:
+    def render(self, query: SideShape, document: SideShape) -> str:  # replaced by a cached version
+        return self._render_structure(query, document)
+
+    def _render_structure(self, query: SideShape, document: SideShape) -> str:
+        """The chat for sides of these shapes, user text marked in order: instruction, query, document.
+
+        User text never reaches the template (only markers do), so the rendering depends on the
+        shapes alone and is computed once per shape.
+        """
+        user_text: list[str] = []
+        content = [{"type": "text", "text": INSTRUCT_PREFIX + mark_user_text("", user_text)}]
+        content.append({"type": "text", "text": QUERY_PREFIX})
+        content += side_parts(*query, user_text)
+        content.append({"type": "text", "text": DOCUMENT_PREFIX})
+        content += side_parts(*document, user_text)
+        messages = [
+            {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
+            {"role": "user", "content": content},
+        ]
         text = self._tokenizer.apply_chat_template(
             messages, chat_template=self._chat_template, tokenize=False, add_generation_prompt=True
         )
@@ -69,30 +100,13 @@ class PromptTokenizer:
             raise TypeError("chat template did not render to a string")
         return text
 
-    def messages(
-        self,
-        instruction: str,
-        query_parts: list[dict[str, Any]],
-        document_parts: list[dict[str, Any]],
-        user_text: list[str],
-    ) -> list[dict[str, Any]]:
-        content = [{"type": "text", "text": INSTRUCT_PREFIX + mark_user_text(instruction, user_text)}]
-        content.append({"type": "text", "text": QUERY_PREFIX})
-        content += query_parts
-        content.append({"type": "text", "text": DOCUMENT_PREFIX})
-        content += document_parts
-        return [
-            {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
-            {"role": "user", "content": content},
-        ]
-
     def encode(self, rendered: str, slot_fillers: Sequence[str], user_text: Sequence[str]) -> list[int]:
         """Token ids of a rendered chat.
 
         Args:
             rendered: the template output, with user text marked and one slot per image/video.
             slot_fillers: what each image/video slot expands to, in order of appearance.
-            user_text: the marked user strings.
+            user_text: the user strings, in marker order (instruction, query texts, document texts).
         """
         fillers = iter(slot_fillers)
         expanded = _SLOT.sub(lambda _: next(fillers), rendered)
@@ -108,12 +122,11 @@ class PromptTokenizer:
                 runs.append(self._special_ids[match.group()])
                 last = match.end()
             _append_text(runs, piece[last:])
+        texts = [run for run in runs if isinstance(run, str)]
+        encoded = iter(self._plain.encode_batch(texts, add_special_tokens=False)) if texts else iter(())
         ids: list[int] = []
         for run in runs:
-            if isinstance(run, int):
-                ids.append(run)
-            else:
-                ids += self._tokenizer(run, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+            ids += [run] if isinstance(run, int) else next(encoded).ids
         return ids
 
     def truncate(self, ids: list[int], max_length: int) -> list[int]:

@@ -7,12 +7,16 @@ what the reference algorithm computes on the same weights, and to run demos with
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Any
+
+import torch
 
 from .archs import qwen3vl_config
 from .tokenizer import write_tokenizer_files
@@ -60,27 +64,11 @@ def _processor_configs() -> dict[str, dict[str, object]]:
 
 def build_checkpoint(directory: str | os.PathLike[str], *, arch: str = "tiny", seed: int = 0) -> Path:
     """Write a random-weight reranker checkpoint of ``arch`` into ``directory`` and return it."""
-    import torch
-    from transformers import Qwen3VLForConditionalGeneration
-
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    model = Qwen3VLForConditionalGeneration(qwen3vl_config(arch)).eval()
-    with torch.no_grad():
-        # Spread the yes/no logit so scores cover (0, 1) instead of all sitting near 0.5:
-        # parity checks on nearly equal scores would prove little.
-        generator = torch.Generator().manual_seed(seed + 1)
-        hidden = model.config.text_config.hidden_size
-        for token in (YES_ID, NO_ID):
-            row = torch.randn(hidden, generator=generator) * (1.5 / hidden**0.5)
-            model.lm_head.weight[token] = row
+    model = random_model(arch, device="cpu", dtype=torch.float32, seed=seed)
     model.save_pretrained(out)
-    template = chat_template()
-    write_tokenizer_files(out, template)
-    (out / "chat_template.jinja").write_text(template, encoding="utf-8")
-    for name, content in _processor_configs().items():
-        (out / name).write_text(json.dumps(content, indent=2), encoding="utf-8")
+    write_processor_files(out)
     (out / "README.md").write_text(f"# Random Qwen3-VL reranker ({arch})\n\n{RANDOM_WEIGHTS_WARNING}\n")
     (out / "vlrerank_random.json").write_text(
         json.dumps({"arch": arch, "seed": seed, "format": FORMAT_VERSION, "warning": RANDOM_WEIGHTS_WARNING})
@@ -116,3 +104,58 @@ def tiny_checkpoint(seed: int = 0) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def write_processor_files(directory: str | os.PathLike[str]) -> Path:
+    """Tokenizer, chat template and processor configs only (no weights), for in-memory models."""
+    out = Path(directory)
+    template = chat_template()
+    write_tokenizer_files(out, template)
+    (out / "chat_template.jinja").write_text(template, encoding="utf-8")
+    for name, content in _processor_configs().items():
+        (out / name).write_text(json.dumps(content, indent=2), encoding="utf-8")
+    return out
+
+
+def random_model(
+    arch: str, *, device: str | torch.device, dtype: torch.dtype, seed: int = 0, fast_init: bool = False
+) -> Any:
+    """A random ``Qwen3VLForConditionalGeneration`` built directly on ``device`` in ``dtype``.
+
+    Full-size 2B/8B models are created where they will run (no CPU copy, no disk); compute does not
+    depend on weight values, so they serve benchmarks. Their scores are meaningless.
+
+    Args:
+        fast_init: skip transformers' per-module initialiser (slow for billions of parameters) and
+            fill every matrix with N(0, 0.02) noise, biases with zeros and norm scales with ones.
+    """
+    from transformers import Qwen3VLForConditionalGeneration
+    from transformers.initialization import no_init_weights
+
+    torch.manual_seed(seed)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device), no_init_weights() if fast_init else contextlib.nullcontext():
+            model = Qwen3VLForConditionalGeneration(qwen3vl_config(arch))
+    finally:
+        torch.set_default_dtype(previous)
+    if fast_init:
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if param.dim() >= 2:
+                    param.normal_(0.0, 0.02)
+                elif name.endswith("bias"):
+                    param.zero_()
+                else:  # every other vector in Qwen3-VL is a norm scale
+                    param.fill_(1.0)
+        model.tie_weights()
+    with torch.no_grad():
+        # Spread the yes/no logit so scores cover (0, 1) instead of all sitting near 0.5:
+        # parity checks on nearly equal scores would prove little.
+        generator = torch.Generator().manual_seed(seed + 1)
+        hidden = model.config.text_config.hidden_size
+        for token in (YES_ID, NO_ID):
+            row = torch.randn(hidden, generator=generator) * (1.5 / hidden**0.5)
+            model.lm_head.weight[token] = row.to(model.lm_head.weight)
+    return model.eval()

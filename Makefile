@@ -1,0 +1,36 @@
+# One virtualenv per checkout; every target builds it first when needed.
+# torch is pinned to the CPU wheel that our machines carry; an unpinned torch pulls a CUDA build.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH ?= torch==2.13.0
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+## demo: rank a text and a photo for a query on the offline tiny model (random weights!)
+demo: $(BIN)/.installed
+	$(BIN)/vlrerank rank --model tiny-random --query "a red car" \
+		--doc "a red car parked by the road" --doc "a bowl of tomato soup" --doc examples/red-car.jpg
+
+## test: lint, type-check and run the whole test suite
+test: $(BIN)/.installed lint
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+## bench: engine vs reference throughput on the tiny CPU model
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/engine_throughput.py --arch tiny --requests 10 --out results/engine_tiny_cpu.json
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache

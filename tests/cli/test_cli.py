@@ -1,0 +1,110 @@
+"""The CLI as users run it: a subprocess, real files, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..conftest import noise_image
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    return {**os.environ, "VLRERANK_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "COLUMNS": "160"}
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("photos") / "car.jpg"
+    noise_image(400, 300, 11).save(path)
+    return str(path)
+
+
+def vlrerank(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vlrerank", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_rank_prints_a_table_with_the_random_weights_warning(env, photo):
+    out = vlrerank(
+        "rank",
+        "--model",
+        "tiny-random",
+        "--query",
+        "a red car",
+        "--doc",
+        "a red car parked",
+        "--doc",
+        photo,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "RANDOM weights" in out.stdout and "meaningless" in out.stdout
+    assert "a red car parked" in out.stdout and "car.jpg" in out.stdout
+    assert "400x300 -> 384x288 (108)" in out.stdout
+
+
+def test_json_output_matches_the_python_api(env, photo, tiny_dir, reranker):
+    out = vlrerank(
+        "rank",
+        "--model",
+        str(tiny_dir),
+        "--query",
+        "a red car",
+        "--doc",
+        "soup",
+        "--doc",
+        photo,
+        "--doc",
+        "a red car parked",
+        "--top-n",
+        "2",
+        "--json",
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    assert payload["random_weights"] is True and "meaningless" in payload["warning"]
+    expected = reranker.rank("a red car", ["soup", {"image": photo}, "a red car parked"], top_n=2)
+    assert [r["index"] for r in payload["results"]] == [r.index for r in expected]
+    for got, want in zip(payload["results"], expected, strict=True):
+        assert abs(got["score"] - want.score) < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--query", "q", "--doc", "missing-photo.jpg"], 2, "no such image file: missing-photo.jpg"),
+        (["--doc", "text only"], 2, "give --query"),
+        (["--query", "q", "--doc", "d", "--top-n", "0"], 2, "--top-n"),
+        (["--query", "q", "--doc", "d", "--model", "/nowhere/at/all"], 3, "no model directory"),
+    ],
+)
+def test_bad_input_exits_with_a_clear_message(env, args, code, message):
+    out = vlrerank("rank", *args, env=env)
+    assert out.returncode == code
+    assert message in out.stderr and "Traceback" not in out.stderr
+    assert out.stdout == ""
+
+
+def test_a_corrupt_image_names_the_document(env, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    out = vlrerank("rank", "--query", "q", "--doc", "fine", "--doc", str(bad), env=env)
+    assert out.returncode == 2
+    assert "documents[1].image" in out.stderr
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "vlrerank"
+    out = subprocess.run([str(script), "rank", "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "--query-image" in out.stdout

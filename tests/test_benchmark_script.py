@@ -1,0 +1,48 @@
+"""The benchmark script runs as documented and reports parity (a smoke test, not a timing test)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_engine_throughput_tiny_cpu(tmp_path):
+    out = tmp_path / "bench.json"
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "engine_throughput.py"),
+            "--arch", "tiny", "--requests", "1", "--docs", "3", "--out", str(out),
+        ],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    report = json.loads(out.read_text())
+    assert report["meta"]["arch"] == "tiny" and "random weights" in report["meta"]["note"]
+    assert [r["workload"] for r in report["results"]] == ["image_docs", "text_docs", "image_query"]
+    for row in report["results"]:
+        assert row["pairs"] == 3
+        assert row["max_abs_diff"] <= 1e-5
+        assert row["reference_pairs_per_s"] > 0 and row["engine_pairs_per_s"] > 0
+    assert "| text_docs | 3 |" in run.stdout
+
+
+def test_fast_init_builds_a_usable_full_model_shape_on_cpu():
+    """The 2B/8B path (no initialiser, noise fill, tied head) checked at tiny size."""
+    import torch
+
+    from vlrerank.testing.checkpoint import random_model
+
+    model = random_model("tiny", device="cpu", dtype=torch.float32, fast_init=True)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert model.lm_head.weight.data_ptr() == model.model.language_model.embed_tokens.weight.data_ptr()
+    ids = torch.tensor([[151644, 8948, 198, 9693]])
+    hidden = model.model(input_ids=ids, use_cache=False).last_hidden_state
+    assert torch.isfinite(hidden).all()
