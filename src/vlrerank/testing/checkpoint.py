@@ -154,7 +154,7 @@ def random_model(
         # Spread the yes/no logit so scores cover (0, 1) instead of all sitting near 0.5:
         # parity checks on nearly equal scores would prove little.
         generator = torch.Generator().manual_seed(seed + 1)
-        hidden = model.config.text_config.hidden_size
+        hidden = int(model.lm_head.weight.shape[1])
         for token in (YES_ID, NO_ID):
             row = torch.randn(hidden, generator=generator) * (1.5 / hidden**0.5)
             model.lm_head.weight[token] = row.to(model.lm_head.weight)
