@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from ..config import EngineConfig
-from ..errors import InputError
 from ..inputs.images import ImageLimits, load_image
 from ..inputs.schema import MultimodalInput, VideoSource
 from ..inputs.video import decode_video_file
@@ -187,8 +186,3 @@ def _timestamps(video: PreparedVideo, temporal_patch_size: int) -> list[float]:
         (seconds[i] + seconds[i + temporal_patch_size - 1]) / 2
         for i in range(0, len(seconds), temporal_patch_size)
     ]
-
-
-def check_instruction(value: Any) -> None:
-    if not isinstance(value, str):
-        raise InputError(f"expected a string, got {type(value).__name__}", field="instruction")
