@@ -64,3 +64,29 @@ def test_a_broken_image_fails_the_request_with_its_index(reranker):
     with pytest.raises(ImageLoadError) as info:
         reranker.process({"query": {"text": "q"}, "documents": [{"text": "ok"}, {"image": b"not an image"}]})
     assert info.value.field == "documents[1].image"
+
+
+def test_urls_load_only_when_allowed(tmp_path):
+    """A loopback HTTP server stands in for the internet; URLs are off unless the caller opts in."""
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "pic.png").write_bytes(png_bytes(30, 20))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/pic.png"
+        with pytest.raises(InputError, match="URL images are disabled"):
+            load_image(url, field="query.image")
+        loaded = load_image(url, field="query.image", limits=ImageLimits(allow_urls=True))
+        assert (loaded.width, loaded.height) == (30, 20)
+        with pytest.raises(ImageLoadError, match="larger than"):
+            load_image(url, field="query.image", limits=ImageLimits(allow_urls=True, max_bytes=50))
+        with pytest.raises(ImageLoadError, match="could not fetch"):
+            load_image(url + ".missing", field="query.image", limits=ImageLimits(allow_urls=True))
+    finally:
+        server.shutdown()
+        server.server_close()
