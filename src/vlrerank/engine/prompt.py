@@ -9,8 +9,9 @@ Face tokenizers also split at control tokens first and tokenise the runs between
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -39,20 +40,19 @@ _SLOT = re.compile(f"{re.escape(IMAGE_SLOT)}|{re.escape(VIDEO_SLOT)}")
 SideShape = tuple[int, int, int]
 
 
-def side_parts(n_texts: int, n_images: int, n_videos: int, user_text: list[str]) -> list[dict[str, Any]]:
+def user_text_markers() -> Iterator[str]:
+    """Markers for user strings, numbered in the order the chat shows them."""
+    return (f"{_USER_OPEN}{i}{_USER_CLOSE}" for i in itertools.count())
+
+
+def side_parts(n_texts: int, n_images: int, n_videos: int, markers: Iterator[str]) -> list[dict[str, Any]]:
     """Chat parts of one side: videos, then images, then texts; ``NULL`` when empty."""
     if not (n_texts or n_images or n_videos):
         return [{"type": "text", "text": EMPTY_SIDE_TEXT}]
     parts: list[dict[str, Any]] = [{"type": "video", "video": ""} for _ in range(n_videos)]
     parts += [{"type": "image", "image": ""} for _ in range(n_images)]
-    for _ in range(n_texts):
-        parts.append({"type": "text", "text": mark_user_text("", user_text)})
+    parts += [{"type": "text", "text": next(markers)} for _ in range(n_texts)]
     return parts
-
-
-def mark_user_text(text: str, user_text: list[str]) -> str:
-    user_text.append(text)
-    return f"{_USER_OPEN}{len(user_text) - 1}{_USER_CLOSE}"
 
 
 class PromptTokenizer:
@@ -83,12 +83,12 @@ class PromptTokenizer:
         User text never reaches the template (only markers do), so the rendering depends on the
         shapes alone and is computed once per shape.
         """
-        user_text: list[str] = []
-        content = [{"type": "text", "text": INSTRUCT_PREFIX + mark_user_text("", user_text)}]
+        markers = user_text_markers()
+        content = [{"type": "text", "text": INSTRUCT_PREFIX + next(markers)}]
         content.append({"type": "text", "text": QUERY_PREFIX})
-        content += side_parts(*query, user_text)
+        content += side_parts(*query, markers)
         content.append({"type": "text", "text": DOCUMENT_PREFIX})
-        content += side_parts(*document, user_text)
+        content += side_parts(*document, markers)
         messages = [
             {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
             {"role": "user", "content": content},
