@@ -1,7 +1,6 @@
 """vlrerank: fast, exact multimodal reranking with Qwen3-VL-Reranker."""
 
 from .config import EngineConfig
-from .engine.encode import ImageFacts
 from .errors import (
     ConfigError,
     ImageLoadError,
@@ -13,6 +12,7 @@ from .errors import (
     VlrerankError,
 )
 from .inputs.schema import MultimodalInput
+from .preprocess import ImageProvenance, PreprocessConfig, QualityPolicy, QualityReport
 from .ranking import RankedResult, RankedResults
 from .reranker import Reranker
 
@@ -21,13 +21,16 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
     "EngineConfig",
-    "ImageFacts",
     "ImageLoadError",
+    "ImageProvenance",
     "InputError",
     "MissingDependencyError",
     "ModelLoadError",
     "ModelNotFoundError",
     "MultimodalInput",
+    "PreprocessConfig",
+    "QualityPolicy",
+    "QualityReport",
     "RankedResult",
     "RankedResults",
     "Reranker",

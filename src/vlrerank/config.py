@@ -36,6 +36,7 @@ class EngineConfig:
         fps / max_frames: default sampling of video files.
         default_instruction: used when a request gives none.
         allow_urls: fetch ``http(s)://`` images; off by default because it reaches the network.
+        prepare_workers: threads that decode and resize documents' images in parallel (1 = none).
         url_timeout_s / max_image_bytes / max_image_pixels: guards on what an image may cost.
     """
 
@@ -55,6 +56,7 @@ class EngineConfig:
     url_timeout_s: float = 10.0
     max_image_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 100_000_000
+    prepare_workers: int = 4
 
     def __post_init__(self) -> None:
         positive = {
@@ -67,6 +69,7 @@ class EngineConfig:
             "max_frames": self.max_frames,
             "max_image_bytes": self.max_image_bytes,
             "max_image_pixels": self.max_image_pixels,
+            "prepare_workers": self.prepare_workers,
         }
         for name, value in positive.items():
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

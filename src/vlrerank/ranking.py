@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .engine.encode import ImageFacts
+from .preprocess.provenance import ImageProvenance
 
 
 @dataclass(frozen=True)
@@ -18,34 +18,57 @@ class RankedResult:
         score: relevance probability in [0, 1].
         document: the document exactly as the caller passed it.
         num_tokens: prompt tokens of this (query, document) pair.
-        images: what each document image became (original and model-side size, visual tokens).
+        images: provenance of each document image (original and model-side size, visual tokens,
+            steps applied, quality).
+        quality: the lowest quality score among the document's images, when it has any.
+        penalized_score: ``score`` down-weighted by the ``penalize`` quality policy (the ranking
+            then follows it); ``None`` under other policies.
     """
 
     index: int
     score: float
     document: Any
     num_tokens: int
-    images: tuple[ImageFacts, ...] = ()
+    images: tuple[ImageProvenance, ...] = ()
+    quality: float | None = None
+    penalized_score: float | None = None
+
+    @property
+    def ranking_score(self) -> float:
+        return self.score if self.penalized_score is None else self.penalized_score
+
+
+@dataclass(frozen=True)
+class RejectedDocument:
+    """A document the quality gate left unscored, and why."""
+
+    index: int
+    document: Any
+    message: str
+    quality: float | None
+    images: tuple[ImageProvenance, ...] = ()
 
 
 @dataclass(frozen=True)
 class RankedResults:
-    """Results sorted by score, best first (ties keep input order).
+    """Results sorted by ranking score, best first (ties keep input order).
 
     Attributes:
         results: the ranked documents (only the best ``top_n`` when it was given).
+        rejected: documents the quality gate refused, with their messages (never dropped silently).
         query: the query as passed.
         instruction: the instruction used.
-        query_images: facts of the query's images.
+        query_images: provenance of the query's images.
         model: the model name or path.
         random_weights: True when the checkpoint has random weights (scores are meaningless).
         prepare_s / forward_s: seconds spent loading media and tokenising, and in the model.
     """
 
     results: tuple[RankedResult, ...]
+    rejected: tuple[RejectedDocument, ...]
     query: Any
     instruction: str
-    query_images: tuple[ImageFacts, ...]
+    query_images: tuple[ImageProvenance, ...]
     model: str
     random_weights: bool
     prepare_s: float

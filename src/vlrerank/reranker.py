@@ -10,9 +10,11 @@ import torch
 
 from .config import EngineConfig
 from .engine import LoadedCheckpoint, ScoringEngine, load_checkpoint
+from .engine.core import ScoredRequest
 from .errors import InputError
 from .inputs.schema import MultimodalInput, to_documents, to_multimodal
-from .ranking import RankedResult, RankedResults, rank_order
+from .preprocess.config import PreprocessConfig, QualityPolicy
+from .ranking import RankedResult, RankedResults, RejectedDocument, rank_order
 from .testing import RANDOM_WEIGHTS_WARNING
 
 logger = logging.getLogger(__name__)
@@ -122,10 +124,11 @@ class Reranker:
         instruction: str | None = None,
         fps: float | None = None,
         max_frames: int | None = None,
+        preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None = None,
     ) -> list[float]:
         """Relevance probabilities of ``documents`` for ``query``, in document order."""
-        scored = self._score(query, documents, instruction, fps, max_frames)
-        return [s.score for s in scored[1].scores]
+        _, scored = self._score(query, documents, instruction, fps, max_frames, preprocess, None)
+        return [s.score for s in scored.scores if s.score is not None]
 
     def rank(
         self,
@@ -136,6 +139,8 @@ class Reranker:
         *,
         fps: float | None = None,
         max_frames: int | None = None,
+        preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None = None,
+        quality: QualityPolicy | None = None,
     ) -> RankedResults:
         """Rank ``documents`` for ``query``, best first.
 
@@ -144,30 +149,44 @@ class Reranker:
             documents: each like ``query``.
             instruction: the task; defaults to the model's generic retrieval instruction.
             top_n: keep only the best ``top_n`` results.
+            preprocess: how document images are prepared (one config, or one per document);
+                query images always reach the model as the reference gives them.
+            quality: the quality gate; ``reject`` lists bad images in ``rejected`` instead of
+                scoring them, ``penalize`` ranks by a down-weighted score.
 
         Raises:
             InputError: a malformed query, document or option, naming the field.
         """
         if top_n is not None and (not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 1):
             raise InputError(f"top_n must be a positive integer, got {top_n!r}", field="top_n")
-        used_instruction, scored = self._score(query, documents, instruction, fps, max_frames)
-        values = [s.score for s in scored.scores]
-        order = rank_order(values)[:top_n] if top_n else rank_order(values)
-        results = tuple(
+        used_instruction, scored = self._score(
+            query, documents, instruction, fps, max_frames, preprocess, quality
+        )
+        results = [
             RankedResult(
                 index=i,
-                score=values[i],
+                score=s.score,
                 document=documents[i],
-                num_tokens=scored.scores[i].num_tokens,
-                images=scored.scores[i].document_images,
+                num_tokens=s.num_tokens,
+                images=s.document_images,
+                quality=s.quality,
+                penalized_score=s.penalized,
             )
-            for i in order
+            for i, s in enumerate(scored.scores)
+            if s.score is not None
+        ]
+        order = rank_order([r.ranking_score for r in results])
+        rejected = tuple(
+            RejectedDocument(i, documents[i], s.rejection, s.quality, s.document_images)
+            for i, s in enumerate(scored.scores)
+            if s.rejection is not None
         )
         return RankedResults(
-            results=results,
+            results=tuple(results[i] for i in order[:top_n]),
+            rejected=rejected,
             query=query,
             instruction=used_instruction,
-            query_images=scored.scores[0].query_images if scored.scores else (),
+            query_images=scored.query_images,
             model=self.model_name,
             random_weights=self.random_weights,
             prepare_s=scored.prepare_s,
@@ -181,7 +200,9 @@ class Reranker:
         instruction: str | None,
         fps: float | None,
         max_frames: int | None,
-    ) -> tuple[str, Any]:
+        preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None,
+        quality: QualityPolicy | None,
+    ) -> tuple[str, ScoredRequest]:
         if instruction is not None and not isinstance(instruction, str):
             raise InputError(f"expected a string, got {type(instruction).__name__}", field="instruction")
         used_instruction = instruction or self.config.default_instruction
@@ -193,9 +214,17 @@ class Reranker:
             raise InputError(
                 f"max_frames must be an integer of at least 2, got {max_frames!r}", field="max_frames"
             )
+        if quality is not None and not isinstance(quality, QualityPolicy):
+            raise InputError(f"expected a QualityPolicy, got {type(quality).__name__}", field="quality")
         query_input: MultimodalInput = to_multimodal(query, "query")
         document_inputs = to_documents(documents)
         scored = self._engine.score(
-            query_input, document_inputs, instruction=used_instruction, fps=float(fps), max_frames=max_frames
+            query_input,
+            document_inputs,
+            instruction=used_instruction,
+            fps=float(fps),
+            max_frames=max_frames,
+            preprocess=preprocess,
+            quality=quality,
         )
         return used_instruction, scored

@@ -2,11 +2,9 @@
 
 from .backend import ScoringBackend, TransformersBackend
 from .core import PairScore, ScoredRequest, ScoringEngine
-from .encode import ImageFacts
 from .loading import LoadedCheckpoint, load_checkpoint
 
 __all__ = [
-    "ImageFacts",
     "LoadedCheckpoint",
     "PairScore",
     "ScoredRequest",

@@ -4,30 +4,47 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..config import EngineConfig
+from ..errors import InputError
 from ..inputs.schema import MultimodalInput
+from ..preprocess.config import PreprocessConfig, QualityPolicy
+from ..preprocess.provenance import ImageProvenance
+from ..preprocess.quality import penalized_score
 from .backend import ScoringBackend, TransformersBackend
 from .batching import collate, plan_batches
-from .encode import EncodedPair, ImageFacts, PairEncoder
+from .encode import EncodedPair, PairEncoder, PreparedSide
 from .loading import LoadedCheckpoint
 from .prompt import PromptTokenizer
 
 
 @dataclass(frozen=True)
 class PairScore:
-    """The score of one document and what it cost."""
+    """One document's outcome.
 
-    score: float
+    Attributes:
+        score: relevance probability, or ``None`` when the quality gate rejected the document.
+        num_tokens: prompt tokens of the pair (0 when rejected).
+        quality: the lowest quality score among the document's images (``None`` without images).
+        penalized: ``score`` down-weighted by the ``penalize`` policy, else ``None``.
+        rejection: why the document was not scored, else ``None``.
+    """
+
+    score: float | None
     num_tokens: int
-    query_images: tuple[ImageFacts, ...]
-    document_images: tuple[ImageFacts, ...]
+    query_images: tuple[ImageProvenance, ...]
+    document_images: tuple[ImageProvenance, ...]
+    quality: float | None = None
+    penalized: float | None = None
+    rejection: str | None = None
 
 
 @dataclass(frozen=True)
 class ScoredRequest:
     scores: tuple[PairScore, ...]  # in document order
+    query_images: tuple[ImageProvenance, ...]
     prepare_s: float
     forward_s: float
     num_batches: int
@@ -63,6 +80,33 @@ class ScoringEngine:
         self._pad_id = tokenizer.pad_token_id
         self._image_pad_id = tokenizer.convert_tokens_to_ids("<|image_pad|>")
         self._video_pad_id = tokenizer.convert_tokens_to_ids("<|video_pad|>")
+        # Decoding and resizing release the GIL, so documents are prepared in parallel.
+        workers = config.prepare_workers
+        self._pool = (
+            ThreadPoolExecutor(workers, thread_name_prefix="vlrerank-prepare") if workers > 1 else None
+        )
+
+    def prepare_sides(
+        self,
+        query: MultimodalInput,
+        documents: Sequence[MultimodalInput],
+        *,
+        fps: float,
+        max_frames: int,
+        preprocess: Sequence[PreprocessConfig | None],
+    ) -> tuple[PreparedSide, list[PreparedSide]]:
+        """CPU stage 1: every image and video is loaded, checked and patched before any forward."""
+        prepared_query = self.encoder.prepare_side(query, "query", fps=fps, max_frames=max_frames)
+
+        def side(i: int) -> PreparedSide:
+            return self.encoder.prepare_side(
+                documents[i], f"documents[{i}]", fps=fps, max_frames=max_frames, preprocess=preprocess[i]
+            )
+
+        indices = range(len(documents))
+        # map() re-raises the first failure in document order, so the error names the first bad one.
+        prepared = list(self._pool.map(side, indices)) if self._pool else [side(i) for i in indices]
+        return prepared_query, prepared
 
     def prepare(
         self,
@@ -72,14 +116,17 @@ class ScoringEngine:
         instruction: str,
         fps: float,
         max_frames: int,
+        preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None = None,
     ) -> list[EncodedPair]:
-        """CPU stage: every input is loaded and checked before any forward runs."""
-        prepared_query = self.encoder.prepare_side(query, "query", fps=fps, max_frames=max_frames)
-        prepared_docs = [
-            self.encoder.prepare_side(doc, f"documents[{i}]", fps=fps, max_frames=max_frames)
-            for i, doc in enumerate(documents)
-        ]
-        return [self.encoder.encode_pair(instruction, prepared_query, doc) for doc in prepared_docs]
+        """The whole CPU stage: model inputs for every (query, document) pair."""
+        prepared_query, docs = self.prepare_sides(
+            query,
+            documents,
+            fps=fps,
+            max_frames=max_frames,
+            preprocess=_per_document(preprocess, len(documents)),
+        )
+        return [self.encoder.encode_pair(instruction, prepared_query, doc) for doc in docs]
 
     def forward(self, pairs: Sequence[EncodedPair]) -> tuple[list[float], int]:
         """Model stage: length-sorted batches under the token budget; scores in input order."""
@@ -108,27 +155,71 @@ class ScoringEngine:
         instruction: str,
         fps: float,
         max_frames: int,
+        preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None = None,
+        quality: QualityPolicy | None = None,
     ) -> ScoredRequest:
+        """Score ``documents`` for ``query``; ``preprocess`` is one config or one per document."""
+        policy = quality or QualityPolicy()
         start = time.perf_counter()
-        pairs = self.prepare(query, documents, instruction=instruction, fps=fps, max_frames=max_frames)
+        prepared_query, prepared_docs = self.prepare_sides(
+            query,
+            documents,
+            fps=fps,
+            max_frames=max_frames,
+            preprocess=_per_document(preprocess, len(documents)),
+        )
+        qualities = [_lowest_quality(doc) for doc in prepared_docs]
+        rejections = {
+            i: _worst_image(doc).quality.message(policy.threshold)  # type: ignore[union-attr]
+            for i, (doc, q) in enumerate(zip(prepared_docs, qualities, strict=True))
+            if policy.mode == "reject" and q is not None and q < policy.threshold
+        }
+        kept = [i for i in range(len(documents)) if i not in rejections]
+        pairs = [self.encoder.encode_pair(instruction, prepared_query, prepared_docs[i]) for i in kept]
         prepared = time.perf_counter()
         values, num_batches = self.forward(pairs) if pairs else ([], 0)
         done = time.perf_counter()
-        results = tuple(
-            PairScore(
-                score=value,
-                num_tokens=pair.num_tokens,
-                query_images=_facts(pair, query, side="query"),
-                document_images=_facts(pair, query, side="document"),
-            )
-            for value, pair in zip(values, pairs, strict=True)
+        by_index = dict(zip(kept, zip(values, pairs, strict=True), strict=True))
+        results = []
+        for i, doc in enumerate(prepared_docs):
+            images = tuple(v.facts for v in doc.videos + doc.images)
+            if i in rejections:
+                results.append(PairScore(None, 0, (), images, qualities[i], None, rejections[i]))
+                continue
+            value, pair = by_index[i]
+            penalized = None
+            if policy.mode == "penalize":
+                q = qualities[i]
+                penalized = value if q is None else penalized_score(value, q, policy.threshold)
+            results.append(PairScore(value, pair.num_tokens, (), images, qualities[i], penalized, None))
+        query_images = tuple(v.facts for v in prepared_query.videos + prepared_query.images)
+        return ScoredRequest(tuple(results), query_images, prepared - start, done - prepared, num_batches)
+
+
+def _per_document(
+    preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None, count: int
+) -> list[PreprocessConfig | None]:
+    if preprocess is None or isinstance(preprocess, PreprocessConfig):
+        return [preprocess] * count
+    configs = list(preprocess)
+    if len(configs) != count:
+        raise InputError(
+            f"got {len(configs)} preprocess configs for {count} documents; give one, or one per document",
+            field="preprocess",
         )
-        return ScoredRequest(results, prepared - start, done - prepared, num_batches)
+    for i, config in enumerate(configs):
+        if config is not None and not isinstance(config, PreprocessConfig):
+            raise InputError(
+                f"expected a PreprocessConfig, got {type(config).__name__}", field=f"preprocess[{i}]"
+            )
+    return configs
 
 
-def _facts(pair: EncodedPair, query: MultimodalInput, *, side: str) -> tuple[ImageFacts, ...]:
-    """Image facts of one side; pairs list the query's media before the document's."""
-    nv, ni = len(query.videos), len(query.images)
-    if side == "query":
-        return tuple(v.facts for v in pair.videos[:nv] + pair.images[:ni])
-    return tuple(v.facts for v in pair.videos[nv:] + pair.images[ni:])
+def _lowest_quality(side: PreparedSide) -> float | None:
+    worst = _worst_image(side)
+    return worst.quality.score if worst is not None and worst.quality is not None else None
+
+
+def _worst_image(side: PreparedSide) -> ImageProvenance | None:
+    rated = [v.facts for v in side.images if v.facts.quality is not None]
+    return min(rated, key=lambda f: f.quality.score) if rated else None  # type: ignore[union-attr]

@@ -9,10 +9,14 @@ import numpy as np
 import torch
 
 from ..config import EngineConfig
-from ..inputs.images import ImageLimits, load_image
+from ..inputs.images import ImageLimits
 from ..inputs.schema import MultimodalInput, VideoSource
 from ..inputs.video import decode_video_file
-from ..preprocess.vision import PreparedVideo, resize_for_model, video_from_frames, video_from_tensor
+from ..preprocess.config import PreprocessConfig
+from ..preprocess.hygiene import decode
+from ..preprocess.pipeline import process_image
+from ..preprocess.provenance import ImageProvenance, Step
+from ..preprocess.vision import PreparedVideo, video_from_frames, video_from_tensor
 from .prompt import PromptTokenizer
 
 IMAGE_PAD, VIDEO_PAD = "<|image_pad|>", "<|video_pad|>"
@@ -21,25 +25,11 @@ MM_TEXT, MM_IMAGE, MM_VIDEO = 0, 1, 2
 
 
 @dataclass(frozen=True)
-class ImageFacts:
-    """What happened to one image on its way into the model."""
-
-    field: str
-    original_width: int
-    original_height: int
-    model_width: int
-    model_height: int
-    visual_tokens: int
-    format: str | None = None
-    num_bytes: int | None = None
-
-
-@dataclass(frozen=True)
 class VisualInput:
     pixel_values: torch.Tensor  # (patches, patch_dim)
     grid_thw: tuple[int, int, int]
     slot_filler: str  # what the template's vision slot expands to
-    facts: ImageFacts
+    facts: ImageProvenance
 
 
 @dataclass(frozen=True)
@@ -91,39 +81,39 @@ class PairEncoder:
         )
 
     # -- media -----------------------------------------------------------------------------
-    def prepare_side(self, side: MultimodalInput, field: str, *, fps: float, max_frames: int) -> PreparedSide:
+    def prepare_side(
+        self,
+        side: MultimodalInput,
+        field: str,
+        *,
+        fps: float,
+        max_frames: int,
+        preprocess: PreprocessConfig | None = None,
+    ) -> PreparedSide:
         videos = tuple(
-            self._video(
-                v, f"{field}.video" if len(side.videos) == 1 else f"{field}.video[{i}]", fps, max_frames
-            )
+            self._video(v, _indexed(f"{field}.video", i, len(side.videos)), fps, max_frames)
             for i, v in enumerate(side.videos)
         )
         images = tuple(
-            self._image(img, f"{field}.image" if len(side.images) == 1 else f"{field}.image[{i}]")
+            self._image(img, _indexed(f"{field}.image", i, len(side.images)), preprocess)
             for i, img in enumerate(side.images)
         )
         return PreparedSide(side, videos, images)
 
-    def _image(self, source: Any, field: str) -> VisualInput:
-        loaded = load_image(source, field=field, limits=self._limits)
-        resized = resize_for_model(
-            loaded.image, min_pixels=self._config.min_pixels, max_pixels=self._config.max_pixels, field=field
+    def _image(self, source: Any, field: str, preprocess: PreprocessConfig | None) -> VisualInput:
+        processed = process_image(
+            source,
+            field=field,
+            config=preprocess,
+            limits=self._limits,
+            min_pixels=self._config.min_pixels,
+            max_pixels=self._config.max_pixels,
         )
-        out = self._image_processor(images=[resized], do_resize=False, return_tensors="pt")
+        out = self._image_processor(images=[processed.model_image], do_resize=False, return_tensors="pt")
         t, h, w = (int(x) for x in out["image_grid_thw"][0])
         tokens = t * h * w // (self._merge**2)
-        facts = ImageFacts(
-            field,
-            loaded.width,
-            loaded.height,
-            resized.width,
-            resized.height,
-            tokens,
-            loaded.format,
-            loaded.num_bytes,
-        )
         filler = VISION_START + IMAGE_PAD * tokens + VISION_END
-        return VisualInput(out["pixel_values"], (t, h, w), filler, facts)
+        return VisualInput(out["pixel_values"], (t, h, w), filler, processed.provenance)
 
     def _video(self, source: VideoSource, field: str, fps: float, max_frames: int) -> VisualInput:
         if isinstance(source, str):
@@ -138,11 +128,11 @@ class PairEncoder:
             limit = self._config.max_frames
             if len(frames) > limit:
                 frames = tuple(frames[i] for i in np.linspace(0, len(frames) - 1, limit, dtype=int))
-            loaded = [load_image(f, field=f"{field}[{i}]", limits=self._limits) for i, f in enumerate(frames)]
+            pictures = [decode(f, field=f"{field}[{i}]", limits=self._limits) for i, f in enumerate(frames)]
             prepared = video_from_frames(
-                [item.image for item in loaded], total_pixels=self._config.video_total_pixels, field=field
+                [item.image for item in pictures], total_pixels=self._config.video_total_pixels, field=field
             )
-            original = (loaded[0].width, loaded[0].height)
+            original = (pictures[0].width, pictures[0].height)
         pixel_values, grid = self.video_patches(prepared)
         t, h, w = grid
         per_frame = h * w // (self._merge**2)
@@ -151,7 +141,17 @@ class PairEncoder:
             f"<{stamps[i]:.1f} seconds>" + VISION_START + VIDEO_PAD * per_frame + VISION_END for i in range(t)
         )
         width, height = prepared.size
-        facts = ImageFacts(field, original[0], original[1], width, height, per_frame * t)
+        facts = ImageProvenance(
+            field=field,
+            original_width=original[0],
+            original_height=original[1],
+            output_width=width,
+            output_height=height,
+            model_width=width,
+            model_height=height,
+            visual_tokens=per_frame * t,
+            steps=(Step("video_frames", {"frames": int(prepared.frames.shape[0]), "temporal_patches": t}),),
+        )
         return VisualInput(pixel_values, grid, filler, facts)
 
     def video_patches(self, video: PreparedVideo) -> tuple[torch.Tensor, tuple[int, int, int]]:
@@ -186,3 +186,7 @@ def _timestamps(video: PreparedVideo, temporal_patch_size: int) -> list[float]:
         (seconds[i] + seconds[i + temporal_patch_size - 1]) / 2
         for i in range(0, len(seconds), temporal_patch_size)
     ]
+
+
+def _indexed(field: str, index: int, count: int) -> str:
+    return field if count == 1 else f"{field}[{index}]"

@@ -1,30 +1,20 @@
-"""Turn an image source into an RGB PIL image, or a typed error that says why not."""
+"""Fetch the bytes behind an image source (path, URL, data URI, bytes), within limits.
+
+Decoding, with its hygiene, is :mod:`vlrerank.preprocess.hygiene`.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import io
 import os
 import urllib.request
-import warnings
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..errors import ImageLoadError, InputError
 from .schema import ImageSource
-
-
-@dataclass(frozen=True)
-class LoadedImage:
-    """A decoded image and the facts about the file it came from."""
-
-    image: Image.Image  # RGB
-    width: int
-    height: int
-    format: str | None
-    num_bytes: int | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,15 +23,6 @@ class ImageLimits:
     url_timeout_s: float = 10.0
     max_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 100_000_000
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """RGB as the reference makes it: RGBA is composited on white, everything else converted."""
-    if image.mode == "RGBA":
-        background = Image.new("RGB", image.size, (255, 255, 255))
-        background.paste(image, mask=image.split()[3])
-        return background
-    return image.convert("RGB")
 
 
 def _read_url(url: str, field: str, limits: ImageLimits) -> bytes:
@@ -101,45 +82,13 @@ def _source_bytes(source: str | bytes, field: str, limits: ImageLimits) -> bytes
     return data
 
 
-def _decode(data: bytes, field: str, limits: ImageLimits) -> Image.Image:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > limits.max_pixels:
-                raise ImageLoadError(
-                    f"image is {width}x{height} = {width * height} pixels, above the "
-                    f"{limits.max_pixels} pixel limit",
-                    field=field,
-                )
-            image.load()
-    except ImageLoadError:
-        raise
-    except UnidentifiedImageError:
-        raise ImageLoadError("not a recognised image format", field=field) from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Warning) as exc:
-        raise ImageLoadError(f"image could not be decoded: {exc}", field=field) from None
-    return image
-
-
-def load_image(source: ImageSource, *, field: str, limits: ImageLimits | None = None) -> LoadedImage:
-    """Decode ``source`` into an RGB image (first frame of an animation).
+def read_source(source: ImageSource, *, field: str, limits: ImageLimits) -> bytes | Image.Image:
+    """The encoded bytes behind ``source`` (or the PIL image itself), within the byte cap.
 
     Raises:
         InputError: the reference is malformed or not allowed (URL without ``allow_urls``).
-        ImageLoadError: the image is missing, empty, too large or cannot be decoded.
+        ImageLoadError: the file is missing, empty, unreadable or too large.
     """
-    limits = limits or ImageLimits()
     if isinstance(source, Image.Image):
-        width, height = source.size
-        if width * height > limits.max_pixels:
-            raise ImageLoadError(
-                f"image is {width}x{height}, above the {limits.max_pixels} pixel limit", field=field
-            )
-        if width == 0 or height == 0:
-            raise ImageLoadError("image has zero width or height", field=field)
-        return LoadedImage(to_rgb(source), width, height, source.format, None)
-    data = _source_bytes(source, field, limits)
-    image = _decode(data, field, limits)
-    return LoadedImage(to_rgb(image), image.width, image.height, image.format, len(data))
+        return source
+    return _source_bytes(source, field, limits)

@@ -1,19 +1,25 @@
-"""Preprocessing: how images and video frames are sized before the model sees them."""
+"""Preprocessing: hygiene, geometry, quality and the model-side sizing of images and frames."""
 
-from .vision import (
-    PreparedVideo,
-    model_image_size,
-    resize_for_model,
-    smart_resize,
-    video_from_frames,
-    video_from_tensor,
-)
+from .config import PRESETS, PreprocessConfig, QualityPolicy
+from .pipeline import ProcessedImage, apply, process_image
+from .provenance import ImageProvenance, Step
+from .quality import QualityReport, assess, penalized_score
+from .vision import PreparedVideo, model_image_size, resize_for_model, smart_resize
 
 __all__ = [
+    "PRESETS",
+    "ImageProvenance",
     "PreparedVideo",
+    "PreprocessConfig",
+    "ProcessedImage",
+    "QualityPolicy",
+    "QualityReport",
+    "Step",
+    "apply",
+    "assess",
     "model_image_size",
+    "penalized_score",
+    "process_image",
     "resize_for_model",
     "smart_resize",
-    "video_from_frames",
-    "video_from_tensor",
 ]

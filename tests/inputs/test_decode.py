@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from vlrerank.errors import ImageLoadError, InputError
-from vlrerank.inputs.images import ImageLimits, load_image
+from vlrerank.inputs.images import ImageLimits
+from vlrerank.preprocess.hygiene import decode as load_image
 
 from ..conftest import noise_image
 
