@@ -99,3 +99,73 @@ def test_reference_constructor_keywords(tiny_dir):
         Reranker(str(tiny_dir), no_such_option=1)
     with pytest.raises(ConfigError, match="max_length"):
         EngineConfig(max_length=0)
+
+
+# -- preprocessing and the quality gate through the public API ---------------------------------
+
+
+def blurry_and_sharp(tmp_path):
+    from PIL import Image, ImageFilter
+    from skimage import data
+
+    sharp = Image.fromarray(data.coffee())  # a real photograph that scikit-image ships
+    blurry = sharp.resize((1024, 683)).filter(ImageFilter.GaussianBlur(4))
+    sharp_path, blurry_path = tmp_path / "sharp.png", tmp_path / "blurry.png"
+    sharp.save(sharp_path)
+    blurry.save(blurry_path)
+    return str(sharp_path), str(blurry_path)
+
+
+def test_reject_lists_bad_images_with_a_message_and_scores_the_rest(reranker, tmp_path):
+    from vlrerank import QualityPolicy
+
+    sharp, blurry = blurry_and_sharp(tmp_path)
+    docs = ["text only", {"image": blurry}, {"image": sharp}]
+    ranked = reranker.rank("q", docs, quality=QualityPolicy(mode="reject", threshold=0.65))
+    assert sorted(r.index for r in ranked) == [0, 2]
+    (rejected,) = ranked.rejected
+    assert rejected.index == 1 and rejected.document is docs[1]
+    assert rejected.message.startswith("image quality") and "below 0.65 (blurry" in rejected.message
+    assert rejected.quality is not None and rejected.quality < 0.65
+    assert rejected.images[0].field == "documents[1].image"
+    # Scores of the kept documents are unchanged by the gate (up to batch-shape rounding).
+    plain = reranker.rank("q", docs)
+    kept = {r.index: r.score for r in plain if r.index != 1}
+    assert {r.index: r.score for r in ranked} == pytest.approx(kept, abs=1e-5)
+    assert plain.rejected == ()
+
+
+def test_penalize_keeps_the_raw_score_and_ranks_by_the_penalised_one(reranker, tmp_path):
+    from vlrerank import QualityPolicy
+
+    sharp, blurry = blurry_and_sharp(tmp_path)
+    ranked = reranker.rank("q", [{"image": blurry}, {"image": sharp}], quality=QualityPolicy(mode="penalize"))
+    by_index = {r.index: r for r in ranked}
+    low, high = by_index[0], by_index[1]
+    assert low.penalized_score == pytest.approx(low.score * low.quality / 0.65)
+    assert high.quality >= 0.65 and high.penalized_score == high.score
+    assert [r.index for r in ranked] == sorted(by_index, key=lambda i: -by_index[i].ranking_score)
+
+
+def test_preprocess_per_request_and_per_document(reranker, images):
+    from vlrerank import PreprocessConfig
+
+    docs = [{"image": images["jpeg_path"]}, {"image": images["wide"]}, "text"]
+    general = PreprocessConfig(size=(256, 192), mode="crop")
+    ranked = reranker.rank("q", docs, preprocess=general)
+    for result in ranked:
+        for facts in result.images:
+            assert (facts.output_width, facts.output_height) == (256, 192)
+            assert facts.steps[-1].name == "crop"
+    mixed = reranker.rank("q", docs, preprocess=[PreprocessConfig(size=(64, 64), mode="stretch"), None, None])
+    sizes = {r.index: [(f.model_width, f.model_height) for f in r.images] for r in mixed}
+    assert sizes[0] == [(64, 64)] and sizes[1] == [(160, 32)]  # the second stays native
+    with pytest.raises(InputError, match="2 preprocess configs for 3 documents"):
+        reranker.rank("q", docs, preprocess=[None, None])
+
+
+def test_native_preprocess_is_the_reference(reranker, images):
+    from vlrerank import PreprocessConfig
+
+    docs = [{"image": images["png_alpha_path"]}, {"image": images["grey"]}, {"image": images["png_bytes"]}]
+    assert reranker.score("q", docs, preprocess=PreprocessConfig()) == reranker.score("q", docs)

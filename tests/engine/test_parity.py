@@ -135,3 +135,17 @@ def test_video_file(reranker, reference, video_file, fps, max_frames):
     if fps:
         request |= {"fps": fps, "max_frames": max_frames}
     assert_parity(reranker, reference, request)
+
+
+def test_palette_and_alpha_images_match_the_reference(reranker, reference, tmp_path):
+    palette = noise_image(90, 70, 8).convert("P", palette=0)
+    palette_path = tmp_path / "palette.png"
+    palette.save(palette_path)
+    alpha_path = tmp_path / "alpha.png"
+    noise_image(80, 64, 9, "RGBA").save(alpha_path)
+    docs = [
+        {"image": str(palette_path)},
+        {"image": str(alpha_path)},
+        {"image": noise_image(50, 70, 10, "RGBA")},
+    ]
+    assert_parity(reranker, reference, {"query": {"text": "q"}, "documents": docs})

@@ -123,9 +123,14 @@ def decode(
                 image.load()
         except (ImageLoadError, InputError):
             raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageLoadError(
+                f"image has more pixels than the {limits.max_pixels} pixel limit (decompression bomb guard)",
+                field=field,
+            ) from None
         except UnidentifiedImageError:
             raise ImageLoadError("not a recognised image format", field=field) from None
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Warning) as exc:
+        except (OSError, SyntaxError, ValueError, Warning) as exc:
             raise ImageLoadError(f"image could not be decoded: {exc}", field=field) from None
     source_format, source_mode = image.format, image.mode
     orientation = _orientation(image)
