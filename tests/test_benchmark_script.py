@@ -46,3 +46,15 @@ def test_fast_init_builds_a_usable_full_model_shape_on_cpu():
     ids = torch.tensor([[151644, 8948, 198, 9693]])
     hidden = model.model(input_ids=ids, use_cache=False).last_hidden_state
     assert torch.isfinite(hidden).all()
+
+
+def test_preprocess_benchmark_runs_and_reports_accuracy(tmp_path):
+    out = tmp_path / "pre.json"
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "preprocess.py"), "--images", "2", "--workers", "2", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    report = json.loads(out.read_text())
+    assert [r["method"] for r in report["results"]][:2] == ["pillow open+resize", "vlrerank pipeline"]
+    assert report["accuracy"]["mean_abs_diff"] < 1.0 and report["accuracy"]["p99_abs_diff"] <= 2
