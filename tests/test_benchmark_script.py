@@ -51,7 +51,10 @@ def test_fast_init_builds_a_usable_full_model_shape_on_cpu():
 def test_preprocess_benchmark_runs_and_reports_accuracy(tmp_path):
     out = tmp_path / "pre.json"
     run = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "preprocess.py"), "--images", "2", "--workers", "2", "--out", str(out)],
+        [
+            sys.executable, str(ROOT / "benchmarks" / "preprocess.py"),
+            "--images", "2", "--workers", "2", "--out", str(out),
+        ],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr

@@ -108,3 +108,23 @@ def test_console_script_is_installed():
     script = Path(sys.executable).parent / "vlrerank"
     out = subprocess.run([str(script), "rank", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "--query-image" in out.stdout
+
+
+def test_rank_with_preprocessing_and_the_quality_gate(env, tmp_path):
+    from PIL import Image, ImageFilter
+    from skimage import data
+
+    sharp = tmp_path / "sharp.png"
+    blurry = tmp_path / "blurry.png"
+    photo = Image.fromarray(data.coffee())
+    photo.save(sharp)
+    photo.resize((1024, 683)).filter(ImageFilter.GaussianBlur(4)).save(blurry)
+    args = ["rank", "--query", "coffee", "--doc", str(sharp), "--doc", str(blurry), "--preset", "art"]
+    out = vlrerank(*args, "--quality", "reject", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "rejected doc 1: image quality" in out.stdout and "(blurry" in out.stdout
+    assert "600x400 -> 800x608 (475)" in out.stdout
+    payload = json.loads(vlrerank(*args, "--quality", "reject", "--json", env=env).stdout)
+    assert [r["index"] for r in payload["results"]] == [0]
+    assert payload["results"][0]["images"][0]["steps"][-1]["name"] == "crop"
+    assert payload["rejected"][0]["index"] == 1

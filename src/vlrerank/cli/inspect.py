@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, VlrerankError
-from ..preprocess.config import INTERPOLATIONS, PRESETS, RESIZE_MODES, PreprocessConfig
+from ..preprocess.config import PreprocessConfig
+from .options import add_preprocess_arguments, preprocess_config
 
 
 def register(commands: Any) -> None:
@@ -23,42 +24,17 @@ def register(commands: Any) -> None:
         ),
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
-    target = parser.add_mutually_exclusive_group()
-    target.add_argument("--preset", choices=sorted(PRESETS), help="target size preset")
-    target.add_argument("--size", metavar="WxH", help="explicit target size, e.g. 1024x768")
-    parser.add_argument("--mode", choices=RESIZE_MODES, help="resize mode (default: crop with a target)")
-    parser.add_argument("--interp", choices=INTERPOLATIONS, default="bicubic", help="interpolation")
-    parser.add_argument("--blur", type=float, default=0.0, metavar="SIGMA", help="Gaussian blur sigma")
-    parser.add_argument("--snap", action="store_true", help="crop to the nearest of 4:3, 16:9, 1:1 first")
+    add_preprocess_arguments(parser)
     parser.add_argument("--threshold", type=float, default=0.65, help="quality threshold to flag (0.65)")
     parser.add_argument("--save", type=Path, metavar="DIR", help="write each model-input image here as PNG")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.set_defaults(handler=run)
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"--size must look like 1024x768, got {text!r}") from None
-    return width, height
-
-
-def build_config(args: argparse.Namespace) -> PreprocessConfig:
-    return PreprocessConfig(
-        mode=args.mode,
-        size=parse_size(args.size) if args.size else None,
-        preset=args.preset,
-        interpolation=args.interp,
-        blur_sigma=args.blur,
-        aspect_snap="auto" if args.snap else "off",
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     from ..preprocess.pipeline import process_image
 
-    config = build_config(args)
+    config = preprocess_config(args)
     if not 0 < args.threshold <= 1:
         raise ConfigError("--threshold must be in (0, 1]")
     if args.save:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..inputs.schema import IMAGE_EXTENSIONS
+from .options import add_preprocess_arguments, preprocess_config
 
 
 def register(commands: Any) -> None:
@@ -42,6 +43,11 @@ def register(commands: Any) -> None:
     parser.add_argument("--top-n", type=int, default=None, help="show only the best N")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_preprocess_arguments(parser)
+    parser.add_argument(
+        "--quality", choices=["off", "reject", "penalize"], default="off", help="quality gate"
+    )
+    parser.add_argument("--threshold", type=float, default=0.65, help="quality threshold (0.65)")
     parser.set_defaults(handler=run)
 
 
@@ -74,11 +80,21 @@ def run(args: argparse.Namespace) -> int:
     hf_logging.disable_progress_bar()
     logging.getLogger("vlrerank").setLevel(logging.ERROR)  # the CLI prints its own warning
     from ..config import EngineConfig
+    from ..preprocess.config import QualityPolicy
     from ..reranker import Reranker
     from ..testing import RANDOM_WEIGHTS_WARNING
 
+    preprocess = preprocess_config(args)
+    quality = QualityPolicy(mode=args.quality, threshold=args.threshold)
     reranker = Reranker(args.model, config=EngineConfig(device=args.device))
-    ranked = reranker.rank(query, documents, instruction=args.instruction, top_n=args.top_n)
+    ranked = reranker.rank(
+        query,
+        documents,
+        instruction=args.instruction,
+        top_n=args.top_n,
+        preprocess=preprocess,
+        quality=quality,
+    )
     warning = RANDOM_WEIGHTS_WARNING if ranked.random_weights else None
     if args.json:
         print(json.dumps(_as_json(ranked, warning), indent=2))
@@ -101,17 +117,16 @@ def _as_json(ranked: Any, warning: str | None) -> dict[str, Any]:
                 "index": r.index,
                 "score": r.score,
                 "document": r.document,
+                "penalized_score": r.penalized_score,
+                "quality": r.quality,
                 "num_tokens": r.num_tokens,
-                "images": [
-                    {
-                        "original_size": [f.original_width, f.original_height],
-                        "model_size": [f.model_width, f.model_height],
-                        "visual_tokens": f.visual_tokens,
-                    }
-                    for f in r.images
-                ],
+                "images": [f.to_dict() for f in r.images],
             }
             for position, r in enumerate(ranked.results)
+        ],
+        "rejected": [
+            {"index": r.index, "document": r.document, "message": r.message, "quality": r.quality}
+            for r in ranked.rejected
         ],
         "timing": {"prepare_s": ranked.prepare_s, "forward_s": ranked.forward_s},
     }
@@ -139,6 +154,9 @@ def _print_table(ranked: Any, warning: str | None) -> None:
             f"{f.original_width}x{f.original_height} -> {f.model_width}x{f.model_height} ({f.visual_tokens})"
             for f in r.images
         )
-        table.add_row(str(position), str(r.index), f"{r.score:.4f}", label, str(r.num_tokens), sizes)
+        score = f"{r.score:.4f}" if r.penalized_score is None else f"{r.penalized_score:.4f} ({r.score:.4f})"
+        table.add_row(str(position), str(r.index), score, label, str(r.num_tokens), sizes)
     console.print(table)
+    for rejected in ranked.rejected:
+        console.print(f"[bold red]rejected[/] doc {rejected.index}: {rejected.message}")
     console.print(f"prepare {ranked.prepare_s * 1000:.0f} ms, model {ranked.forward_s * 1000:.0f} ms")

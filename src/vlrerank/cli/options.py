@@ -1,0 +1,38 @@
+"""Command-line options shared by sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..errors import ConfigError
+from ..preprocess.config import INTERPOLATIONS, PRESETS, RESIZE_MODES, PreprocessConfig
+
+
+def add_preprocess_arguments(parser: argparse.ArgumentParser) -> None:
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--preset", choices=sorted(PRESETS), help="target size preset")
+    target.add_argument("--size", metavar="WxH", help="explicit target size, e.g. 1024x768")
+    parser.add_argument("--mode", choices=RESIZE_MODES, help="resize mode (default: crop with a target)")
+    parser.add_argument("--interp", choices=INTERPOLATIONS, default="bicubic", help="interpolation")
+    parser.add_argument("--blur", type=float, default=0.0, metavar="SIGMA", help="Gaussian blur sigma")
+    parser.add_argument("--snap", action="store_true", help="crop to the nearest of 4:3, 16:9, 1:1 first")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--size must look like 1024x768, got {text!r}") from None
+    return width, height
+
+
+def preprocess_config(args: Any) -> PreprocessConfig:
+    return PreprocessConfig(
+        mode=args.mode,
+        size=parse_size(args.size) if args.size else None,
+        preset=args.preset,
+        interpolation=args.interp,
+        blur_sigma=args.blur,
+        aspect_snap="auto" if args.snap else "off",
+    )
