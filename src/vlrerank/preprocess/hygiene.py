@@ -24,8 +24,8 @@ from ..errors import ImageLoadError, InputError
 from ..inputs.images import ImageLimits, read_source
 from ..inputs.schema import ImageSource
 from .provenance import Step
+from .vision import check_aspect_ratio
 
-MAX_ASPECT_RATIO = 200
 _ROTATED_ORIENTATIONS = {5, 6, 7, 8}
 
 
@@ -43,21 +43,13 @@ class DecodedImage:
 
 
 def _check_header(width: int, height: int, field: str, limits: ImageLimits) -> None:
-    if width <= 0 or height <= 0:
-        raise ImageLoadError(f"image has zero size ({width}x{height})", field=field)
     if width * height > limits.max_pixels:
         raise ImageLoadError(
             f"image is {width}x{height} = {width * height} pixels, above the {limits.max_pixels} "
             "pixel limit; downscale it first",
             field=field,
         )
-    ratio = max(width, height) / min(width, height)
-    if ratio > MAX_ASPECT_RATIO:
-        raise InputError(
-            f"aspect ratio {ratio:.0f}:1 ({width}x{height}) is above the model's limit of "
-            f"{MAX_ASPECT_RATIO}:1; crop or pad the image",
-            field=field,
-        )
+    check_aspect_ratio(width, height, field)
 
 
 def _to_rgb(image: Image.Image, background: tuple[int, int, int]) -> tuple[Image.Image, Step | None]:

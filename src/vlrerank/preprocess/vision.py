@@ -31,10 +31,8 @@ FRAME_LIST_SAMPLE_FPS = 2.0
 FILE_VIDEO_TOTAL_PIXELS = int(128000 * IMAGE_FACTOR * IMAGE_FACTOR * 0.9)
 
 
-def smart_resize(
-    height: int, width: int, *, factor: int, min_pixels: float, max_pixels: float, field: str = ""
-) -> tuple[int, int]:
-    """The (height, width) the model will see: multiples of ``factor`` inside the pixel bounds."""
+def check_aspect_ratio(width: int, height: int, field: str = "") -> None:
+    """The model refuses images more elongated than 200:1 (and empty ones)."""
     if height <= 0 or width <= 0:
         raise InputError(f"image has zero size ({width}x{height})", field=field)
     ratio = max(height, width) / min(height, width)
@@ -44,6 +42,13 @@ def smart_resize(
             f"{MAX_ASPECT_RATIO}:1; crop or pad the image",
             field=field,
         )
+
+
+def smart_resize(
+    height: int, width: int, *, factor: int, min_pixels: float, max_pixels: float, field: str = ""
+) -> tuple[int, int]:
+    """The (height, width) the model will see: multiples of ``factor`` inside the pixel bounds."""
+    check_aspect_ratio(width, height, field)
     h_bar = max(factor, round(height / factor) * factor)
     w_bar = max(factor, round(width / factor) * factor)
     if h_bar * w_bar > max_pixels:
