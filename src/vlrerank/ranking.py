@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .engine.explain import Explanation
 from .preprocess.provenance import ImageProvenance
 
 
@@ -23,6 +24,7 @@ class RankedResult:
         quality: the lowest quality score among the document's images, when it has any.
         penalized_score: ``score`` down-weighted by the ``penalize`` quality policy (the ranking
             then follows it); ``None`` under other policies.
+        explanation: measured sub-scores when ``explain=True`` was asked for.
     """
 
     index: int
@@ -32,6 +34,7 @@ class RankedResult:
     images: tuple[ImageProvenance, ...] = ()
     quality: float | None = None
     penalized_score: float | None = None
+    explanation: Explanation | None = None
 
     @property
     def ranking_score(self) -> float:

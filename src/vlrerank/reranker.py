@@ -141,6 +141,7 @@ class Reranker:
         max_frames: int | None = None,
         preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None = None,
         quality: QualityPolicy | None = None,
+        explain: bool = False,
     ) -> RankedResults:
         """Rank ``documents`` for ``query``, best first.
 
@@ -153,6 +154,8 @@ class Reranker:
                 query images always reach the model as the reference gives them.
             quality: the quality gate; ``reject`` lists bad images in ``rejected`` instead of
                 scoring them, ``penalize`` ranks by a down-weighted score.
+            explain: add measured sub-scores (visual match, text alignment, cross-modal
+                consistency) to each result; they cost extra pairs and never change ``score``.
 
         Raises:
             InputError: a malformed query, document or option, naming the field.
@@ -160,7 +163,7 @@ class Reranker:
         if top_n is not None and (not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 1):
             raise InputError(f"top_n must be a positive integer, got {top_n!r}", field="top_n")
         used_instruction, scored = self._score(
-            query, documents, instruction, fps, max_frames, preprocess, quality
+            query, documents, instruction, fps, max_frames, preprocess, quality, explain=explain
         )
         results = [
             RankedResult(
@@ -171,6 +174,7 @@ class Reranker:
                 images=s.document_images,
                 quality=s.quality,
                 penalized_score=s.penalized,
+                explanation=s.explanation,
             )
             for i, s in enumerate(scored.scores)
             if s.score is not None
@@ -202,6 +206,8 @@ class Reranker:
         max_frames: int | None,
         preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None,
         quality: QualityPolicy | None,
+        *,
+        explain: bool = False,
     ) -> tuple[str, ScoredRequest]:
         if instruction is not None and not isinstance(instruction, str):
             raise InputError(f"expected a string, got {type(instruction).__name__}", field="instruction")
@@ -226,5 +232,6 @@ class Reranker:
             max_frames=max_frames,
             preprocess=preprocess,
             quality=quality,
+            explain_scores=explain,
         )
         return used_instruction, scored

@@ -128,3 +128,13 @@ def test_rank_with_preprocessing_and_the_quality_gate(env, tmp_path):
     assert [r["index"] for r in payload["results"]] == [0]
     assert payload["results"][0]["images"][0]["steps"][-1]["name"] == "crop"
     assert payload["rejected"][0]["index"] == 1
+
+
+def test_rank_explain_prints_measured_sub_scores(env, photo):
+    out = vlrerank("rank", "--query", "q", "--doc", photo, "--doc", "text", "--explain", "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)["results"]
+    for result in results:
+        explanation = result["explanation"]
+        assert set(explanation) == {"visual_match", "text_alignment", "cross_modal_consistency"}
+        assert explanation["visual_match"]["value"] is None and explanation["visual_match"]["reason"]

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from dataclasses import asdict
 from typing import Any
 
 from ..errors import InputError
@@ -43,6 +44,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--top-n", type=int, default=None, help="show only the best N")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--explain", action="store_true", help="add measured sub-scores per document")
     add_preprocess_arguments(parser)
     parser.add_argument(
         "--quality", choices=["off", "reject", "penalize"], default="off", help="quality gate"
@@ -94,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         top_n=args.top_n,
         preprocess=preprocess,
         quality=quality,
+        explain=args.explain,
     )
     warning = RANDOM_WEIGHTS_WARNING if ranked.random_weights else None
     if args.json:
@@ -121,6 +124,7 @@ def _as_json(ranked: Any, warning: str | None) -> dict[str, Any]:
                 "quality": r.quality,
                 "num_tokens": r.num_tokens,
                 "images": [f.to_dict() for f in r.images],
+                "explanation": asdict(r.explanation) if r.explanation else None,
             }
             for position, r in enumerate(ranked.results)
         ],
@@ -157,6 +161,13 @@ def _print_table(ranked: Any, warning: str | None) -> None:
         score = f"{r.score:.4f}" if r.penalized_score is None else f"{r.penalized_score:.4f} ({r.score:.4f})"
         table.add_row(str(position), str(r.index), score, label, str(r.num_tokens), sizes)
     console.print(table)
+    for r in ranked.results:
+        if r.explanation:
+            parts = []
+            for name, sub in vars(r.explanation).items():
+                text = f"{sub.value:.4f}" if sub.value is not None else f"n/a ({sub.reason})"
+                parts.append(f"{name.replace('_', ' ')} {text}")
+            console.print(f"doc {r.index}: " + "; ".join(parts))
     for rejected in ranked.rejected:
         console.print(f"[bold red]rejected[/] doc {rejected.index}: {rejected.message}")
     console.print(f"prepare {ranked.prepare_s * 1000:.0f} ms, model {ranked.forward_s * 1000:.0f} ms")

@@ -13,9 +13,11 @@ from ..inputs.schema import MultimodalInput
 from ..preprocess.config import PreprocessConfig, QualityPolicy
 from ..preprocess.provenance import ImageProvenance
 from ..preprocess.quality import penalized_score
+from . import explain
 from .backend import ScoringBackend, TransformersBackend
 from .batching import collate, plan_batches
 from .encode import EncodedPair, PairEncoder, PreparedSide
+from .explain import Explanation
 from .loading import LoadedCheckpoint
 from .prompt import PromptTokenizer
 
@@ -39,6 +41,7 @@ class PairScore:
     quality: float | None = None
     penalized: float | None = None
     rejection: str | None = None
+    explanation: Explanation | None = None
 
 
 @dataclass(frozen=True)
@@ -157,8 +160,13 @@ class ScoringEngine:
         max_frames: int,
         preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None = None,
         quality: QualityPolicy | None = None,
+        explain_scores: bool = False,
     ) -> ScoredRequest:
-        """Score ``documents`` for ``query``; ``preprocess`` is one config or one per document."""
+        """Score ``documents`` for ``query``; ``preprocess`` is one config or one per document.
+
+        With ``explain_scores`` each scored document also gets measured sub-scores
+        (:mod:`vlrerank.engine.explain`), computed in the same batches.
+        """
         policy = quality or QualityPolicy()
         start = time.perf_counter()
         prepared_query, prepared_docs = self.prepare_sides(
@@ -176,9 +184,17 @@ class ScoringEngine:
         }
         kept = [i for i in range(len(documents)) if i not in rejections]
         pairs = [self.encoder.encode_pair(instruction, prepared_query, prepared_docs[i]) for i in kept]
+        plans = {i: explain.plan(prepared_query, prepared_docs[i]) for i in kept} if explain_scores else {}
+        extra = [
+            self.encoder.encode_pair(p.instruction or instruction, p.query, p.document)
+            for specs, _ in plans.values()
+            for p in specs
+        ]
         prepared = time.perf_counter()
-        values, num_batches = self.forward(pairs) if pairs else ([], 0)
+        everything = pairs + extra  # one forward plan: sub-score pairs batch with the main ones
+        all_values, num_batches = self.forward(everything) if everything else ([], 0)
         done = time.perf_counter()
+        values, extra_values = all_values[: len(pairs)], iter(all_values[len(pairs) :])
         by_index = dict(zip(kept, zip(values, pairs, strict=True), strict=True))
         results = []
         for i, doc in enumerate(prepared_docs):
@@ -191,7 +207,13 @@ class ScoringEngine:
             if policy.mode == "penalize":
                 q = qualities[i]
                 penalized = value if q is None else penalized_score(value, q, policy.threshold)
-            results.append(PairScore(value, pair.num_tokens, (), images, qualities[i], penalized, None))
+            explanation = None
+            if explain_scores:
+                specs, missing = plans[i]
+                explanation = explain.assemble(specs, [next(extra_values) for _ in specs], missing)
+            results.append(
+                PairScore(value, pair.num_tokens, (), images, qualities[i], penalized, None, explanation)
+            )
         query_images = tuple(v.facts for v in prepared_query.videos + prepared_query.images)
         return ScoredRequest(tuple(results), query_images, prepared - start, done - prepared, num_batches)
 

@@ -40,6 +40,22 @@ class PreparedSide:
     videos: tuple[VisualInput, ...]
     images: tuple[VisualInput, ...]
 
+    @property
+    def has_text(self) -> bool:
+        return bool(self.source.texts)
+
+    @property
+    def has_visual(self) -> bool:
+        return bool(self.images or self.videos)
+
+    def visual_only(self) -> PreparedSide:
+        """The same side without its texts (media are reused, not decoded again)."""
+        source = MultimodalInput(images=self.source.images, videos=self.source.videos)
+        return PreparedSide(source, self.videos, self.images)
+
+    def text_only(self) -> PreparedSide:
+        return PreparedSide(MultimodalInput(texts=self.source.texts), (), ())
+
 
 @dataclass(frozen=True)
 class EncodedPair:
