@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import VlrerankError
-from . import inspect, rank
+from . import inspect, rank, serve
 
 EXIT_USAGE = 2  # bad input or options: the message says what to change
 EXIT_MODEL = 3  # the model could not be found or loaded
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     rank.register(commands)
     inspect.register(commands)
+    serve.register(commands)
     return parser
 
 

@@ -1,0 +1,65 @@
+"""``vlrerank serve``: the REST API and web UI on one port."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from ..errors import MissingDependencyError
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="start the REST API (/v1/rerank) and the web UI (/)",
+        description="Start the server. Every setting can also come from a VLRERANK_* variable.",
+    )
+    parser.add_argument("--model", default=None, help="HF id, local checkpoint dir, or tiny-random (default)")
+    parser.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (default 8000; 0 picks a free one)")
+    parser.add_argument("--device", default=None, help="auto, cpu or cuda[:N]")
+    parser.add_argument("--no-ui", action="store_true", help="serve the REST API only")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from ..server.app import create_app
+        from ..server.settings import Settings
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"the server needs its extra: pip install 'vlrerank[ui]' (missing: {exc.name})"
+        ) from None
+    overrides: dict[str, Any] = {
+        "model": args.model,
+        "host": args.host,
+        "port": args.port,
+        "device": args.device,
+    }
+    if args.no_ui:
+        overrides["ui"] = False
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, port=settings.port))
+    original_startup = server.startup
+
+    async def startup(sockets: Any = None) -> None:
+        await original_startup(sockets)
+        for listener in server.servers:  # the real port, also when --port 0 picked a free one
+            for sock in listener.sockets:
+                host, port = sock.getsockname()[:2]
+                url = f"http://{host}:{port}/"
+                print(
+                    f"vlrerank serving {settings.model} at {url}  (API: /v1/rerank, docs: /docs)", flush=True
+                )
+        if settings.model == "tiny-random":
+            print(
+                "NOTE: tiny-random has RANDOM weights: its scores are meaningless; use --model.", flush=True
+            )
+
+    server.startup = startup  # type: ignore[method-assign]
+    server.run()
+    return 0

@@ -1,0 +1,1 @@
+"""The service face: REST API and web UI in one FastAPI app (needs ``vlrerank[server]``)."""

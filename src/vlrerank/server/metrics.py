@@ -1,0 +1,25 @@
+"""Prometheus metrics of one app (a registry per app, so tests can run several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "vlrerank_requests_total", "HTTP requests", ["route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "vlrerank_request_seconds",
+            "request latency",
+            ["route"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+            registry=self.registry,
+        )
+        self.pairs = Counter("vlrerank_pairs_scored_total", "pairs scored", registry=self.registry)
+        self.queue_depth = Gauge(
+            "vlrerank_queue_depth", "requests admitted, not finished", registry=self.registry
+        )
+        self.errors = Counter("vlrerank_errors_total", "errors by type", ["type"], registry=self.registry)

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from ..auth import require_api_key
+
+router = APIRouter(tags=["rerank"], dependencies=[Depends(require_api_key)])
+
+
+@router.get("/v1/models", summary="the model this server serves")
+async def models(request: Request) -> dict[str, Any]:
+    service = request.app.state.service
+    random = service.reranker.random_weights if service.reranker else None
+    return {
+        "object": "list",
+        "data": [
+            {"id": service.model_name, "object": "model", "ready": service.ready, "random_weights": random}
+        ],
+    }

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import ValidationError
+
+from ..auth import require_api_key
+from ..http_errors import PayloadTooLarge
+from ..schemas import ErrorResponse, RerankRequest, RerankResponse
+from ..service import RequestRejected
+
+router = APIRouter(tags=["rerank"], dependencies=[Depends(require_api_key)])
+# The error shape, documented for every status the API can answer with.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (401, 404, 413, 422, 429, 503, 504)
+}
+
+
+@router.post(
+    "/v1/rerank", response_model=RerankResponse, responses=ERRORS, summary="rerank documents for a query"
+)
+async def rerank(body: RerankRequest, request: Request) -> RerankResponse:
+    service = request.app.state.service
+    return await service.rerank(body, max_documents=service.settings.max_documents)
+
+
+@router.post(
+    "/v1/rerank/upload",
+    response_model=RerankResponse,
+    responses=ERRORS,
+    summary="rerank with uploaded image files",
+    description=(
+        "multipart/form-data: a `request` field holding the same JSON as /v1/rerank, and `files`. "
+        "In the JSON, an image given as `upload:<filename>` refers to the uploaded file of that name."
+    ),
+)
+async def rerank_upload(request: Request) -> RerankResponse:
+    service = request.app.state.service
+    settings = service.settings
+    form = await request.form(
+        max_files=settings.max_upload_files, max_fields=16, max_part_size=settings.max_image_bytes
+    )
+    raw = form.get("request")
+    if not isinstance(raw, str):
+        raise RequestRejected("a form field 'request' with the JSON request is required", field="request")
+    try:
+        body = RerankRequest.model_validate(json.loads(raw))
+    except json.JSONDecodeError as exc:
+        raise RequestRejected(f"not valid JSON: {exc.msg}", field="request") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise RequestRejected(str(first["msg"]), field=f"request.{where}") from None
+    uploads: dict[str, bytes] = {}
+    for value in form.getlist("files"):
+        if isinstance(value, str):
+            raise RequestRejected("'files' must be file uploads", field="files")
+        data = await value.read()
+        if len(data) > settings.max_image_bytes:
+            raise PayloadTooLarge(
+                f"{value.filename} is larger than {settings.max_image_bytes} bytes", field="files"
+            )
+        uploads[value.filename or str(len(uploads))] = data
+    return await service.rerank(body, max_documents=settings.max_documents, uploads=uploads)

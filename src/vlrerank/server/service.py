@@ -1,0 +1,213 @@
+"""From an HTTP request to :meth:`Reranker.rank` and back: limits, conversion, response shape."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict
+from typing import Any
+
+from ..config import EngineConfig
+from ..preprocess.config import PreprocessConfig, QualityPolicy
+from ..ranking import RankedResults
+from ..reranker import Reranker
+from ..testing import RANDOM_WEIGHTS_WARNING
+from .http_errors import NotReady, ServiceError
+from .metrics import Metrics
+from .scheduler import Scheduler
+from .schemas import MultimodalObject, RejectedOut, RerankRequest, RerankResponse, ResultOut, Timing, Usage
+from .settings import Settings
+
+
+class ModelNotServed(ServiceError):
+    status = 404
+
+
+class RequestRejected(ServiceError):
+    status = 422
+
+
+class RerankService:
+    """Owns the model of one server process and turns requests into rankings."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, reranker: Reranker | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.scheduler = Scheduler(
+            max_concurrent=settings.max_concurrent,
+            max_queue=settings.max_queue,
+            timeout_s=settings.request_timeout_s,
+        )
+        self.reranker = reranker
+        self.load_error: Exception | None = None
+
+    # -- model lifecycle -----------------------------------------------------------------------
+    def load(self) -> None:
+        """Load the model (in a background thread, so /health answers meanwhile)."""
+        try:
+            config = EngineConfig(
+                device=self.settings.device,
+                allow_urls=self.settings.allow_urls,
+                max_image_bytes=self.settings.max_image_bytes,
+                max_image_pixels=self.settings.max_image_pixels,
+            )
+            self.reranker = Reranker(self.settings.model, config=config)
+        except Exception as exc:  # kept and reported by /ready and every request
+            self.load_error = exc
+
+    def load_in_background(self) -> threading.Thread:
+        thread = threading.Thread(target=self.load, name="vlrerank-load", daemon=True)
+        thread.start()
+        return thread
+
+    @property
+    def ready(self) -> bool:
+        return self.reranker is not None
+
+    def require_model(self) -> Reranker:
+        if self.reranker is None:
+            why = f": {self.load_error}" if self.load_error else "; retry shortly"
+            raise NotReady(f"the model is not loaded{why}")
+        return self.reranker
+
+    @property
+    def model_name(self) -> str:
+        return self.settings.model
+
+    # -- requests ------------------------------------------------------------------------------
+    def check(self, request: RerankRequest, *, max_documents: int) -> None:
+        """Limits the schema cannot express; each error names its field."""
+        if request.model is not None and request.model != self.model_name:
+            raise ModelNotServed(
+                f"model {request.model!r} is not served here; this server serves {self.model_name!r}",
+                field="model",
+            )
+        if len(request.documents) > max_documents:
+            raise RequestRejected(
+                f"{len(request.documents)} documents, above the limit of {max_documents}", field="documents"
+            )
+        limit = self.settings.max_text_chars
+        if request.instruction is not None and len(request.instruction) > limit:
+            raise RequestRejected(f"instruction is longer than {limit} characters", field="instruction")
+        for field, side in [("query", request.query)] + [
+            (f"documents[{i}]", d) for i, d in enumerate(request.documents)
+        ]:
+            self._check_side(field, side)
+
+    def _check_side(self, field: str, side: str | MultimodalObject) -> None:
+        limit = self.settings.max_text_chars
+        if isinstance(side, str):
+            if len(side) > limit:
+                raise RequestRejected(f"text is longer than {limit} characters", field=field)
+            return
+        texts = side.text if isinstance(side.text, list) else ([side.text] if side.text else [])
+        for i, text in enumerate(texts):
+            if len(text) > limit:
+                raise RequestRejected(f"text is longer than {limit} characters", field=f"{field}.text[{i}]")
+        images = side.image if isinstance(side.image, list) else ([side.image] if side.image else [])
+        refs = [(f"{field}.image[{i}]", r) for i, r in enumerate(images)]
+        refs += [(f"{field}.video[{i}]", r) for i, r in enumerate(side.video or [])]
+        for where, ref in refs:
+            self._check_image_ref(where, ref)
+
+    def _check_image_ref(self, field: str, ref: Any) -> None:
+        if isinstance(ref, bytes):  # uploaded file
+            return
+        if ref.startswith(("data:", "upload:")):  # inline data, or a file of this multipart request
+            return
+        if ref.startswith(("http://", "https://")):
+            if not self.settings.allow_urls:
+                raise RequestRejected(
+                    "URL images are disabled on this server; send a data: URI or upload the file", field=field
+                )
+            return
+        raise RequestRejected(
+            "images must be data: URIs or uploaded files; server file paths are never accepted", field=field
+        )
+
+    async def rerank(
+        self, request: RerankRequest, *, max_documents: int, uploads: dict[str, bytes] | None = None
+    ) -> RerankResponse:
+        self.check(request, max_documents=max_documents)
+        reranker = self.require_model()
+        query = _side(request.query, uploads)
+        documents = [_side(d, uploads) for d in request.documents]
+        preprocess = PreprocessConfig(**request.preprocess.model_dump()) if request.preprocess else None
+        quality = (
+            QualityPolicy(mode=request.quality.policy, threshold=request.quality.threshold)
+            if request.quality
+            else None
+        )
+
+        def work() -> RankedResults:
+            return reranker.rank(
+                query, documents, request.instruction, request.top_n,
+                preprocess=preprocess, quality=quality, explain=request.explain,
+            )  # fmt: skip
+
+        self.metrics.queue_depth.set(self.scheduler.depth + 1)
+        try:
+            ranked = await self.scheduler.run(work)
+        finally:
+            self.metrics.queue_depth.set(self.scheduler.depth)
+        self.metrics.pairs.inc(len(ranked.results))
+        return self.response(request, ranked)
+
+    def response(self, request: RerankRequest, ranked: RankedResults) -> RerankResponse:
+        def document(index: int) -> dict[str, Any] | None:
+            if not request.return_documents:
+                return None
+            original = request.documents[index]
+            return {"text": original} if isinstance(original, str) else original.model_dump(exclude_none=True)
+
+        results = [
+            ResultOut(
+                index=r.index,
+                relevance_score=r.score,
+                document=document(r.index),
+                penalized_score=r.penalized_score,
+                quality=r.quality,
+                num_tokens=r.num_tokens,
+                images=[f.to_dict() for f in r.images],
+                sub_scores={k: v for k, v in asdict(r.explanation).items()} if r.explanation else None,
+            )
+            for r in ranked.results
+        ]
+        rejected = [
+            RejectedOut(index=r.index, message=r.message, quality=r.quality, document=document(r.index))
+            for r in ranked.rejected
+        ]
+        images = sum(len(r.images) for r in ranked.results) + len(ranked.query_images)
+        return RerankResponse(
+            model=self.model_name,
+            results=results,
+            rejected=rejected,
+            usage=Usage(
+                total_tokens=sum(r.num_tokens for r in ranked.results), images=images, pairs=len(results)
+            ),
+            timing=Timing(prepare_ms=ranked.prepare_s * 1000, model_ms=ranked.forward_s * 1000),
+            warning=RANDOM_WEIGHTS_WARNING if ranked.random_weights else None,
+        )
+
+
+def _resolve(ref: str, uploads: dict[str, bytes] | None) -> str | bytes:
+    if ref.startswith("upload:"):
+        name = ref[len("upload:") :]
+        if uploads is None or name not in uploads:
+            known = ", ".join(sorted(uploads or {})) or "none"
+            raise RequestRejected(f"no uploaded file named {name!r} (uploaded: {known})", field="files")
+        return uploads[name]
+    return ref
+
+
+def _side(side: str | MultimodalObject, uploads: dict[str, bytes] | None) -> Any:
+    if isinstance(side, str):
+        return side
+    out: dict[str, Any] = {}
+    if side.text is not None:
+        out["text"] = side.text
+    if side.image is not None:
+        images = side.image if isinstance(side.image, list) else [side.image]
+        out["image"] = [_resolve(i, uploads) for i in images]
+    if side.video is not None:
+        out["video"] = [_resolve(f, uploads) for f in side.video]
+    return out

@@ -1,0 +1,34 @@
+"""Server settings: every limit in one place, each overridable by a ``VLRERANK_*`` variable."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of one server process (one model, one device).
+
+    Example:
+        ``VLRERANK_MAX_DOCUMENTS=50 VLRERANK_API_KEY=secret vlrerank serve --model tiny-random``
+    """
+
+    model_config = SettingsConfigDict(env_prefix="VLRERANK_", extra="forbid")
+
+    model: str = Field("tiny-random", description="HF id, local checkpoint directory or tiny-random")
+    device: str = "auto"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    max_documents: int = Field(100, ge=1, description="documents per API request")
+    ui_max_documents: int = Field(10, ge=1, description="candidates per UI request")
+    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="request body, counted on the stream")
+    max_image_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    max_image_pixels: int = Field(50_000_000, ge=1)
+    max_text_chars: int = Field(20_000, ge=1, description="characters per text field")
+    max_upload_files: int = Field(32, ge=1, description="files in one multipart request")
+    request_timeout_s: float = Field(120.0, gt=0)
+    max_concurrent: int = Field(1, ge=1, description="requests scored at once (one GPU: 1)")
+    max_queue: int = Field(8, ge=0, description="requests waiting beyond those; more get 429")
+    api_key: str | None = Field(None, description="require 'Authorization: Bearer <key>' on /v1/*")
+    allow_urls: bool = Field(False, description="fetch http(s) images (public addresses only)")
+    ui: bool = Field(True, description="mount the web UI at /")

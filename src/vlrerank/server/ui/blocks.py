@@ -1,0 +1,156 @@
+"""The web UI (SPEC §5): instruction, mixed query, up to 10 candidates, settings, ranked results."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import gradio as gr
+
+from ...config import DEFAULT_INSTRUCTION
+from ...errors import VlrerankError
+from ...preprocess.config import INTERPOLATIONS, PRESETS, PreprocessConfig, QualityPolicy
+from ...testing import RANDOM_WEIGHTS_WARNING
+from . import render
+
+SIZE_CHOICES = [*PRESETS, "custom"]
+
+
+def preprocess_from(mode: str, preset: str, custom: str, interpolation: str, blur: float) -> PreprocessConfig:
+    """The settings area's choices as a config (validated by PreprocessConfig itself)."""
+    options: dict[str, Any] = {"interpolation": interpolation, "blur_sigma": blur}
+    if preset == "document":  # keeps the native size; only widens narrow pages
+        return PreprocessConfig(preset="document", **options)
+    if mode == "native":
+        return PreprocessConfig(blur_sigma=blur)
+    if preset == "custom":
+        from ...cli.options import parse_size
+
+        return PreprocessConfig(mode=mode, size=parse_size(custom), **options)  # type: ignore[arg-type]
+    return PreprocessConfig(mode=mode, preset=preset, **options)  # type: ignore[arg-type]
+
+
+def build(service: Any) -> gr.Blocks:
+    limit = service.settings.ui_max_documents
+
+    async def rerank(
+        instruction: str,
+        query_text: str,
+        query_image: str | None,
+        query_frames: list[str] | None,
+        candidate_files: list[str] | None,
+        candidate_texts: str,
+        mode: str,
+        preset: str,
+        custom: str,
+        interpolation: str,
+        blur: float,
+        threshold: float,
+        policy: str,
+        explain: bool,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented pattern
+    ) -> str:
+        files = list(candidate_files or [])
+        texts = [line.strip() for line in (candidate_texts or "").splitlines() if line.strip()]
+        documents: list[Any] = [{"image": path} for path in files] + texts
+        labels = [os.path.basename(p) for p in files] + texts
+        if not documents:
+            return render.error("Add at least one candidate: drop images or type text snippets.")
+        if len(documents) > limit:
+            return render.error(f"At most {limit} candidates per request; got {len(documents)}.")
+        query: dict[str, Any] = {}
+        if query_text and query_text.strip():
+            query["text"] = query_text
+        if query_image:
+            query["image"] = query_image
+        if query_frames:
+            query["video"] = list(query_frames)
+        if not query:
+            return render.error("Give a query: text, an image, video frames, or a mix.")
+        try:
+            config = preprocess_from(mode, preset, custom, interpolation, blur)
+            quality = QualityPolicy(mode=policy, threshold=threshold)  # type: ignore[arg-type]
+            reranker = service.require_model()
+            progress(0.1, desc="scoring")
+
+            def work() -> Any:
+                return reranker.rank(
+                    query, documents, instruction or None, preprocess=config, quality=quality, explain=explain
+                )
+
+            ranked = await service.scheduler.run(work)
+        except VlrerankError as exc:  # a message for the person, never a traceback
+            return render.error(str(exc))
+        service.metrics.pairs.inc(len(ranked.results))
+        thumbnails = {i: render.thumbnail(path) for i, path in enumerate(files)}
+        warning = RANDOM_WEIGHTS_WARNING if ranked.random_weights else None
+        return render.results(ranked, labels, thumbnails, warning)
+
+    with gr.Blocks(title="vlrerank", analytics_enabled=False) as blocks:
+        gr.Markdown(
+            "## vlrerank — multimodal reranking\n"
+            f"Model: `{service.model_name}`. REST API at `/v1/rerank`, docs at `/docs`."
+            + (f"\n\n**{RANDOM_WEIGHTS_WARNING}**" if service.model_name == "tiny-random" else "")
+        )
+        instruction = gr.Textbox(label="Instruction", value=DEFAULT_INSTRUCTION, elem_id="instruction")
+        with gr.Row():
+            query_text = gr.Textbox(label="Query text", elem_id="query-text")
+            query_image = gr.Image(
+                label="Query image", type="filepath", sources=["upload"], elem_id="query-image"
+            )
+            query_frames = gr.File(
+                label="Query video frames",
+                file_count="multiple",
+                file_types=["image"],
+                elem_id="query-frames",
+            )
+        with gr.Row():
+            candidates = gr.File(
+                label=f"Candidate images (drag and drop, up to {limit})",
+                file_count="multiple",
+                file_types=["image"],
+                elem_id="candidates",
+            )
+            candidate_texts = gr.Textbox(
+                label="Candidate text snippets (one per line)", lines=5, elem_id="texts"
+            )
+        facts = gr.HTML(render.file_facts(None), elem_id="image-facts")
+        with gr.Accordion("Settings", open=True):
+            with gr.Row():
+                mode = gr.Radio(["native", "fit", "crop", "stretch"], value="native", label="Resize Mode")
+                preset = gr.Dropdown(SIZE_CHOICES, value="general", label="Target size")
+                custom = gr.Textbox(label="Custom size (WxH)", value="1024x768")
+                interpolation = gr.Dropdown(list(INTERPOLATIONS), value="bicubic", label="Interpolation")
+            with gr.Row():
+                blur = gr.Slider(0, 3, value=0, step=0.1, label="Blur σ")
+                threshold = gr.Slider(
+                    0, 1, value=0.65, step=0.01, label="Quality Threshold", elem_id="quality-threshold"
+                )
+                policy = gr.Radio(["off", "reject", "penalize"], value="reject", label="Quality policy")
+                explain = gr.Checkbox(value=True, label="Measure sub-scores")
+        button = gr.Button("Rerank", variant="primary", elem_id="rerank")
+        output = gr.HTML(elem_id="results")
+        candidates.change(render.file_facts, inputs=candidates, outputs=facts)
+        button.click(
+            rerank,
+            inputs=[instruction, query_text, query_image, query_frames, candidates, candidate_texts,
+                    mode, preset, custom, interpolation, blur, threshold, policy, explain],
+            outputs=output,
+        )  # fmt: skip
+    return blocks
+
+
+def mount_ui(app: Any, service: Any) -> None:
+    # System fonts only: the default theme would fetch web fonts, and the UI must work offline.
+    theme = gr.themes.Default(
+        font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
+    )
+    gr.mount_gradio_app(
+        app,
+        build(service),
+        path="/",
+        theme=theme,
+        css=render.CSS,
+        max_file_size=service.settings.max_image_bytes,
+        footer_links=[],
+    )
