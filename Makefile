@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test lint bench clean
+.PHONY: serve demo test lint bench browser clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,14 +14,24 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
+## serve: the REST API and web UI on http://127.0.0.1:8000/ (offline tiny model, random weights!)
+serve: $(BIN)/.installed
+	$(BIN)/vlrerank serve $(if $(MODEL),--model $(MODEL),)
+
 ## demo: rank a text and a photo for a query on the offline tiny model (random weights!)
 demo: $(BIN)/.installed
 	$(BIN)/vlrerank rank --model tiny-random --query "a red car" \
 		--doc "a red car parked by the road" --doc "a bowl of tomato soup" --doc examples/red-car.jpg
 
-## test: lint, type-check and run the whole test suite
-test: $(BIN)/.installed lint
+## test: lint, type-check and run the whole test suite (browser tests included)
+test: $(BIN)/.installed lint browser
 	$(BIN)/python -m pytest
+
+## browser: Debian's Chromium for the UI tests (root only; without it those tests are skipped)
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks

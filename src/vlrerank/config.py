@@ -36,6 +36,8 @@ class EngineConfig:
         fps / max_frames: default sampling of video files.
         default_instruction: used when a request gives none.
         allow_urls: fetch ``http(s)://`` images; off by default because it reaches the network.
+            Only public addresses are fetched, checked again on every redirect, unless
+            ``allow_private_urls`` (for trusted networks and tests).
         prepare_workers: threads that decode and resize documents' images in parallel (1 = none).
         url_timeout_s / max_image_bytes / max_image_pixels: guards on what an image may cost.
     """
@@ -53,6 +55,7 @@ class EngineConfig:
     max_frames: int = 64
     default_instruction: str = DEFAULT_INSTRUCTION
     allow_urls: bool = False
+    allow_private_urls: bool = False
     url_timeout_s: float = 10.0
     max_image_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 100_000_000

@@ -68,27 +68,50 @@ def test_a_broken_image_fails_the_request_with_its_index(reranker):
     assert info.value.field == "documents[1].image"
 
 
-def test_urls_load_only_when_allowed(tmp_path):
-    """A loopback HTTP server stands in for the internet; URLs are off unless the caller opts in."""
+def test_urls_load_only_when_allowed_and_only_from_allowed_addresses(tmp_path):
+    """A loopback HTTP server stands in for the internet. URLs are off unless the caller opts in,
+    and even then loopback/private hosts are refused unless explicitly trusted."""
     import functools
     import http.server
     import threading
 
     (tmp_path / "pic.png").write_bytes(png_bytes(30, 20))
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):  # /hop redirects to the picture, as a public URL pointing inwards would
+            if self.path == "/hop":
+                self.send_response(302)
+                self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/pic.png")
+                self.end_headers()
+                return
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(tmp_path))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    trusted = ImageLimits(allow_urls=True, allow_private_urls=True)
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/pic.png"
         with pytest.raises(InputError, match="URL images are disabled"):
-            load_image(url, field="query.image")
-        loaded = load_image(url, field="query.image", limits=ImageLimits(allow_urls=True))
+            load_image(base + "/pic.png", field="query.image")
+        inwards = [
+            base + "/pic.png", "http://localhost/pic.png", "http://[::1]/x.png", "http://169.254.169.254/x.png",
+            "http://2130706433/x.png", "http://0x7f000001/x.png", "http://10.0.0.1/x.png",
+        ]  # fmt: skip
+        for url in inwards:
+            with pytest.raises(InputError, match="not a public address"):
+                load_image(url, field="query.image", limits=ImageLimits(allow_urls=True))
+        loaded = load_image(base + "/hop", field="query.image", limits=trusted)
         assert (loaded.width, loaded.height) == (30, 20)
         with pytest.raises(ImageLoadError, match="larger than"):
-            load_image(url, field="query.image", limits=ImageLimits(allow_urls=True, max_bytes=50))
+            load_image(
+                base + "/pic.png",
+                field="query.image",
+                limits=ImageLimits(allow_urls=True, allow_private_urls=True, max_bytes=50),
+            )
         with pytest.raises(ImageLoadError, match="could not fetch"):
-            load_image(url + ".missing", field="query.image", limits=ImageLimits(allow_urls=True))
+            load_image(base + "/missing.png", field="query.image", limits=trusted)
     finally:
         server.shutdown()
         server.server_close()

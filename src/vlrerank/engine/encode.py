@@ -91,6 +91,7 @@ class PairEncoder:
         self._temporal = temporal_patch_size
         self._limits = ImageLimits(
             allow_urls=config.allow_urls,
+            allow_private_urls=config.allow_private_urls,
             url_timeout_s=config.url_timeout_s,
             max_bytes=config.max_image_bytes,
             max_pixels=config.max_image_pixels,

@@ -39,7 +39,10 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
         version=__version__,
         description="Multimodal reranking with Qwen3-VL-Reranker: REST API (/v1) and web UI (/).",
         lifespan=lifespan,
+        docs_url=None,  # served below from local files: the default page loads Swagger UI from a CDN
+        redoc_url=None,
     )
+    _offline_docs(app)
     app.state.service = service
     http_errors.install(app, on_error=lambda kind: metrics.errors.labels(type=kind).inc())
     for router in (health.router, models.router, rerank.router):
@@ -52,3 +55,23 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
 
         mount_ui(app, service)
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the files of the ``swagger-ui-bundle`` package (no CDN)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="vlrerank API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )

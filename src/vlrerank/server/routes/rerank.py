@@ -35,6 +35,23 @@ async def rerank(body: RerankRequest, request: Request) -> RerankResponse:
         "multipart/form-data: a `request` field holding the same JSON as /v1/rerank, and `files`. "
         "In the JSON, an image given as `upload:<filename>` refers to the uploaded file of that name."
     ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["request"],
+                        "properties": {
+                            "request": {"type": "string", "description": "the JSON of a /v1/rerank request"},
+                            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        },
+                    }
+                }
+            },
+        }
+    },
 )
 async def rerank_upload(request: Request) -> RerankResponse:
     service = request.app.state.service

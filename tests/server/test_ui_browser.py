@@ -1,0 +1,117 @@
+"""The web UI in a real headless Chromium, driven as a person would use it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from PIL import Image, ImageFilter
+
+from ..conftest import noise_image
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("VLRERANK_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory) -> dict[str, Path]:
+    from skimage import data
+
+    folder = tmp_path_factory.mktemp("ui-images")
+    photo = Image.fromarray(data.coffee())
+    paths = {
+        "query": folder / "query.jpg",
+        "coffee": folder / "coffee.jpg",
+        "rocket": folder / "rocket.png",
+        "blurry": folder / "blurry.jpg",
+    }
+    noise_image(120, 90, 1).save(paths["query"])
+    photo.save(paths["coffee"])
+    Image.fromarray(data.rocket()).save(paths["rocket"])
+    photo.resize((1024, 683)).filter(ImageFilter.GaussianBlur(5)).save(paths["blurry"])
+    return paths
+
+
+def test_rerank_three_candidates_in_the_browser(ui_server, browser, pictures):
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            outside.append(r.url)
+            if urlparse(r.url).hostname not in ("127.0.0.1", "localhost")
+            and not r.url.startswith(("data:", "blob:"))
+            else None
+        ),
+    )
+    page.goto(ui_server.url, wait_until="networkidle")
+    assert "RANDOM weights" in page.content()
+
+    page.get_by_label("Query text").fill("a cup of coffee")
+    page.locator("#query-image input[type=file]").set_input_files(str(pictures["query"]))
+    page.locator("#candidates input[type=file]").set_input_files(
+        [str(pictures["coffee"]), str(pictures["rocket"]), str(pictures["blurry"])]
+    )
+    facts = page.locator("#image-facts")
+    facts.get_by_text("coffee.jpg").wait_for(timeout=30_000)
+    text = facts.inner_text()
+    assert "600×400 · 3:2" in text and "640×427" in text and "1024×683" in text and "KB" in text
+
+    threshold = page.locator("#quality-threshold input[type=number]")
+    threshold.fill("0.5")
+    threshold.press("Enter")
+
+    page.get_by_role("button", name="Rerank").click()
+    results = page.locator("#results .vlr-result")
+    results.first.wait_for(timeout=60_000)
+    assert results.count() == 2  # the blurry photo is rejected at 0.5
+    rejected = page.locator("#results .vlr-rejected li")
+    assert (
+        rejected.count() == 1
+        and "blurry.jpg" in rejected.inner_text()
+        and "below 0.50" in rejected.inner_text()
+    )
+    scores = [float(s) for s in page.locator("#results .vlr-score").all_inner_texts()]
+    assert scores == sorted(scores, reverse=True)
+
+    first = results.first
+    first.locator("summary").click()
+    details = first.locator("details table").inner_text()
+    labels = ["overall score", "visual match", "text alignment", "cross modal consistency", "visual tokens"]
+    for label in [*labels, "quality", "preprocessing", "model sees"]:
+        assert label in details
+    assert "n/a:" in details  # single-modality candidates: the reason is shown
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui-rerank.png"), full_page=True)
+    assert outside == [], f"the page reached outside the server: {outside}"
+    page.close()
+
+
+def test_errors_are_messages_not_traces(ui_server, browser):
+    page = browser.new_page()
+    page.goto(ui_server.url, wait_until="networkidle")
+    page.get_by_role("button", name="Rerank").click()
+    alert = page.locator("#results .vlr-error")
+    alert.wait_for(timeout=30_000)
+    assert "Add at least one candidate" in alert.inner_text() and "Traceback" not in page.content()
+    page.close()
