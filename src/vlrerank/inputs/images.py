@@ -57,7 +57,7 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
     def __init__(self, field: str, limits: ImageLimits) -> None:
         self.field, self.limits = field, limits
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         _check_address(newurl, self.field, self.limits)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
