@@ -9,6 +9,7 @@ import time
 
 import httpx
 import pytest
+from PIL import Image
 
 from ..conftest import noise_image
 
@@ -201,3 +202,12 @@ def test_operations_endpoints(api_server):
         assert name in metrics
     assert httpx.get(api_server.url + "openapi.json").json()["paths"]["/v1/rerank"]["post"]
     assert httpx.get(api_server.url + "docs").status_code == 200
+
+
+def test_image_pixel_limit(api_server):
+    huge = Image.new("L", (8000, 8000))  # 64 MP, above the 50 MP default, yet a tiny PNG
+    response = post(api_server, {"query": "q", "documents": ["ok", {"image": data_uri(huge)}]})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["field"] == "documents[1].image" and "pixel limit" in error["message"]
+    assert_alive(api_server)
