@@ -10,7 +10,7 @@ import gradio as gr
 from ...config import DEFAULT_INSTRUCTION
 from ...errors import VlrerankError
 from ...preprocess.config import INTERPOLATIONS, PRESETS, PreprocessConfig, QualityPolicy
-from ...testing import RANDOM_WEIGHTS_WARNING
+from ...testing import RANDOM_WEIGHTS_WARNING, TINY_MODEL_NAME, is_random_checkpoint
 from . import render
 
 SIZE_CHOICES = [*PRESETS, "custom"]
@@ -90,7 +90,7 @@ def build(service: Any) -> gr.Blocks:
         gr.Markdown(
             "## vlrerank — multimodal reranking\n"
             f"Model: `{service.model_name}`. REST API at `/v1/rerank`, docs at `/docs`."
-            + (f"\n\n**{RANDOM_WEIGHTS_WARNING}**" if service.model_name == "tiny-random" else "")
+            + (f"\n\n**{RANDOM_WEIGHTS_WARNING}**" if _random_model(service.model_name) else "")
         )
         instruction = gr.Textbox(label="Instruction", value=DEFAULT_INSTRUCTION, elem_id="instruction")
         with gr.Row():
@@ -138,6 +138,10 @@ def build(service: Any) -> gr.Blocks:
             outputs=output,
         )  # fmt: skip
     return blocks
+
+
+def _random_model(name: str) -> bool:
+    return name == TINY_MODEL_NAME or (os.path.isdir(name) and is_random_checkpoint(name))
 
 
 def mount_ui(app: Any, service: Any) -> None:
