@@ -13,7 +13,6 @@ import torch
 from ..errors import MissingDependencyError, VideoLoadError
 
 MIN_FRAMES = 4
-MAX_FRAMES_CAP = 768
 FRAME_FACTOR = 2
 
 

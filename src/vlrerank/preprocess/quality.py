@@ -46,9 +46,6 @@ class QualityReport:
     resolution: float
     reasons: tuple[str, ...]
 
-    def below(self, threshold: float) -> bool:
-        return self.score < threshold
-
     def message(self, threshold: float) -> str:
         """A message for the person who uploaded the image."""
         why = f" ({', '.join(self.reasons)})" if self.reasons else ""
