@@ -211,3 +211,18 @@ def test_image_pixel_limit(api_server):
     error = response.json()["error"]
     assert error["field"] == "documents[1].image" and "pixel limit" in error["message"]
     assert_alive(api_server)
+
+
+def test_invalid_preprocess_and_broken_json_are_named(api_server):
+    response = post(api_server, {"query": "q", "documents": ["d"], "preprocess": {"mode": "fit"}})
+    assert response.status_code == 422
+    assert (
+        response.json()["error"]["field"] == "preprocess"
+        and "needs a target" in response.json()["error"]["message"]
+    )
+    broken = httpx.post(
+        api_server.url + "v1/rerank",
+        content=b"{not json",
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    assert broken.status_code == 422 and "JSON" in broken.json()["error"]["message"]

@@ -42,6 +42,9 @@ def run(args: argparse.Namespace) -> int:
     if args.no_ui:
         overrides["ui"] = False
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    from ..engine.loading import resolve_model_path
+
+    resolve_model_path(settings.model)  # fail now, with the how-to message, not after startup
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, port=settings.port))
     original_startup = server.startup

@@ -105,10 +105,11 @@ def install(app: FastAPI, on_error: object = None) -> None:
         errors = exc.errors() or [{"loc": (), "msg": "invalid request"}]
         # A union (string or object) reports one error per branch: the deepest is the useful one.
         best = max(errors, key=lambda e: len(e.get("loc", ())))
-        return JSONResponse(
-            error_body("ValidationError", str(best.get("msg")), field_name(best.get("loc", ()))),
-            status_code=422,
-        )
+        loc, message = tuple(best.get("loc", ())), str(best.get("msg"))
+        if best.get("type") == "json_invalid":  # loc is ("body", character position)
+            where = f" at character {loc[-1]}" if loc else ""
+            return JSONResponse(error_body("ValidationError", message + where), status_code=422)
+        return JSONResponse(error_body("ValidationError", message, field_name(loc)), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

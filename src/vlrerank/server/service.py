@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ..config import EngineConfig
+from ..errors import ConfigError
 from ..preprocess.config import PreprocessConfig, QualityPolicy
 from ..ranking import RankedResults
 from ..reranker import Reranker
@@ -131,7 +132,10 @@ class RerankService:
         reranker = self.require_model()
         query = _side(request.query, uploads)
         documents = [_side(d, uploads) for d in request.documents]
-        preprocess = PreprocessConfig(**request.preprocess.model_dump()) if request.preprocess else None
+        try:
+            preprocess = PreprocessConfig(**request.preprocess.model_dump()) if request.preprocess else None
+        except ConfigError as exc:
+            raise RequestRejected(str(exc), field="preprocess") from None
         quality = (
             QualityPolicy(mode=request.quality.policy, threshold=request.quality.threshold)
             if request.quality
