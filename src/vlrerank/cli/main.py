@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import VlrerankError
-from . import inspect, rank, serve
+from . import inspect, rank, serve, study
 
 EXIT_USAGE = 2  # bad input or options: the message says what to change
 EXIT_MODEL = 3  # the model could not be found or loaded
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     rank.register(commands)
     inspect.register(commands)
     serve.register(commands)
+    study.register(commands)
     return parser
 
 

@@ -1,0 +1,107 @@
+"""``vlrerank study``: sample, run and report the resolution study."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("study", help="resolution study: sample | run | report")
+    steps = parser.add_subparsers(dest="step", required=True, metavar="STEP")
+
+    sample = steps.add_parser("sample", help="write the bundled sample set and a spec into DIR")
+    sample.add_argument("directory", type=Path)
+    sample.set_defaults(handler=run_sample)
+
+    run = steps.add_parser(
+        "run",
+        help="score every condition of SPEC, resumably",
+        description="Run a study. Results are written as they are made; rerun the same command to resume.",
+    )
+    run.add_argument("spec", type=Path, help="study spec (YAML or TOML)")
+    run.add_argument("--out", type=Path, required=True, help="results folder")
+    run.add_argument("--executor", choices=["local", "ray"], default="local")
+    run.add_argument(
+        "--ray-address", default=None, help="an existing Ray cluster (default: start a local one)"
+    )
+    run.add_argument("--workers", type=int, default=None, help="Ray actors (default: one per GPU, else 1)")
+    run.add_argument(
+        "--restart", action="store_true", help="discard results of a different spec/model and start over"
+    )
+    run.add_argument("--resume", action="store_true", help="(the default) skip conditions already stored")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    fields = run.add_argument_group("spec fields (override the file)")
+    fields.add_argument("--manifest")
+    fields.add_argument("--sizes", help="comma-separated, e.g. 320x240,1024x768,native")
+    fields.add_argument("--interpolations", help="comma-separated, e.g. bicubic,nearest")
+    fields.add_argument("--modes", help="comma-separated: fit, crop, stretch, native")
+    fields.add_argument("--blur-sigmas", dest="blur_sigmas", help="comma-separated, e.g. 0,0.3")
+    fields.add_argument("--repeats", type=int)
+    fields.add_argument("--instruction")
+    fields.add_argument("--model")
+    fields.add_argument("--device")
+    fields.add_argument("--batch-documents", dest="batch_documents", type=int)
+    fields.add_argument(
+        "--explain", action="store_const", const=True, default=None, help="store sub-scores too"
+    )
+    run.set_defaults(handler=run_study)
+
+    report = steps.add_parser(
+        "report", help="write report.html, report.md and CSV files for a results folder"
+    )
+    report.add_argument("directory", type=Path)
+    report.set_defaults(handler=run_report)
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    from ..study.sample import write_sample
+
+    manifest = write_sample(args.directory)
+    print(f"sample set written: {manifest} (a SAMPLE for trying the study, not a benchmark)")
+    print(f"next: vlrerank study run {args.directory / 'spec.yaml'} --out {args.directory / 'results'}")
+    return 0
+
+
+def run_study(args: argparse.Namespace) -> int:
+    from ..study.runner import run_study as run
+    from ..study.spec import load_spec
+
+    names = (
+        "manifest",
+        "sizes",
+        "interpolations",
+        "modes",
+        "blur_sigmas",
+        "repeats",
+        "instruction",
+        "model",
+        "device",
+        "batch_documents",
+        "explain",
+    )
+    spec = load_spec(args.spec, {name: getattr(args, name) for name in names})
+    summary = run(
+        spec,
+        args.out,
+        executor=args.executor,
+        restart=args.restart,
+        ray_address=args.ray_address,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    print(
+        f"{summary.total} conditions: {summary.already_done} already stored, {summary.scored} scored now "
+        f"({summary.errors} errors) in {summary.seconds:.1f} s -> {summary.store}"
+    )
+    print(f"next: vlrerank study report {args.out}")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from ..study.report import write_report
+
+    path = write_report(args.directory)
+    print(f"report: {path} (tables: report.md, CSV files beside it)")
+    return 0

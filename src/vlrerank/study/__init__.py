@@ -1,0 +1,1 @@
+"""The resolution study: sweep sizes and interpolations over images, store results, report."""

@@ -1,0 +1,77 @@
+"""Expand a spec over a manifest into conditions, each with a stable key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..preprocess.config import PreprocessConfig
+from .spec import StudyItem, StudySpec
+
+
+@dataclass(frozen=True)
+class Condition:
+    key: str
+    item: int  # index into the manifest's items
+    size: tuple[int, int] | None
+    interpolation: str
+    mode: str
+    blur: float
+    repeat: int
+
+    @property
+    def size_label(self) -> str:
+        return f"{self.size[0]}x{self.size[1]}" if self.size else "native"
+
+    def preprocess(self) -> PreprocessConfig:
+        if self.size is None:
+            return PreprocessConfig(blur_sigma=self.blur)
+        return PreprocessConfig(
+            size=self.size,
+            mode=self.mode,  # type: ignore[arg-type]
+            interpolation=self.interpolation,  # type: ignore[arg-type]
+            blur_sigma=self.blur,
+        )
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def expand(spec: StudySpec, items: list[StudyItem]) -> list[Condition]:
+    """Every item x size x interpolation x mode x blur x repeat. Keys hash the image bytes, not its path."""
+    digests = {item.image: file_digest(item.image) for item in items}
+    conditions = []
+    for index, item in enumerate(items):
+        for size in spec.sizes:
+            # A native size is not resampled by us: interpolation and mode do not apply there.
+            interpolations = spec.interpolations if size else spec.interpolations[:1]
+            modes = spec.modes if size else spec.modes[:1]
+            for interpolation in interpolations:
+                for mode in modes:
+                    for blur in spec.blur_sigmas:
+                        for repeat in range(spec.repeats):
+                            identity = {
+                                "image": digests[item.image],
+                                "query": item.query,
+                                "text": item.text,
+                                "size": list(size) if size else None,
+                                "interpolation": interpolation,
+                                "mode": mode,
+                                "blur": blur,
+                                "repeat": repeat,
+                            }
+                            key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[
+                                :32
+                            ]
+                            conditions.append(Condition(key, index, size, interpolation, mode, blur, repeat))
+    return conditions
+
+
+def fingerprint(spec: StudySpec, items: list[StudyItem], version: str) -> str:
+    """Changes whenever results could: model, swept values, manifest content, package version."""
+    manifest = [[file_digest(i.image), i.category, i.query, i.relevant, i.group, i.text] for i in items]
+    blob = json.dumps({"spec": spec.canonical(), "manifest": manifest, "version": version}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()

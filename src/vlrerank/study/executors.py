@@ -1,0 +1,109 @@
+"""Where batches are scored: in this process, or on Ray actors (one per GPU, or per CPU slot).
+
+Both run the same :func:`vlrerank.study.runner.score_batch` on the same engine, so their results
+are identical; only the driver writes to the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from ..config import EngineConfig
+from ..errors import ConfigError, MissingDependencyError
+from .spec import StudyItem, StudySpec
+from .store import ResultRow
+
+
+class Executor(Protocol):
+    random_weights: bool
+
+    def map(self, batches: list[Any]) -> Iterator[list[ResultRow]]: ...
+
+    def close(self) -> None: ...
+
+
+def _reranker(spec: StudySpec) -> Any:
+    from ..reranker import Reranker
+
+    return Reranker(spec.model, config=EngineConfig(device=spec.device))
+
+
+class LocalExecutor:
+    def __init__(self, spec: StudySpec, items: list[StudyItem]) -> None:
+        self.spec, self.items = spec, items
+        self.reranker = _reranker(spec)
+        self.random_weights = bool(self.reranker.random_weights)
+
+    def map(self, batches: list[Any]) -> Iterator[list[ResultRow]]:
+        from .runner import score_batch
+
+        for batch in batches:
+            yield score_batch(self.reranker, self.spec, self.items, batch)
+
+    def close(self) -> None:
+        pass
+
+
+class RayExecutor:
+    """Actors each load the model once; batches are spread over them as they free up."""
+
+    def __init__(
+        self, spec: StudySpec, items: list[StudyItem], *, address: str | None, workers: int | None
+    ) -> None:
+        try:
+            import ray
+            from ray.util import ActorPool
+        except ImportError:
+            raise MissingDependencyError("the Ray executor needs Ray: pip install 'vlrerank[ray]'") from None
+        self._ray = ray
+        self._started = not ray.is_initialized()
+        if self._started:
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=workers or 2, include_dashboard=False, log_to_driver=False)
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        count = workers or (gpus if gpus else 1)
+        actor: Any = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1)(_ScoringActor)
+        self._actors: list[Any] = [actor.remote(spec, items) for _ in range(count)]
+        self._pool = ActorPool(self._actors)
+        self.random_weights = bool(ray.get(self._actors[0].random_weights.remote()))
+
+    def map(self, batches: list[Any]) -> Iterator[list[ResultRow]]:
+        yield from self._pool.map_unordered(lambda actor, batch: actor.score.remote(batch), batches)
+
+    def close(self) -> None:
+        for actor in self._actors:
+            self._ray.kill(actor)
+        if self._started:
+            self._ray.shutdown()
+
+
+class _ScoringActor:
+    def __init__(self, spec: StudySpec, items: list[StudyItem]) -> None:
+        self.spec, self.items = spec, items
+        self.reranker = _reranker(spec)
+
+    def random_weights(self) -> bool:
+        return bool(self.reranker.random_weights)
+
+    def score(self, batch: list[Any]) -> list[ResultRow]:
+        from .runner import score_batch
+
+        return score_batch(self.reranker, self.spec, self.items, batch)
+
+
+def make_executor(
+    name: str,
+    spec: StudySpec,
+    items: list[StudyItem],
+    *,
+    address: str | None = None,
+    workers: int | None = None,
+) -> Executor:
+    if name == "local":
+        return LocalExecutor(spec, items)
+    if name == "ray":
+        return RayExecutor(spec, items, address=address, workers=workers)
+    raise ConfigError(f"unknown executor {name!r}; choose local or ray")

@@ -1,0 +1,113 @@
+"""Results on disk: one SQLite file in WAL mode, one row per condition, written as they are made.
+
+Rows are keyed by the condition's stable hash and inserted with ``INSERT OR IGNORE`` inside a
+transaction per batch, so a process killed at any moment leaves only whole batches behind, a rerun
+computes just what is missing, and no condition is ever stored twice. A fingerprint of model,
+spec, manifest and package version guards against mixing results from different setups.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    condition: str
+    item: int
+    image: str
+    category: str
+    query: str
+    grp: str | None
+    relevant: float | None
+    size: str  # "WxH" or "native"
+    width: int | None
+    height: int | None
+    interpolation: str
+    mode: str
+    blur: float
+    repeat: int
+    score: float | None
+    visual_match: float | None
+    text_alignment: float | None
+    model_width: int | None
+    model_height: int | None
+    visual_tokens: int | None
+    latency_ms: float | None
+    peak_memory_mb: float | None
+    error: str | None
+
+
+_COLUMNS = [f.name for f in fields(ResultRow)]
+_TYPES = {"condition": "TEXT PRIMARY KEY"}
+
+
+class ResultStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            columns = ", ".join(f"{c} {_TYPES.get(c, '')}".strip() for c in _COLUMNS)
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS results ({columns})")
+            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            self._db.commit()
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(f"cannot write results to {path}: {exc}") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+
+    def claim(self, fingerprint: str, *, restart: bool) -> None:
+        """Bind the store to ``fingerprint``; a different one is refused unless ``restart``."""
+        existing = self.meta("fingerprint")
+        if existing is not None and existing != fingerprint and not restart:
+            raise ConfigError(
+                f"{self.path} holds results of a different model, spec or manifest "
+                f"(fingerprint {existing[:12]} != {fingerprint[:12]}); use --restart to start over, "
+                "or --out a new folder"
+            )
+        if restart or existing != fingerprint:
+            with self._db:
+                self._db.execute("DELETE FROM results")
+            self.set_meta({"fingerprint": fingerprint})
+
+    def done(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT condition FROM results")}
+
+    def write(self, rows: Iterable[ResultRow]) -> int:
+        """Insert a batch atomically; rows already present are left as they are."""
+        values = [astuple(r) for r in rows]
+        placeholders = ", ".join("?" for _ in _COLUMNS)
+        try:
+            with self._db:
+                cursor = self._db.executemany(
+                    f"INSERT OR IGNORE INTO results VALUES ({placeholders})", values
+                )
+        except sqlite3.Error as exc:  # a full disk or a read-only folder: stop with the reason
+            raise ConfigError(
+                f"cannot write results to {self.path}: {exc}; the study can be resumed"
+            ) from None
+        return cursor.rowcount
+
+    def rows(self) -> Iterator[ResultRow]:
+        for values in self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM results ORDER BY condition"):
+            yield ResultRow(*values)
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])

@@ -1,0 +1,144 @@
+"""The study end to end: validation, resumable runs, SIGKILL, Ray, and the report."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vlrerank.errors import ConfigError, InputError
+from vlrerank.study.report import write_report
+from vlrerank.study.runner import run_study
+from vlrerank.study.spec import load_manifest, load_spec
+from vlrerank.study.store import ResultStore
+
+pytestmark = pytest.mark.slow
+
+
+def scores(out: Path) -> dict[str, float | None]:
+    store = ResultStore(out / "results.sqlite")
+    try:
+        return {r.condition: r.score for r in store.rows()}
+    finally:
+        store.close()
+
+
+def test_spec_and_manifest_errors_name_the_place(tmp_path, small_study):
+    with pytest.raises(ConfigError, match=r"sizes\[1\]: expected WxH"):
+        load_spec(small_study, {"sizes": "320x240,big"})
+    with pytest.raises(ConfigError, match=r"interpolations\[0\]: 'cubic' is not one of"):
+        load_spec(small_study, {"interpolations": "cubic"})
+    with pytest.raises(ConfigError, match="unknown key"):
+        (tmp_path / "bad.yaml").write_text("manifest: manifest.csv\nsize: [1]\n")
+        load_spec(tmp_path / "bad.yaml")
+    manifest = tmp_path / "broken.csv"
+    manifest.write_text(
+        "image,category,query,relevant\nimg0.png,life,q,1\nmissing.png,life,q,0\nimg1.png,life,,0\n"
+    )
+    with pytest.raises(InputError) as info:
+        load_manifest(manifest)
+    assert info.value.field == "broken.csv:3.image"
+    manifest.write_text("image,category,query,relevant\nimg0.png,life,q,yes\n")
+    with pytest.raises(InputError, match="'relevant' must be a number") as info:
+        load_manifest(manifest)
+    assert info.value.field == "broken.csv:2.relevant"
+
+
+def test_rerun_resumes_and_a_changed_spec_is_refused(tmp_path, small_study):
+    spec = load_spec(small_study)
+    first = run_study(spec, tmp_path / "out", progress=False)
+    assert (first.total, first.scored, first.errors) == (32, 32, 0)
+    again = run_study(spec, tmp_path / "out", progress=False)
+    assert (again.already_done, again.scored) == (32, 0)
+    changed = load_spec(small_study, {"repeats": 3})
+    with pytest.raises(ConfigError, match="--restart"):
+        run_study(changed, tmp_path / "out", progress=False)
+    restarted = run_study(changed, tmp_path / "out", restart=True, progress=False)
+    assert restarted.scored == 48 and len(scores(tmp_path / "out")) == 48
+
+
+def test_a_bad_image_becomes_an_error_row(tmp_path, small_study):
+    (small_study.parent / "img3.png").write_bytes(b"not a picture")
+    summary = run_study(load_spec(small_study), tmp_path / "out", progress=False)
+    assert summary.errors == 8 and summary.scored == 32  # 2 sizes x 2 interpolations x 2 repeats
+    rows = list(ResultStore(tmp_path / "out" / "results.sqlite").rows())
+    bad = [r for r in rows if r.image == "img3.png"]
+    assert all(r.score is None and "not a recognised image format" in r.error for r in bad)
+    assert all(r.score is not None for r in rows if r.image != "img3.png")
+
+
+def test_sigkill_at_several_points_then_resume_loses_and_duplicates_nothing(tmp_path, small_study):
+    reference = tmp_path / "reference"
+    run_study(load_spec(small_study), reference, progress=False)
+    expected = scores(reference)
+    out = tmp_path / "killed"
+    command = [
+        sys.executable,
+        "-m",
+        "vlrerank",
+        "study",
+        "run",
+        str(small_study),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    for kill_after in (3, 11, 19, 27):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with sqlite3.connect(out / "results.sqlite", timeout=5) as db:
+                    if db.execute("SELECT COUNT(*) FROM results").fetchone()[0] >= kill_after:
+                        break
+            except sqlite3.Error:
+                pass
+            time.sleep(0.02)
+        assert process.poll() is None, "the run ended before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    with sqlite3.connect(out / "results.sqlite") as db:
+        assert db.execute("SELECT COUNT(*), COUNT(DISTINCT condition) FROM results").fetchone() == (32, 32)
+    assert scores(out) == expected  # one forward per pair here, so values are bit-identical
+
+
+def test_ray_executor_gives_the_local_results(tmp_path, small_study):
+    pytest.importorskip("ray")
+    spec = load_spec(small_study)
+    run_study(spec, tmp_path / "local", progress=False)
+    summary = run_study(spec, tmp_path / "ray", executor="ray", workers=2, progress=False)
+    assert summary.scored == 32
+    assert scores(tmp_path / "ray") == scores(tmp_path / "local")
+
+
+def test_report_has_every_plot_and_table(tmp_path, small_study):
+    run_study(load_spec(small_study), tmp_path / "out", progress=False)
+    html = write_report(tmp_path / "out").read_text()
+    plots = [
+        "Score vs size per category",
+        "Interpolation comparison",
+        "Correlation heatmap",
+        "Rank stability",
+    ]
+    tables = [
+        "Score by size and category",
+        "Peak and plateau per category",
+        "Ranking quality",
+        "Cost per size",
+    ]
+    for title in [*plots, "Score vs cost", *tables, "RANDOM weights"]:
+        assert title in html
+    assert html.count("data:image/png;base64,") == 5 and "http" not in html.split("<h2>Spec")[0].replace(
+        "https://", ""
+    )
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "| life | 320x240 | 320x256 | 80 |" in markdown
+    assert (tmp_path / "out" / "results.csv").read_text().count("\n") == 33
