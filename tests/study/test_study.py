@@ -142,3 +142,24 @@ def test_report_has_every_plot_and_table(tmp_path, small_study):
     markdown = (tmp_path / "out" / "report.md").read_text()
     assert "| life | 320x240 | 320x256 | 80 |" in markdown
     assert (tmp_path / "out" / "results.csv").read_text().count("\n") == 33
+
+
+def test_explained_study_reports_sub_score_correlations(tmp_path, small_study):
+    manifest = small_study.parent / "manifest.csv"
+    lines = manifest.read_text().splitlines()
+    captions = ["a red thing", "a blue thing", "a green square", "stripes"]
+    manifest.write_text(
+        "\n".join(
+            [lines[0] + ",text"]
+            + [f"{line},{caption}" for line, caption in zip(lines[1:], captions, strict=True)]
+        )
+        + "\n"
+    )
+    spec = load_spec(small_study, {"explain": True, "batch_documents": 16})
+    run_study(spec, tmp_path / "out", progress=False)
+    rows = list(ResultStore(tmp_path / "out" / "results.sqlite").rows())
+    assert all(r.visual_match is not None and r.text_alignment is not None for r in rows)
+    write_report(tmp_path / "out")
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "| text alignment vs visual match, all sizes | 32 |" in markdown
+    assert "| text alignment vs visual match, width < 800 px | 32 |" in markdown
