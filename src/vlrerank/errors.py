@@ -32,6 +32,15 @@ class VideoLoadError(InputError):
     """A video (file or frame list) could not be read or decoded."""
 
 
+class ScoringFailed(VlrerankError, RuntimeError):
+    """A pair could not be scored even alone (e.g. the device ran out of memory); names the document."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        self.field = field
+        self.reason = message
+        super().__init__(f"{field}: {message}" if field else message)
+
+
 class ConfigError(VlrerankError, ValueError):
     """An engine or preprocessing setting is invalid or unsupported on this machine."""
 

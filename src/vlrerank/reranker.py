@@ -11,7 +11,7 @@ import torch
 from .config import EngineConfig
 from .engine import LoadedCheckpoint, ScoringEngine, load_checkpoint
 from .engine.core import ScoredRequest
-from .errors import InputError
+from .errors import InputError, ScoringFailed
 from .inputs.schema import MultimodalInput, to_documents, to_multimodal
 from .preprocess.config import PreprocessConfig, QualityPolicy
 from .ranking import RankedResult, RankedResults, RejectedDocument, rank_order
@@ -128,6 +128,9 @@ class Reranker:
     ) -> list[float]:
         """Relevance probabilities of ``documents`` for ``query``, in document order."""
         _, scored = self._score(query, documents, instruction, fps, max_frames, preprocess, None)
+        for index, outcome in enumerate(scored.scores):
+            if outcome.score is None:  # only a pair that failed even alone: never return a shorter list
+                raise ScoringFailed(str(outcome.rejection), field=f"documents[{index}]")
         return [s.score for s in scored.scores if s.score is not None]
 
     def rank(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+import torch
 
 from ..config import EngineConfig
 from ..errors import InputError
@@ -20,6 +23,8 @@ from .encode import EncodedPair, PairEncoder, PreparedSide
 from .explain import Explanation
 from .loading import LoadedCheckpoint
 from .prompt import PromptTokenizer
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -131,24 +136,51 @@ class ScoringEngine:
         )
         return [self.encoder.encode_pair(instruction, prepared_query, doc) for doc in docs]
 
-    def forward(self, pairs: Sequence[EncodedPair]) -> tuple[list[float], int]:
-        """Model stage: length-sorted batches under the token budget; scores in input order."""
-        scores: list[float] = [0.0] * len(pairs)
+    def forward(self, pairs: Sequence[EncodedPair]) -> tuple[list[float | None], int]:
+        """Model stage: length-sorted batches under the token budget; scores in input order.
+
+        A batch that runs out of device memory is halved and retried, down to single pairs; a pair
+        that fails even alone scores ``None`` (reported by the caller), and the rest are scored.
+        Returns the scores and the number of forwards run.
+        """
+        scores: list[float | None] = [None] * len(pairs)
         batches = plan_batches(
             [p.num_tokens for p in pairs],
             token_budget=self.config.token_budget,
             max_pairs=self.config.max_batch_pairs,
         )
-        for indices in batches:
-            batch = collate(
-                [pairs[i] for i in indices],
-                pad_id=self._pad_id,
-                image_pad_id=self._image_pad_id,
-                video_pad_id=self._video_pad_id,
+        forwards = sum(self._score_splitting(pairs, indices, scores) for indices in batches)
+        return scores, forwards
+
+    def _score_splitting(
+        self, pairs: Sequence[EncodedPair], indices: list[int], scores: list[float | None]
+    ) -> int:
+        batch = collate(
+            [pairs[i] for i in indices],
+            pad_id=self._pad_id,
+            image_pad_id=self._image_pad_id,
+            video_pad_id=self._video_pad_id,
+        )
+        try:
+            values = self.backend.score(batch).tolist()
+        except Exception as exc:  # only memory exhaustion is retried; anything else propagates
+            if not is_out_of_memory(exc):
+                raise
+            release_device_memory(self.backend.device)
+            if len(indices) == 1:
+                logger.warning(
+                    "a pair of %d tokens ran out of memory even alone", pairs[indices[0]].num_tokens
+                )
+                return 1
+            half = len(indices) // 2
+            return (
+                1
+                + self._score_splitting(pairs, indices[:half], scores)
+                + self._score_splitting(pairs, indices[half:], scores)
             )
-            for index, value in zip(indices, self.backend.score(batch).tolist(), strict=True):
-                scores[index] = float(value)
-        return scores, len(batches)
+        for index, value in zip(indices, values, strict=True):
+            scores[index] = float(value)
+        return 1
 
     def score(
         self,
@@ -203,19 +235,42 @@ class ScoringEngine:
                 results.append(PairScore(None, 0, (), images, qualities[i], None, rejections[i]))
                 continue
             value, pair = by_index[i]
+            explanation = None
+            if explain_scores:  # consumed for every kept document, so the extra values stay aligned
+                specs, missing = plans[i]
+                explanation = explain.assemble(specs, [next(extra_values) for _ in specs], missing)
+            if value is None:
+                results.append(
+                    PairScore(None, pair.num_tokens, (), images, qualities[i], None, OUT_OF_MEMORY)
+                )
+                continue
             penalized = None
             if policy.mode == "penalize":
                 q = qualities[i]
                 penalized = value if q is None else penalized_score(value, q, policy.threshold)
-            explanation = None
-            if explain_scores:
-                specs, missing = plans[i]
-                explanation = explain.assemble(specs, [next(extra_values) for _ in specs], missing)
             results.append(
                 PairScore(value, pair.num_tokens, (), images, qualities[i], penalized, None, explanation)
             )
         query_images = tuple(v.facts for v in prepared_query.videos + prepared_query.images)
         return ScoredRequest(tuple(results), query_images, prepared - start, done - prepared, num_batches)
+
+
+OUT_OF_MEMORY = (
+    "could not be scored: the device ran out of memory even for this pair alone; "
+    "use smaller images (max_pixels, a preprocess size) or a larger device"
+)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    oom_type = getattr(torch.cuda, "OutOfMemoryError", None)
+    return (oom_type is not None and isinstance(exc, oom_type)) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
+
+
+def release_device_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
 
 
 def _per_document(

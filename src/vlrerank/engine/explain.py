@@ -81,7 +81,10 @@ def plan(query: PreparedSide, document: PreparedSide) -> tuple[list[ExtraPair], 
     return pairs, missing
 
 
-def assemble(extra: list[ExtraPair], values: list[float], missing: dict[str, str]) -> Explanation:
-    found = {pair.name: SubScore(value, None, pair.split) for pair, value in zip(extra, values, strict=True)}
+def assemble(extra: list[ExtraPair], values: list[float | None], missing: dict[str, str]) -> Explanation:
+    found = {
+        pair.name: SubScore(value, None if value is not None else "out of device memory", pair.split)
+        for pair, value in zip(extra, values, strict=True)
+    }
     parts = {name: found.get(name) or SubScore(None, missing[name]) for name in NAMES}
     return Explanation(**parts)

@@ -16,6 +16,7 @@ from ..errors import (
     MissingDependencyError,
     ModelLoadError,
     ModelNotFoundError,
+    ScoringFailed,
     VlrerankError,
 )
 
@@ -61,7 +62,7 @@ def status_of(exc: Exception) -> int:
         return exc.status
     if isinstance(exc, (InputError, ConfigError)):
         return 422
-    if isinstance(exc, (ModelNotFoundError, ModelLoadError, MissingDependencyError)):
+    if isinstance(exc, (ModelNotFoundError, ModelLoadError, MissingDependencyError, ScoringFailed)):
         return 503
     return 500
 
