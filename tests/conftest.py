@@ -81,3 +81,7 @@ def write_video(path: Path, frames: int, fps: int = 4, size: tuple[int, int] = (
 @pytest.fixture(scope="session")
 def video_file(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(write_video(tmp_path_factory.mktemp("video") / "clip.mp4", frames=12))
+
+
+# Real servers (``python -m vlrerank serve`` subprocesses) for the HTTP, browser and hostile tests.
+from .servers import api_server, ui_server  # noqa: E402, F401

@@ -38,6 +38,8 @@ class EngineConfig:
         allow_urls: fetch ``http(s)://`` images; off by default because it reaches the network.
             Only public addresses are fetched, checked again on every redirect, unless
             ``allow_private_urls`` (for trusted networks and tests).
+        media_root: when set, local image and video paths must resolve inside this folder
+            (``..`` and symlinks are followed first), so callers cannot read other files.
         prepare_workers: threads that decode and resize documents' images in parallel (1 = none).
         url_timeout_s / max_image_bytes / max_image_pixels: guards on what an image may cost.
     """
@@ -56,6 +58,7 @@ class EngineConfig:
     default_instruction: str = DEFAULT_INSTRUCTION
     allow_urls: bool = False
     allow_private_urls: bool = False
+    media_root: str | None = None
     url_timeout_s: float = 10.0
     max_image_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 100_000_000

@@ -21,6 +21,9 @@ logger = logging.getLogger(__name__)
 
 # Constructor keywords of the reference class, mapped onto EngineConfig fields.
 _REFERENCE_ALIASES = {"total_pixels": "video_total_pixels", "torch_dtype": "dtype"}
+# Bounds on video sampling requests: beyond these a request only costs memory and time.
+MAX_FPS = 30.0
+MAX_FRAMES = 768  # qwen-vl-utils' own ceiling
 _REQUEST_KEYS = frozenset({"instruction", "query", "documents", "fps", "max_frames"})
 
 
@@ -217,11 +220,15 @@ class Reranker:
         used_instruction = instruction or self.config.default_instruction
         fps = self.config.fps if fps is None else fps
         max_frames = self.config.max_frames if max_frames is None else max_frames
-        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0:
-            raise InputError(f"fps must be a positive number, got {fps!r}", field="fps")
-        if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 2:
+        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= MAX_FPS:
+            raise InputError(f"fps must be a number in (0, {MAX_FPS}], got {fps!r}", field="fps")
+        if (
+            isinstance(max_frames, bool)
+            or not isinstance(max_frames, int)
+            or not 2 <= max_frames <= MAX_FRAMES
+        ):
             raise InputError(
-                f"max_frames must be an integer of at least 2, got {max_frames!r}", field="max_frames"
+                f"max_frames must be an integer in [2, {MAX_FRAMES}], got {max_frames!r}", field="max_frames"
             )
         if quality is not None and not isinstance(quality, QualityPolicy):
             raise InputError(f"expected a QualityPolicy, got {type(quality).__name__}", field="quality")

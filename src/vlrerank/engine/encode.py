@@ -92,6 +92,7 @@ class PairEncoder:
         self._limits = ImageLimits(
             allow_urls=config.allow_urls,
             allow_private_urls=config.allow_private_urls,
+            media_root=config.media_root,
             url_timeout_s=config.url_timeout_s,
             max_bytes=config.max_image_bytes,
             max_pixels=config.max_image_pixels,
@@ -134,7 +135,9 @@ class PairEncoder:
 
     def _video(self, source: VideoSource, field: str, fps: float, max_frames: int) -> VisualInput:
         if isinstance(source, str):
-            decoded = decode_video_file(source, fps=fps, max_frames=max_frames, field=field)
+            decoded = decode_video_file(
+                source, fps=fps, max_frames=max_frames, field=field, media_root=self._config.media_root
+            )
             prepared = video_from_tensor(
                 decoded.frames, fps=decoded.fps, frame_indices=decoded.frame_indices, field=field
             )

@@ -24,6 +24,7 @@ from .schema import ImageSource
 class ImageLimits:
     allow_urls: bool = False
     allow_private_urls: bool = False  # loopback/private hosts too: only for trusted networks and tests
+    media_root: str | None = None  # when set, local paths must lie inside it
     url_timeout_s: float = 10.0
     max_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 100_000_000
@@ -93,7 +94,21 @@ def _read_data_uri(uri: str, field: str) -> bytes:
         raise InputError("data URI holds invalid base64", field=field) from None
 
 
+def check_media_path(path: str, field: str, media_root: str | None) -> str:
+    """With a media root, a path must resolve (symlinks and ``..`` followed) to a file inside it."""
+    if media_root is None:
+        return path
+    root = os.path.realpath(media_root)
+    resolved = os.path.realpath(os.path.join(root, path))
+    if os.path.commonpath([root, resolved]) != root:
+        raise InputError(
+            f"path {path!r} is outside the media root; give a path inside {media_root}", field=field
+        )
+    return resolved
+
+
 def _read_path(path: str, field: str, limits: ImageLimits) -> bytes:
+    path = check_media_path(path, field, limits.media_root)
     if not os.path.isfile(path):
         raise ImageLoadError(f"no such image file: {path}", field=field)
     size = os.path.getsize(path)

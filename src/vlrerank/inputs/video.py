@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..errors import MissingDependencyError, VideoLoadError
+from .images import check_media_path
 
 MIN_FRAMES = 4
 FRAME_FACTOR = 2
@@ -52,12 +53,15 @@ def _import_av() -> Any:
     return av
 
 
-def decode_video_file(path: str, *, fps: float, max_frames: int, field: str) -> DecodedVideo:
+def decode_video_file(
+    path: str, *, fps: float, max_frames: int, field: str, media_root: str | None = None
+) -> DecodedVideo:
     """Decode ``path`` and keep evenly spaced frames, ``fps`` per second of video, at most ``max_frames``."""
     if path.startswith("file://"):
         path = path[len("file://") :]
     if "://" in path:
         raise VideoLoadError("only local video files are supported", field=field)
+    path = check_media_path(path, field, media_root)
     if not os.path.isfile(path):
         raise VideoLoadError(f"no such video file: {path}", field=field)
     av = _import_av()

@@ -1,4 +1,7 @@
-"""Real servers for the HTTP and browser tests: ``python -m vlrerank serve`` in a subprocess."""
+"""Real servers for the HTTP, browser and hostile tests: ``python -m vlrerank serve`` subprocesses.
+
+The fixtures are imported by tests/conftest.py so every test package shares one of each.
+"""
 
 from __future__ import annotations
 
