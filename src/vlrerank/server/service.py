@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config import EngineConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, VlrerankError
 from ..preprocess.config import PreprocessConfig, QualityPolicy
 from ..ranking import RankedResults
 from ..reranker import Reranker
@@ -17,6 +19,9 @@ from .metrics import Metrics
 from .scheduler import Scheduler
 from .schemas import MultimodalObject, RejectedOut, RerankRequest, RerankResponse, ResultOut, Timing, Usage
 from .settings import Settings
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ModelNotServed(ServiceError):
@@ -148,13 +153,28 @@ class RerankService:
                 preprocess=preprocess, quality=quality, explain=request.explain,
             )  # fmt: skip
 
-        self.metrics.queue_depth.set(self.scheduler.depth + 1)
-        try:
-            ranked = await self.scheduler.run(work)
-        finally:
-            self.metrics.queue_depth.set(self.scheduler.depth)
+        ranked = await self.run_scoring(work)
         self.metrics.pairs.inc(len(ranked.results))
         return self.response(request, ranked)
+
+    async def run_scoring(self, work: Callable[[], T]) -> T:
+        """Run model work through the queue. If the engine itself breaks (not the request), the
+        client gets 503 instead of a 500 or a hang, and the model is reloaded: /ready recovers."""
+        self.metrics.queue_depth.set(self.scheduler.depth + 1)
+        try:
+            return await self.scheduler.run(work)
+        except VlrerankError:
+            raise
+        except Exception as exc:
+            logger.exception("the scoring engine failed; reloading the model")
+            self.reranker = None
+            self.load_error = None
+            self.load_in_background()
+            raise NotReady(
+                f"the scoring engine failed ({type(exc).__name__}); it is restarting, retry shortly"
+            ) from None
+        finally:
+            self.metrics.queue_depth.set(self.scheduler.depth)
 
     def response(self, request: RerankRequest, ranked: RankedResults) -> RerankResponse:
         def document(index: int) -> dict[str, Any] | None:

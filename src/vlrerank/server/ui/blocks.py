@@ -78,7 +78,7 @@ def build(service: Any) -> gr.Blocks:
                     query, documents, instruction or None, preprocess=config, quality=quality, explain=explain
                 )
 
-            ranked = await service.scheduler.run(work)
+            ranked = await service.run_scoring(work)
         except VlrerankError as exc:  # a message for the person, never a traceback
             return render.error(str(exc))
         service.metrics.pairs.inc(len(ranked.results))

@@ -1,0 +1,105 @@
+"""Faults: a scoring engine that breaks, a study killed at random moments, an unusable output folder."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from vlrerank import Reranker
+from vlrerank.engine import ScoringEngine
+from vlrerank.errors import ConfigError
+from vlrerank.server.app import create_app
+from vlrerank.server.settings import Settings
+from vlrerank.study.runner import run_study
+from vlrerank.study.spec import load_spec
+from vlrerank.study.store import ResultStore
+
+pytestmark = pytest.mark.slow
+
+
+class CrashingBackend:
+    """Stands in for a GPU worker that dies mid-request (the engine around it is real)."""
+
+    def __init__(self, device) -> None:
+        self.device = device
+
+    def score(self, batch):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+
+def test_a_dying_engine_answers_503_and_readiness_recovers(tiny_dir):
+    broken = Reranker(str(tiny_dir))
+    broken._engine = ScoringEngine(broken._checkpoint, broken.config, backend=CrashingBackend(broken.device))
+    app = create_app(Settings(model=str(tiny_dir), ui=False), reranker=broken)
+    with TestClient(app) as client:
+        response = client.post("/v1/rerank", json={"query": "q", "documents": ["d"]})
+        assert response.status_code == 503 and response.headers["retry-after"]
+        assert "restarting" in response.json()["error"]["message"]
+        deadline = time.monotonic() + 60
+        while client.get("/ready").status_code != 200:  # the model is reloaded in the background
+            assert time.monotonic() < deadline, "readiness never recovered"
+            time.sleep(0.2)
+        assert client.post("/v1/rerank", json={"query": "q", "documents": ["d"]}).status_code == 200
+        assert client.get("/health").status_code == 200
+
+
+def test_study_killed_at_20_random_points_ends_with_one_row_per_condition(tmp_path, small_study):
+    reference = tmp_path / "reference"
+    run_study(load_spec(small_study), reference, progress=False)
+    expected = {r.condition: r.score for r in ResultStore(reference / "results.sqlite").rows()}
+    out = tmp_path / "killed"
+    command = [
+        sys.executable,
+        "-m",
+        "vlrerank",
+        "study",
+        "run",
+        str(small_study),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    kills = 0
+    for threshold in sorted(random.Random(7).sample(range(1, 31), 20)):
+        with_rows = 0
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with sqlite3.connect(out / "results.sqlite", timeout=5) as db:
+                    with_rows = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+            except sqlite3.Error:
+                with_rows = 0
+            if with_rows >= threshold:
+                break
+            time.sleep(0.01)
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            kills += 1
+        process.wait()
+    assert kills >= 15  # most kills land mid-run (the rest found the work already past the point)
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    with sqlite3.connect(out / "results.sqlite") as db:
+        assert db.execute("SELECT COUNT(*), COUNT(DISTINCT condition) FROM results").fetchone() == (32, 32)
+    assert {r.condition: r.score for r in ResultStore(out / "results.sqlite").rows()} == expected
+
+
+def test_unusable_output_stops_cleanly_and_resumes_afterwards(tmp_path, small_study):
+    blocked = tmp_path / "out"
+    blocked.write_text("a file where the results folder should be")
+    with pytest.raises(ConfigError, match="cannot write results"):
+        run_study(load_spec(small_study), blocked, progress=False)
+    command = [sys.executable, "-m", "vlrerank", "study", "run", str(small_study), "--out", str(blocked)]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "cannot write results" in out.stderr and "Traceback" not in out.stderr
+    blocked.unlink()
+    assert run_study(load_spec(small_study), blocked, progress=False).scored == 32
