@@ -103,3 +103,40 @@ def test_unusable_output_stops_cleanly_and_resumes_afterwards(tmp_path, small_st
     assert out.returncode == 2 and "cannot write results" in out.stderr and "Traceback" not in out.stderr
     blocked.unlink()
     assert run_study(load_spec(small_study), blocked, progress=False).scored == 32
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 512 KiB tmpfs (needs root and mount rights, as on our machines and CI)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if (
+        os.geteuid() != 0
+        or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(disk)]).returncode
+    ):
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)])
+
+
+def test_full_disk_stops_cleanly_and_resumes_after_space_is_freed(small_disk, small_study):
+    filler = small_disk / "filler"
+    with filler.open("wb", buffering=0) as handle:  # fill the disk, then leave a little room
+        try:
+            while True:
+                handle.write(b"\0" * 4096)
+        except OSError:
+            pass
+    os.truncate(filler, filler.stat().st_size - 160 * 1024)
+    out = small_disk / "results"
+    with pytest.raises(ConfigError, match=r"cannot write results .*: it resumes"):
+        run_study(load_spec(small_study), out, progress=False)
+    stored_before = ResultStore(out / "results.sqlite").count() if (out / "results.sqlite").exists() else 0
+    assert 0 < stored_before < 32  # it stopped mid-run, keeping what it had written
+    filler.unlink()
+    summary = run_study(load_spec(small_study), out, progress=False)
+    assert summary.already_done == stored_before and summary.already_done + summary.scored == 32
+    with sqlite3.connect(out / "results.sqlite") as db:
+        assert db.execute("SELECT COUNT(*), COUNT(DISTINCT condition) FROM results").fetchone() == (32, 32)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
@@ -44,10 +45,21 @@ class ResultRow:
 
 
 _COLUMNS = [f.name for f in fields(ResultRow)]
+_REMEDY = "free space or choose another --out, then rerun the same command: it resumes"
 _TYPES = {"condition": "TEXT PRIMARY KEY"}
 
 
 class ResultStore:
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A transaction; a full disk or read-only folder becomes a clear, resumable error."""
+        try:
+            with self._db:
+                yield
+        except sqlite3.Error as exc:
+            message = f"cannot write results to {self.path}: {exc}; {_REMEDY}"
+            raise ConfigError(message) from None
+
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
@@ -60,7 +72,7 @@ class ResultStore:
             self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             self._db.commit()
         except (sqlite3.Error, OSError) as exc:
-            raise ConfigError(f"cannot write results to {path}: {exc}") from None
+            raise ConfigError(f"cannot write results to {path}: {exc}; {_REMEDY}") from None
 
     def close(self) -> None:
         self._db.close()
@@ -70,7 +82,7 @@ class ResultStore:
         return None if row is None else str(row[0])
 
     def set_meta(self, values: dict[str, str]) -> None:
-        with self._db:
+        with self._writing():
             self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
 
     def claim(self, fingerprint: str, *, restart: bool) -> None:
@@ -83,7 +95,7 @@ class ResultStore:
                 "or --out a new folder"
             )
         if restart or existing != fingerprint:
-            with self._db:
+            with self._writing():
                 self._db.execute("DELETE FROM results")
             self.set_meta({"fingerprint": fingerprint})
 
@@ -94,15 +106,8 @@ class ResultStore:
         """Insert a batch atomically; rows already present are left as they are."""
         values = [astuple(r) for r in rows]
         placeholders = ", ".join("?" for _ in _COLUMNS)
-        try:
-            with self._db:
-                cursor = self._db.executemany(
-                    f"INSERT OR IGNORE INTO results VALUES ({placeholders})", values
-                )
-        except sqlite3.Error as exc:  # a full disk or a read-only folder: stop with the reason
-            raise ConfigError(
-                f"cannot write results to {self.path}: {exc}; the study can be resumed"
-            ) from None
+        with self._writing():
+            cursor = self._db.executemany(f"INSERT OR IGNORE INTO results VALUES ({placeholders})", values)
         return cursor.rowcount
 
     def rows(self) -> Iterator[ResultRow]:
