@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from vlrerank.server.settings import Settings
 from vlrerank.study.runner import run_study
 from vlrerank.study.spec import load_spec
 from vlrerank.study.store import ResultStore
+
+from ..study.conftest import kill_during_runs, stored_scores
 
 pytestmark = pytest.mark.slow
 
@@ -52,10 +53,10 @@ def test_a_dying_engine_answers_503_and_readiness_recovers(tiny_dir):
 
 
 def test_study_killed_at_20_random_points_ends_with_one_row_per_condition(tmp_path, small_study):
-    reference = tmp_path / "reference"
-    run_study(load_spec(small_study), reference, progress=False)
-    expected = {r.condition: r.score for r in ResultStore(reference / "results.sqlite").rows()}
+    run_study(load_spec(small_study), tmp_path / "reference", progress=False)
     out = tmp_path / "killed"
+    kills = kill_during_runs(small_study, out, sorted(random.Random(7).sample(range(1, 31), 20)))
+    assert kills >= 15  # most kills land mid-run (the rest found the work already past the point)
     command = [
         sys.executable,
         "-m",
@@ -67,30 +68,11 @@ def test_study_killed_at_20_random_points_ends_with_one_row_per_condition(tmp_pa
         str(out),
         "--quiet",
     ]
-    kills = 0
-    for threshold in sorted(random.Random(7).sample(range(1, 31), 20)):
-        with_rows = 0
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                with sqlite3.connect(out / "results.sqlite", timeout=5) as db:
-                    with_rows = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-            except sqlite3.Error:
-                with_rows = 0
-            if with_rows >= threshold:
-                break
-            time.sleep(0.01)
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
-            kills += 1
-        process.wait()
-    assert kills >= 15  # most kills land mid-run (the rest found the work already past the point)
     finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
     with sqlite3.connect(out / "results.sqlite") as db:
         assert db.execute("SELECT COUNT(*), COUNT(DISTINCT condition) FROM results").fetchone() == (32, 32)
-    assert {r.condition: r.score for r in ResultStore(out / "results.sqlite").rows()} == expected
+    assert stored_scores(out) == stored_scores(tmp_path / "reference")
 
 
 def test_unusable_output_stops_cleanly_and_resumes_afterwards(tmp_path, small_study):

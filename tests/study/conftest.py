@@ -23,3 +23,43 @@ def small_study(tmp_path, tiny_dir) -> Path:
         f"repeats: 2\nmodel: {tiny_dir}\nbatch_documents: 1\n"
     )
     return tmp_path / "spec.yaml"
+
+
+def stored_scores(out: Path) -> dict[str, float | None]:
+    from vlrerank.study.store import ResultStore
+
+    store = ResultStore(out / "results.sqlite")
+    try:
+        return {r.condition: r.score for r in store.rows()}
+    finally:
+        store.close()
+
+
+def kill_during_runs(spec: Path, out: Path, thresholds: list[int]) -> int:
+    """Start ``vlrerank study run`` once per threshold and SIGKILL it as soon as the store holds that
+    many rows (if it is still running then). Returns how many runs were killed mid-way."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    command = [sys.executable, "-m", "vlrerank", "study", "run", str(spec), "--out", str(out), "--quiet"]
+    kills = 0
+    for threshold in thresholds:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with sqlite3.connect(out / "results.sqlite", timeout=5) as db:
+                    if db.execute("SELECT COUNT(*) FROM results").fetchone()[0] >= threshold:
+                        break
+            except sqlite3.Error:
+                pass
+            time.sleep(0.01)
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            kills += 1
+        process.wait()
+    return kills

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
@@ -18,15 +14,9 @@ from vlrerank.study.runner import run_study
 from vlrerank.study.spec import load_manifest, load_spec
 from vlrerank.study.store import ResultStore
 
+from .conftest import kill_during_runs, stored_scores
+
 pytestmark = pytest.mark.slow
-
-
-def scores(out: Path) -> dict[str, float | None]:
-    store = ResultStore(out / "results.sqlite")
-    try:
-        return {r.condition: r.score for r in store.rows()}
-    finally:
-        store.close()
 
 
 def test_spec_and_manifest_errors_name_the_place(tmp_path, small_study):
@@ -60,7 +50,7 @@ def test_rerun_resumes_and_a_changed_spec_is_refused(tmp_path, small_study):
     with pytest.raises(ConfigError, match="--restart"):
         run_study(changed, tmp_path / "out", progress=False)
     restarted = run_study(changed, tmp_path / "out", restart=True, progress=False)
-    assert restarted.scored == 48 and len(scores(tmp_path / "out")) == 48
+    assert restarted.scored == 48 and len(stored_scores(tmp_path / "out")) == 48
 
 
 def test_a_bad_image_becomes_an_error_row(tmp_path, small_study):
@@ -74,40 +64,17 @@ def test_a_bad_image_becomes_an_error_row(tmp_path, small_study):
 
 
 def test_sigkill_at_several_points_then_resume_loses_and_duplicates_nothing(tmp_path, small_study):
-    reference = tmp_path / "reference"
-    run_study(load_spec(small_study), reference, progress=False)
-    expected = scores(reference)
+    run_study(load_spec(small_study), tmp_path / "reference", progress=False)
     out = tmp_path / "killed"
-    command = [
-        sys.executable,
-        "-m",
-        "vlrerank",
-        "study",
-        "run",
-        str(small_study),
-        "--out",
-        str(out),
-        "--quiet",
-    ]
-    for kill_after in (3, 11, 19, 27):
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                with sqlite3.connect(out / "results.sqlite", timeout=5) as db:
-                    if db.execute("SELECT COUNT(*) FROM results").fetchone()[0] >= kill_after:
-                        break
-            except sqlite3.Error:
-                pass
-            time.sleep(0.02)
-        assert process.poll() is None, "the run ended before it could be killed"
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert kill_during_runs(small_study, out, [3, 11, 19, 27]) == 4
+    resumed = subprocess.run(
+        [sys.executable, "-m", "vlrerank", "study", "run", str(small_study), "--out", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     with sqlite3.connect(out / "results.sqlite") as db:
         assert db.execute("SELECT COUNT(*), COUNT(DISTINCT condition) FROM results").fetchone() == (32, 32)
-    assert scores(out) == expected  # one forward per pair here, so values are bit-identical
+    assert stored_scores(out) == stored_scores(tmp_path / "reference")  # one forward per pair: bit-identical
 
 
 def test_ray_executor_gives_the_local_results(tmp_path, small_study):
@@ -116,7 +83,7 @@ def test_ray_executor_gives_the_local_results(tmp_path, small_study):
     run_study(spec, tmp_path / "local", progress=False)
     summary = run_study(spec, tmp_path / "ray", executor="ray", workers=2, progress=False)
     assert summary.scored == 32
-    assert scores(tmp_path / "ray") == scores(tmp_path / "local")
+    assert stored_scores(tmp_path / "ray") == stored_scores(tmp_path / "local")
 
 
 def test_report_has_every_plot_and_table(tmp_path, small_study):
