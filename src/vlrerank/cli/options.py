@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..errors import ConfigError
-from ..preprocess.config import INTERPOLATIONS, PRESETS, RESIZE_MODES, PreprocessConfig
+from ..preprocess.config import INTERPOLATIONS, PRESETS, RESIZE_MODES, PreprocessConfig, size_from_text
 
 
 def add_preprocess_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,10 +21,9 @@ def add_preprocess_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_size(text: str) -> tuple[int, int]:
     try:
-        width, height = (int(part) for part in text.lower().split("x"))
+        return size_from_text(text)
     except ValueError:
         raise ConfigError(f"--size must look like 1024x768, got {text!r}") from None
-    return width, height
 
 
 def preprocess_config(args: Any) -> PreprocessConfig:

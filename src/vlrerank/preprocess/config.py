@@ -29,6 +29,12 @@ DOCUMENT_MIN_WIDTH = 640
 SNAP_RATIOS: tuple[tuple[int, int], ...] = ((4, 3), (16, 9), (1, 1))
 
 
+def size_from_text(text: str) -> tuple[int, int]:
+    """``"1024x768"`` -> ``(1024, 768)``; ``ValueError`` when it is not two integers joined by x."""
+    width, height = (int(part) for part in text.strip().lower().split("x"))
+    return width, height
+
+
 @dataclass(frozen=True, kw_only=True)
 class PreprocessConfig:
     """How one image is prepared before the model sees it.

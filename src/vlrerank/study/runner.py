@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import resource
 import time
 from collections.abc import Callable, Iterable
@@ -152,7 +153,13 @@ def run_study(
     store = ResultStore(Path(out_dir) / STORE_NAME)
     try:
         store.claim(fingerprint(spec, items, __version__), restart=restart)
-        store.set_meta({"spec": _json(spec.canonical()), "model": spec.model, "version": __version__})
+        store.set_meta(
+            {
+                "spec": json.dumps(spec.canonical(), sort_keys=True),
+                "model": spec.model,
+                "version": __version__,
+            }
+        )
         done = store.done()
         todo = [c for c in conditions if c.key not in done]
         work = batches(spec, items, todo)
@@ -175,12 +182,6 @@ def run_study(
         return RunSummary(len(conditions), len(done), scored, errors, time.perf_counter() - start, store.path)
     finally:
         store.close()
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, sort_keys=True)
 
 
 def _with_progress(results: Iterable[list[ResultRow]], total: int, show: bool) -> Iterable[list[ResultRow]]:

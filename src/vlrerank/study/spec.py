@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError
-from ..preprocess.config import INTERPOLATIONS, RESIZE_MODES
+from ..preprocess.config import INTERPOLATIONS, RESIZE_MODES, size_from_text
 
 DEFAULT_SIZES = ((320, 240), (640, 480), (800, 600), (1024, 768), (1280, 960), (1600, 1200), (2048, 1536))
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
@@ -72,7 +72,7 @@ def parse_size(value: Any, where: str) -> tuple[int, int] | None:
         width, height = value
     else:
         try:
-            width, height = (int(v) for v in str(value).lower().split("x"))
+            width, height = size_from_text(str(value))
         except ValueError:
             raise ConfigError(f"{where}: expected WxH like 1024x768 or 'native', got {value!r}") from None
     if not (

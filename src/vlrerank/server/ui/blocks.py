@@ -8,8 +8,8 @@ from typing import Any
 import gradio as gr
 
 from ...config import DEFAULT_INSTRUCTION
-from ...errors import VlrerankError
-from ...preprocess.config import INTERPOLATIONS, PRESETS, PreprocessConfig, QualityPolicy
+from ...errors import ConfigError, VlrerankError
+from ...preprocess.config import INTERPOLATIONS, PRESETS, PreprocessConfig, QualityPolicy, size_from_text
 from ...testing import RANDOM_WEIGHTS_WARNING, TINY_MODEL_NAME, is_random_checkpoint
 from . import render
 
@@ -24,9 +24,11 @@ def preprocess_from(mode: str, preset: str, custom: str, interpolation: str, blu
     if mode == "native":
         return PreprocessConfig(blur_sigma=blur)
     if preset == "custom":
-        from ...cli.options import parse_size
-
-        return PreprocessConfig(mode=mode, size=parse_size(custom), **options)  # type: ignore[arg-type]
+        try:
+            size = size_from_text(custom)
+        except ValueError:
+            raise ConfigError(f"custom size must look like 1024x768, got {custom!r}") from None
+        return PreprocessConfig(mode=mode, size=size, **options)  # type: ignore[arg-type]
     return PreprocessConfig(mode=mode, preset=preset, **options)  # type: ignore[arg-type]
 
 
