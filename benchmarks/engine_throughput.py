@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import transformers
 from PIL import Image
 
 from vlrerank import EngineConfig, Reranker
@@ -36,40 +38,10 @@ from vlrerank.engine.loading import from_model, load_processors
 from vlrerank.testing.checkpoint import random_model, write_processor_files
 from vlrerank.testing.reference import ReferenceReranker
 
-WORDS = [
-    "the",
-    "quick",
-    "brown",
-    "fox",
-    "jumps",
-    "over",
-    "a",
-    "lazy",
-    "dog",
-    "near",
-    "river",
-    "bank",
-    "while",
-    "children",
-    "play",
-    "football",
-    "in",
-    "green",
-    "park",
-    "under",
-    "bright",
-    "summer",
-    "sky",
-    "and",
-    "old",
-    "men",
-    "sit",
-    "on",
-    "wooden",
-    "benches",
-    "reading",
-    "newspapers",
-]
+WORDS = (  # noqa: SIM905 (a sentence reads better than 32 quoted words)
+    "the quick brown fox jumps over a lazy dog near river bank while children play football in green "
+    "park under bright summer sky and old men sit on wooden benches reading newspapers"
+).split()
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
 
 
@@ -109,10 +81,16 @@ class Result:
     workload: str
     pairs: int
     reference_pairs_per_s: float
-    engine_pairs_per_s: float
+    engine_pairs_per_s: float  # requests one after another, as the reference
     speedup: float
+    concurrent_pairs_per_s: float  # --concurrency callers: CPU preparation overlaps model forwards
+    concurrent_speedup: float
+    no_prefix_pairs_per_s: float  # the engine with prefix reuse off (what the prefix adds)
     tokens_per_pair: float
-    max_abs_diff: float
+    prepare_ms_per_request: float
+    forward_ms_per_request: float
+    max_abs_diff: float  # engine vs reference, same dtype
+    max_abs_diff_fp32: float | None  # engine (run dtype) vs reference in float32, first request
     tflop_per_pair: float
     engine_mfu: float | None
     peak_memory_gib: float
@@ -124,12 +102,20 @@ def sync(device: torch.device) -> None:
 
 
 def flops_per_pair(model: Any, tokens: float, visual_patches: float) -> float:
-    """2 x parameters x tokens for the language model, likewise for the vision tower's patches."""
+    """2 x parameters x tokens for the language model, likewise for the vision tower's patches.
+
+    Counted for the whole pair, as the reference runs it: work the engine saves by sharing a
+    prefix still counts, so MFU here is "pair-equivalent" utilisation.
+    """
     text = sum(
         p.numel() for n, p in model.named_parameters() if "visual" not in n and "embed_tokens" not in n
     )
     vision = sum(p.numel() for n, p in model.named_parameters() if "visual" in n)
     return 2.0 * (text * tokens + vision * visual_patches)
+
+
+def weights_gib(model: Any) -> float:
+    return sum(p.numel() * p.element_size() for p in model.parameters()) / 2**30
 
 
 def peak_memory_gib(device: torch.device) -> float:
@@ -138,70 +124,136 @@ def peak_memory_gib(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux reports KiB
 
 
+def timed(device: torch.device, run: Any) -> tuple[list[float], float]:
+    sync(device)
+    start = time.perf_counter()
+    scores = run()
+    sync(device)
+    return scores, time.perf_counter() - start
+
+
 def run_workload(
-    name: str, engine: Reranker, reference: ReferenceReranker, args: argparse.Namespace
+    name: str,
+    engines: dict[str, Reranker],
+    reference: ReferenceReranker,
+    args: argparse.Namespace,
 ) -> Result:
+    engine, no_prefix = engines["engine"], engines["no_prefix"]
     device = engine.device
     requests = [workload(name, args.docs, seed) for seed in range(args.requests)]
-    engine.process(requests[0])  # warm-up: allocator, kernels, lazy imports
-    reference.process({**requests[0], "documents": requests[0]["documents"][:2]})
+    warm = workload(name, args.docs, 10_000)  # never timed, so the vision cache cannot help later
+    for e in engines.values():
+        e.process(warm)
+    reference.process({**warm, "documents": warm["documents"][:2]})
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
-    sync(device)
-    start = time.perf_counter()
-    reference_scores = [s for r in requests for s in reference.process(r)]
-    sync(device)
-    reference_s = time.perf_counter() - start
-
-    start = time.perf_counter()
-    engine_scores = [s for r in requests for s in engine.process(r)]
-    sync(device)
-    engine_s = time.perf_counter() - start
+    reference_scores, reference_s = timed(device, lambda: [s for r in requests for s in reference.process(r)])
+    engine_scores, engine_s = timed(device, lambda: [s for r in requests for s in engine.process(r)])
+    peak = peak_memory_gib(device)
+    engine.clear_caches()
+    with ThreadPoolExecutor(args.concurrency) as pool:
+        _, concurrent_s = timed(device, lambda: list(pool.map(engine.process, requests)))
+    _, no_prefix_s = timed(device, lambda: [s for r in requests for s in no_prefix.process(r)])
 
     pairs = len(engine_scores)
-    ranked = engine.rank(requests[0]["query"], requests[0]["documents"])
-    tokens = statistics.mean(r.num_tokens for r in ranked)
-    patches = statistics.mean(sum(4 * f.visual_tokens for f in r.images) for r in ranked)
-    patches += 4 * sum(f.visual_tokens for f in ranked.query_images)
+    engine.clear_caches()
+    ranked = [engine.rank(r["query"], r["documents"]) for r in requests]
+    first = ranked[0]
+    tokens = statistics.mean(r.num_tokens for r in first)
+    patches = statistics.mean(sum(4 * f.visual_tokens for f in r.images) for r in first)
+    patches += 4 * sum(f.visual_tokens for f in first.query_images)
     tflop = flops_per_pair(engine._checkpoint.model, tokens, patches) / 1e12
     engine_rate = pairs / engine_s
     mfu = None
     if device.type == "cuda":
         gpu = torch.cuda.get_device_name(device)
-        peak = next((v for k, v in PEAK_BF16_TFLOPS.items() if k in gpu), None)
-        mfu = engine_rate * tflop / peak if peak else None
+        peak_tflops = next((v for k, v in PEAK_BF16_TFLOPS.items() if k in gpu), None)
+        mfu = engine_rate * tflop / peak_tflops if peak_tflops else None
     return Result(
         workload=name,
         pairs=pairs,
         reference_pairs_per_s=pairs / reference_s,
         engine_pairs_per_s=engine_rate,
         speedup=reference_s / engine_s,
+        concurrent_pairs_per_s=pairs / concurrent_s,
+        concurrent_speedup=reference_s / concurrent_s,
+        no_prefix_pairs_per_s=pairs / no_prefix_s,
         tokens_per_pair=tokens,
+        prepare_ms_per_request=1000 * statistics.mean(r.prepare_s for r in ranked),
+        forward_ms_per_request=1000 * statistics.mean(r.forward_s for r in ranked),
         max_abs_diff=max(abs(a - b) for a, b in zip(engine_scores, reference_scores, strict=True)),
+        max_abs_diff_fp32=None,
         tflop_per_pair=tflop,
         engine_mfu=mfu,
-        peak_memory_gib=peak_memory_gib(device),
+        peak_memory_gib=peak,
     )
+
+
+def float32_check(
+    results: list[Result], engine: Reranker, reference: ReferenceReranker, args: argparse.Namespace
+) -> None:
+    """Engine scores (run dtype) against the reference in float32 on the same weights.
+
+    Converts the model to float32 in place, so it runs last.
+    """
+    requests = {}
+    for result in results:
+        request = workload(result.workload, args.docs, 0)
+        requests[result.workload] = {**request, "documents": request["documents"][: args.fp32_pairs]}
+    ours = {name: engine.process(request) for name, request in requests.items()}
+    model = engine._checkpoint.model
+    model.float()
+    fp32 = ReferenceReranker(model, reference.tokenizer, reference.image_processor, reference.head)
+    for result in results:
+        theirs = fp32.process(requests[result.workload])
+        result.max_abs_diff_fp32 = max(abs(a - b) for a, b in zip(ours[result.workload], theirs, strict=True))
+
+
+def profile(engine: Reranker, names: list[str], args: argparse.Namespace) -> str:
+    """The busiest operators of one engine request per workload (where the time goes)."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    activities = [ProfilerActivity.CPU]
+    sort = "cpu_time_total"
+    if engine.device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+        sort = "cuda_time_total"
+    parts = []
+    for name in names:
+        request = workload(name, args.docs, 20_000)
+        engine.clear_caches()
+        with torch_profile(activities=activities) as prof:
+            engine.process(request)
+            sync(engine.device)
+        parts.append(
+            f"== {name}\n" + prof.key_averages().table(sort_by=sort, row_limit=20, max_name_column_width=60)
+        )
+    return "\n".join(parts)
 
 
 def markdown_table(results: list[Result]) -> str:
     rows = [
-        "| workload | pairs | reference pairs/s | engine pairs/s | ratio | tokens/pair | max abs diff "
+        "| workload | pairs | reference pairs/s | engine pairs/s | ratio | concurrent pairs/s | ratio "
+        "| no-prefix pairs/s | tokens/pair | prepare / forward ms per request | max abs diff | vs fp32 "
         "| MFU | peak GiB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         mfu = f"{r.engine_mfu:.0%}" if r.engine_mfu is not None else "-"
+        fp32 = f"{r.max_abs_diff_fp32:.1e}" if r.max_abs_diff_fp32 is not None else "-"
         rows.append(
             f"| {r.workload} | {r.pairs} | {r.reference_pairs_per_s:.1f} | {r.engine_pairs_per_s:.1f} "
-            f"| {r.speedup:.2f}x | {r.tokens_per_pair:.0f} | {r.max_abs_diff:.1e} | {mfu} "
-            f"| {r.peak_memory_gib:.2f} |"
+            f"| {r.speedup:.2f}x | {r.concurrent_pairs_per_s:.1f} | {r.concurrent_speedup:.2f}x "
+            f"| {r.no_prefix_pairs_per_s:.1f} | {r.tokens_per_pair:.0f} "
+            f"| {r.prepare_ms_per_request:.0f} / {r.forward_ms_per_request:.0f} | {r.max_abs_diff:.1e} "
+            f"| {fp32} | {mfu} | {r.peak_memory_gib:.2f} |"
         )
     return "\n".join(rows)
 
 
-def build(args: argparse.Namespace) -> tuple[Reranker, ReferenceReranker]:
+def build(args: argparse.Namespace) -> tuple[dict[str, Reranker], ReferenceReranker]:
     device = torch.device(
         args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     )
@@ -219,13 +271,19 @@ def build(args: argparse.Namespace) -> tuple[Reranker, ReferenceReranker]:
         full, tokenizer, image_processor, path=files, name=f"random-{args.arch}", random_weights=True
     )
     config = EngineConfig(
-        device=str(device), token_budget=args.token_budget, max_batch_pairs=args.max_batch_pairs
+        device=str(device),
+        token_budget=args.token_budget,
+        max_batch_pairs=args.max_batch_pairs,
+        prepare_workers=args.prepare_workers,
     )
-    engine = Reranker.from_checkpoint(checkpoint, config)
+    engines = {
+        "engine": Reranker.from_checkpoint(checkpoint, config),
+        "no_prefix": Reranker.from_checkpoint(checkpoint, config.with_(prefix_reuse=False)),
+    }
     reference = ReferenceReranker(
         checkpoint.model, tokenizer, image_processor, checkpoint.score_vector.to(device)
     )
-    return engine, reference
+    return engines, reference
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,9 +296,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workloads", default="image_docs,text_docs,image_query")
     parser.add_argument("--docs", type=int, default=10, help="documents per request")
     parser.add_argument("--requests", type=int, default=3, help="requests per workload")
+    parser.add_argument("--concurrency", type=int, default=4, help="callers in the concurrent run")
+    parser.add_argument("--prepare-workers", type=int, default=4, help="EngineConfig.prepare_workers")
+    parser.add_argument(
+        "--fp32-pairs", type=int, default=0, help="compare this many pairs per workload with fp32 (last)"
+    )
     parser.add_argument("--token-budget", type=int, default=16384)
     parser.add_argument("--max-batch-pairs", type=int, default=64)
     parser.add_argument("--out", type=Path, default=None, help="write results as JSON here")
+    parser.add_argument("--profile", action="store_true", help="write an operator profile beside --out")
     parser.add_argument("--fast-init", action="store_true", help="noise init (always on for 2b/8b)")
     args = parser.parse_args(argv)
 
@@ -248,9 +312,15 @@ def main(argv: list[str] | None = None) -> int:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    engine, reference = build(args)
-    results = [run_workload(name, engine, reference, args) for name in args.workloads.split(",")]
+    engines, reference = build(args)
+    engine = engines["engine"]
+    results = [run_workload(name, engines, reference, args) for name in args.workloads.split(",")]
     device = engine.device
+    model = engine._checkpoint.model
+    weights = weights_gib(model)
+    profiled = profile(engine, [r.workload for r in results], args) if args.profile else None
+    if args.fp32_pairs:
+        float32_check(results, engine, reference, args)
     meta = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "arch": args.arch,
@@ -262,13 +332,22 @@ def main(argv: list[str] | None = None) -> int:
         "docs_per_request": args.docs,
         "requests": args.requests,
         "token_budget": args.token_budget,
+        "concurrency": args.concurrency,
+        "prepare_workers": args.prepare_workers,
+        "weights_gib": round(weights, 2),
+        "transformers": transformers.__version__,
         "note": "random weights: scores are meaningless; only speed and the engine-reference gap matter",
     }
-    print(f"{meta['date']}  arch={args.arch}  device={meta['device']}  dtype={meta['dtype']}")
+    print(
+        f"{meta['date']}  arch={args.arch}  device={meta['device']}  dtype={meta['dtype']}  "
+        f"torch={torch.__version__}  transformers={transformers.__version__}  weights={weights:.2f} GiB"
+    )
     print(markdown_table(results))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"meta": meta, "results": [asdict(r) for r in results]}, indent=2))
+        if profiled:
+            args.out.with_suffix(".profile.txt").write_text(profiled)
     return 0
 
 

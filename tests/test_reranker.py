@@ -87,7 +87,9 @@ def test_one_instance_is_safe_from_several_threads(reranker, images):
     sequential = [reranker.score(q, d) for q, d in requests]
     with ThreadPoolExecutor(max_workers=6) as pool:
         concurrent = list(pool.map(lambda r: reranker.score(*r), requests))
-    assert concurrent == sequential
+    # Concurrent calls may share forwards (other batch shapes): equal up to float32 rounding.
+    for got, expected in zip(concurrent, sequential, strict=True):
+        assert got == pytest.approx(expected, abs=1e-5)
 
 
 def test_reference_constructor_keywords(tiny_dir):

@@ -41,6 +41,10 @@ class EngineConfig:
         media_root: when set, local image and video paths must resolve inside this folder
             (``..`` and symlinks are followed first), so callers cannot read other files.
         prepare_workers: threads that decode and resize documents' images in parallel (1 = none).
+        prefix_reuse: encode the part every pair of a request shares (system, instruction, query and
+            its images) once, and score documents as continuations of it (same scores, less work).
+        vision_cache_mb: device memory kept for vision-tower outputs, reused across batches and
+            requests for identical pixels (0 = only within one batch).
         url_timeout_s / max_image_bytes / max_image_pixels: guards on what an image may cost.
     """
 
@@ -63,6 +67,8 @@ class EngineConfig:
     max_image_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 100_000_000
     prepare_workers: int = 4
+    prefix_reuse: bool = True
+    vision_cache_mb: int = 512
 
     def __post_init__(self) -> None:
         positive = {
@@ -80,6 +86,14 @@ class EngineConfig:
         for name, value in positive.items():
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"EngineConfig.{name} must be a positive integer, got {value!r}")
+        if (
+            not isinstance(self.vision_cache_mb, int)
+            or isinstance(self.vision_cache_mb, bool)
+            or (self.vision_cache_mb < 0)
+        ):
+            raise ConfigError(f"EngineConfig.vision_cache_mb must be 0 or more, got {self.vision_cache_mb!r}")
+        if not isinstance(self.prefix_reuse, bool):
+            raise ConfigError(f"EngineConfig.prefix_reuse must be true or false, got {self.prefix_reuse!r}")
         if self.min_pixels > self.max_pixels:
             raise ConfigError(
                 f"EngineConfig.min_pixels ({self.min_pixels}) is above max_pixels ({self.max_pixels})"

@@ -86,6 +86,11 @@ class Reranker:
     def dtype(self) -> torch.dtype:
         return self._checkpoint.dtype
 
+    def clear_caches(self) -> None:
+        """Forget cached vision outputs (kept for identical pixels across requests; see
+        ``EngineConfig.vision_cache_mb``), e.g. before timing a cold run."""
+        self._engine.clear_caches()
+
     # -- reference-compatible ----------------------------------------------------------------
     def process(self, inputs: Mapping[str, Any]) -> list[float]:
         """Score a request in the reference's dict format; scores in document order.

@@ -24,25 +24,48 @@ def test_a_pair_longer_than_the_budget_gets_its_own_batch():
     assert plan_batches([5000, 10, 10], token_budget=100, max_pairs=4) == [[0], [1, 2]]
 
 
-def test_collate_left_pads_and_marks_media_tokens():
-    pairs = [EncodedPair((7, 151655, 8), (), ()), EncodedPair((9,), (), ())]
-    batch = collate(pairs, pad_id=0, image_pad_id=151655, video_pad_id=151656)
-    assert batch.input_ids.tolist() == [[7, 151655, 8], [0, 0, 9]]
-    assert batch.attention_mask.tolist() == [[1, 1, 1], [0, 0, 1]]
-    assert batch.mm_token_type_ids.tolist() == [[0, 1, 0], [0, 0, 0]]
-    assert batch.pixel_values is None and batch.video_grid_thw is None
-    assert batch.input_ids.dtype == torch.long
+def text_positions(pair):
+    return torch.arange(pair.num_tokens).unsqueeze(0).expand(3, -1)
 
 
-def test_text_only_positions_equal_the_models_rope_index(reranker):
+def test_collate_right_pads_and_keeps_each_rows_length():
+    pairs = [EncodedPair((7, 151655, 8)), EncodedPair((9,))]
+    batch = collate(pairs, pad_id=0, positions=text_positions)
+    assert batch.input_ids.tolist() == [[7, 151655, 8], [9, 0, 0]]
+    assert batch.lengths.tolist() == [3, 1]
+    assert batch.position_ids[0].tolist() == [[0, 1, 2], [0, 0, 0]]
+    assert batch.input_ids.dtype == torch.long and batch.visuals == ()
+
+
+def test_collate_skips_a_prefix_and_continues_its_positions():
+    pairs = [EncodedPair((1, 2, 3, 4, 5)), EncodedPair((1, 2, 3, 6))]
+    batch = collate(pairs, pad_id=0, positions=text_positions, skip=[3, 2], prefix_rows=[0, 1])
+    assert batch.input_ids.tolist() == [[4, 5], [3, 6]]
+    assert batch.lengths.tolist() == [2, 2]
+    assert batch.position_ids[:, 0].tolist() == [[3, 4]] * 3
+    assert batch.position_ids[:, 1].tolist() == [[2, 3]] * 3
+    assert batch.prefix_rows.tolist() == [0, 1]
+
+
+def test_pair_positions_equal_the_models_rope_index_for_every_kind_of_pair(reranker, images):
+    from vlrerank.engine.batching import PairPositions
+    from vlrerank.engine.encode import MM_IMAGE, MM_TEXT
     from vlrerank.inputs.schema import MultimodalInput
 
     engine = reranker._engine
-    docs = [MultimodalInput(texts=("short",)), MultimodalInput(texts=("a much longer document " * 5,))]
-    pairs = engine.prepare(MultimodalInput(texts=("q",)), docs, instruction="i", fps=1.0, max_frames=64)
-    batch = collate(pairs, pad_id=151643, image_pad_id=151655, video_pad_id=151656)
-    fast = engine.backend.position_ids(batch)
-    slow, _ = engine.backend.model.get_rope_index(
-        batch.input_ids, mm_token_type_ids=batch.mm_token_type_ids, attention_mask=batch.attention_mask
-    )
-    assert torch.equal(fast, slow)
+    docs = [
+        MultimodalInput(texts=("short",)),
+        MultimodalInput(texts=("a longer document " * 5,), images=(images["small"],)),
+        MultimodalInput(images=(images["wide"], images["square"])),
+    ]
+    query = MultimodalInput(texts=("q",), images=(images["grey"],))
+    pairs = engine.prepare(query, docs, instruction="i", fps=1.0, max_frames=64)
+    model = engine.checkpoint.model
+    positions = PairPositions(model, image_pad_id=151655, video_pad_id=151656)
+    for pair in pairs:
+        ids = torch.tensor([pair.input_ids])
+        types = torch.where(ids == 151655, MM_IMAGE, MM_TEXT)
+        grids = torch.tensor([v.grid_thw for v in pair.images])
+        expected, _ = model.get_rope_index(ids, mm_token_type_ids=types, image_grid_thw=grids)
+        assert torch.equal(positions(pair), expected[:, 0])
+    assert positions(EncodedPair((5, 6, 7))).tolist() == [[0, 1, 2]] * 3

@@ -32,7 +32,10 @@ class CrashingBackend:
     def __init__(self, device) -> None:
         self.device = device
 
-    def score(self, batch):
+    def prefill(self, batch):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    def score(self, batch, prefixes=None):
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
 
 

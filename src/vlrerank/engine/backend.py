@@ -1,13 +1,16 @@
-"""GPU stage: run a batch through the model and read the yes/no score. Backends share one Protocol."""
+"""GPU stage: run batches through the model and read the yes/no score. Backends share one Protocol."""
 
 from __future__ import annotations
 
+import inspect
 import threading
 from typing import Any, Protocol
 
 import torch
 
 from .batching import Batch
+from .prefix import PrefixKV, continuation_mask
+from .visual_features import VisionEncoder, VisionFeatureCache
 
 
 class ScoringBackend(Protocol):
@@ -15,62 +18,114 @@ class ScoringBackend(Protocol):
 
     device: torch.device
 
-    def score(self, batch: Batch) -> torch.Tensor:
-        """Relevance probabilities, float32, one per row, on the CPU."""
+    def prefill(self, batch: Batch) -> PrefixKV:
+        """Run prefixes (one per row) and keep their keys and values."""
+        ...
+
+    def score(self, batch: Batch, prefixes: PrefixKV | None = None) -> torch.Tensor:
+        """Relevance probabilities, float32, one per row, on the CPU.
+
+        With ``prefixes``, row ``i`` continues prefix row ``batch.prefix_rows[i]``.
+        """
+        ...
+
+    def clear_caches(self) -> None:
+        """Forget whatever is kept between calls (e.g. vision outputs)."""
         ...
 
 
 class TransformersBackend:
-    """Runs a Hugging Face ``Qwen3VLModel`` (the base model, without its LM head).
+    """Runs the language model and vision tower of a Hugging Face ``Qwen3VLModel`` directly.
 
+    The vision stage goes through :class:`VisionEncoder` (each distinct picture once, cached);
+    its outputs are placed at the placeholder tokens here, as the model's own forward would.
     The score is ``sigmoid(h_last . (W[yes] - W[no]))`` computed in float32 whatever the model dtype.
-    Position ids are always computed here with the model's own M-RoPE rule and passed in: left
-    padding then gives correct positions for text-only rows too, and the model never writes its
-    mutable ``rope_deltas``. A lock still serialises forwards, as CUDA streams are shared.
+    Positions always come with the batch, so the model never writes its mutable ``rope_deltas``;
+    a lock serialises forwards, as CUDA streams and the model are shared.
     """
 
     def __init__(
-        self, model: Any, score_vector: torch.Tensor, *, device: torch.device, dtype: torch.dtype
+        self,
+        model: Any,
+        score_vector: torch.Tensor,
+        *,
+        device: torch.device,
+        dtype: torch.dtype,
+        image_pad_id: int,
+        video_pad_id: int,
+        vision_cache_bytes: int = 0,
+        patch_budget: int = 65536,
     ) -> None:
         self.model = model
         self.device = device
         self.dtype = dtype
+        self._language_model = model.language_model
+        self._embed = self._language_model.get_input_embeddings()
+        self._num_layers = len(self._language_model.layers)
+        cache = VisionFeatureCache(vision_cache_bytes)
+        self.vision = VisionEncoder(model.visual, device=device, cache=cache, patch_budget=patch_budget)
+        self._placeholder_ids = torch.tensor([image_pad_id, video_pad_id], device=device)
         self._score_vector = score_vector.to(device=device, dtype=torch.float32)
+        # transformers 5.24 renamed the text model's ``past_key_values`` argument to ``cache``.
+        parameters = inspect.signature(self._language_model.forward).parameters
+        self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
+        self._attention = self._language_model.config._attn_implementation
         self._lock = threading.Lock()
 
-    def position_ids(self, batch: Batch) -> torch.Tensor:
-        if batch.image_grid_thw is None and batch.video_grid_thw is None:
-            # Text only: every M-RoPE axis counts real tokens (what get_rope_index computes, faster).
-            mask = batch.attention_mask
-            positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
-            return positions.unsqueeze(0).expand(3, -1, -1)
-        position_ids, _ = self.model.get_rope_index(
-            batch.input_ids,
-            mm_token_type_ids=batch.mm_token_type_ids,
-            image_grid_thw=batch.image_grid_thw,
-            video_grid_thw=batch.video_grid_thw,
-            attention_mask=batch.attention_mask,
-        )
-        return position_ids
+    def clear_caches(self) -> None:
+        self.vision.cache.clear()
 
     @torch.inference_mode()
-    def score(self, batch: Batch) -> torch.Tensor:
-        position_ids = self.position_ids(batch)
-        dev = self.device
+    def prefill(self, batch: Batch) -> PrefixKV:
+        store = PrefixKV(self._num_layers, batch.lengths.tolist())
+        with self._lock:
+            self._run(batch, store, None)
+        return store
+
+    @torch.inference_mode()
+    def score(self, batch: Batch, prefixes: PrefixKV | None = None) -> torch.Tensor:
+        if (prefixes is None) != (batch.prefix_rows is None):
+            raise ValueError("a batch of continuations needs its prefixes, and only such a batch")
+        with self._lock:
+            if prefixes is None or batch.prefix_rows is None:
+                hidden = self._run(batch, None, None)
+            else:
+                if self._attention not in ("sdpa", "eager"):
+                    raise ValueError(f"{self._attention} attention takes no prefix masks; use sdpa or eager")
+                rows = batch.prefix_rows.to(self.device)
+                mask = continuation_mask(prefixes, rows, batch.input_ids.shape[1])
+                if self._attention != "sdpa":  # eager attention adds the mask to its scores
+                    mask = torch.zeros(mask.shape, dtype=self.dtype, device=self.device).masked_fill(
+                        ~mask, torch.finfo(self.dtype).min
+                    )
+                hidden = self._run(batch, prefixes.replay(rows), mask)
+            rows = torch.arange(batch.size, device=hidden.device)
+            last = hidden[rows, batch.lengths.to(hidden.device) - 1]
+            logits = last.float() @ self._score_vector
+        return torch.sigmoid(logits).cpu()
+
+    def _run(self, batch: Batch, cache: Any, mask: torch.Tensor | None) -> torch.Tensor:
+        input_ids = batch.input_ids.to(self.device, non_blocking=True)
+        embeds = self._embed(input_ids)
         kwargs: dict[str, Any] = {
-            "input_ids": batch.input_ids.to(dev),
-            "attention_mask": batch.attention_mask.to(dev),
-            "position_ids": position_ids.to(dev),
-            "mm_token_type_ids": batch.mm_token_type_ids.to(dev),
+            "position_ids": batch.position_ids.to(self.device, non_blocking=True),
+            # Without prefixes the causal mask is enough: right padding sits after every real token.
+            "attention_mask": mask,
             "use_cache": False,
         }
-        if batch.pixel_values is not None:
-            kwargs["pixel_values"] = batch.pixel_values.to(dev, self.dtype)
-            kwargs["image_grid_thw"] = batch.image_grid_thw.to(dev)  # type: ignore[union-attr]
-        if batch.pixel_values_videos is not None:
-            kwargs["pixel_values_videos"] = batch.pixel_values_videos.to(dev, self.dtype)
-            kwargs["video_grid_thw"] = batch.video_grid_thw.to(dev)  # type: ignore[union-attr]
-        with self._lock:
-            hidden = self.model(**kwargs).last_hidden_state[:, -1]
-        logits = hidden.float() @ self._score_vector
-        return torch.sigmoid(logits).cpu()
+        if batch.visuals:
+            features = self.vision.features(batch.visuals)
+            ordered = [features[v.key] for v in batch.visuals]
+            mask = torch.isin(input_ids, self._placeholder_ids)
+            values = torch.cat([f.embeds for f in ordered]).to(embeds.dtype)
+            if int(mask.sum()) != values.shape[0]:  # the prompt and the media disagree: a bug
+                raise RuntimeError(f"{int(mask.sum())} placeholders for {values.shape[0]} visual features")
+            embeds = embeds.masked_scatter(mask.unsqueeze(-1), values)
+            depth = len(ordered[0].deepstack)
+            kwargs["visual_pos_masks"] = mask
+            kwargs["deepstack_visual_embeds"] = [
+                torch.cat([f.deepstack[layer] for f in ordered]) for layer in range(depth)
+            ]
+        if cache is not None:
+            kwargs[self._cache_argument] = cache
+        return self._language_model(inputs_embeds=embeds, **kwargs).last_hidden_state

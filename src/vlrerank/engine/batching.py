@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from .encode import MM_IMAGE, MM_TEXT, MM_VIDEO, EncodedPair
+from .encode import MM_IMAGE, MM_TEXT, MM_VIDEO, EncodedPair, VisualInput
 
 
 def plan_batches(lengths: Sequence[int], *, token_budget: int, max_pairs: int) -> list[list[int]]:
@@ -32,42 +33,79 @@ def plan_batches(lengths: Sequence[int], *, token_budget: int, max_pairs: int) -
     return batches
 
 
+class PairPositions:
+    """M-RoPE position ids of whole pairs, by the model's own rule (``get_rope_index``).
+
+    Text-only pairs count tokens on every axis; pairs with visuals ask the model, one row at a time,
+    so padding never enters the computation.
+    """
+
+    def __init__(self, model: Any, *, image_pad_id: int, video_pad_id: int) -> None:
+        self._rope_index = model.get_rope_index
+        self._image_pad_id = image_pad_id
+        self._video_pad_id = video_pad_id
+
+    def __call__(self, pair: EncodedPair) -> torch.Tensor:
+        """``(3, num_tokens)`` positions of ``pair``."""
+        ids = torch.tensor(pair.input_ids, dtype=torch.long)
+        if not pair.spans:
+            return torch.arange(len(ids)).unsqueeze(0).expand(3, -1)
+        mm_types = torch.full_like(ids, MM_TEXT)
+        mm_types[ids == self._image_pad_id] = MM_IMAGE
+        mm_types[ids == self._video_pad_id] = MM_VIDEO
+        images, videos = pair.images, pair.videos
+        positions, _ = self._rope_index(
+            ids.unsqueeze(0),
+            mm_token_type_ids=mm_types.unsqueeze(0),
+            image_grid_thw=torch.tensor([v.grid_thw for v in images], dtype=torch.long) if images else None,
+            video_grid_thw=torch.tensor([v.grid_thw for v in videos], dtype=torch.long) if videos else None,
+        )
+        return positions[:, 0]
+
+
 @dataclass(frozen=True)
 class Batch:
-    """Left-padded model inputs for several pairs (``position_ids`` are added by the backend)."""
+    """Right-padded model inputs: row ``i`` holds pair ``i``'s tokens after its first ``skip[i]``.
 
-    input_ids: torch.Tensor
-    attention_mask: torch.Tensor
-    mm_token_type_ids: torch.Tensor
-    pixel_values: torch.Tensor | None
-    image_grid_thw: torch.Tensor | None
-    pixel_values_videos: torch.Tensor | None
-    video_grid_thw: torch.Tensor | None
+    With ``prefix_rows`` the rows continue prefixes run before (row ``i`` continues prefix row
+    ``prefix_rows[i]``, whose length is ``skip[i]``; see :mod:`vlrerank.engine.prefix`) and their
+    positions continue the whole pair's. Right padding keeps every real token ahead of the
+    padding, so no real token attends to padding and each row is read at its last real token.
+    """
+
+    input_ids: torch.Tensor  # (rows, width)
+    lengths: torch.Tensor  # (rows,) real tokens per row
+    position_ids: torch.Tensor  # (3, rows, width)
+    visuals: tuple[VisualInput, ...]  # the visuals whose placeholders are in the rows, in token order
+    prefix_rows: torch.Tensor | None = None
 
     @property
     def size(self) -> int:
         return int(self.input_ids.shape[0])
 
 
-def collate(pairs: Sequence[EncodedPair], *, pad_id: int, image_pad_id: int, video_pad_id: int) -> Batch:
-    longest = max(p.num_tokens for p in pairs)
-    input_ids = torch.full((len(pairs), longest), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(pairs), longest), dtype=torch.long)
-    for row, pair in enumerate(pairs):
-        ids = torch.tensor(pair.input_ids, dtype=torch.long)
-        input_ids[row, longest - len(ids) :] = ids
-        attention_mask[row, longest - len(ids) :] = 1
-    mm_types = torch.full_like(input_ids, MM_TEXT)
-    mm_types[(input_ids == image_pad_id) & (attention_mask == 1)] = MM_IMAGE
-    mm_types[(input_ids == video_pad_id) & (attention_mask == 1)] = MM_VIDEO
-    images = [v for p in pairs for v in p.images]
-    videos = [v for p in pairs for v in p.videos]
-    return Batch(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        mm_token_type_ids=mm_types,
-        pixel_values=torch.cat([v.pixel_values for v in images]) if images else None,
-        image_grid_thw=torch.tensor([v.grid_thw for v in images], dtype=torch.long) if images else None,
-        pixel_values_videos=torch.cat([v.pixel_values for v in videos]) if videos else None,
-        video_grid_thw=torch.tensor([v.grid_thw for v in videos], dtype=torch.long) if videos else None,
+def collate(
+    pairs: Sequence[EncodedPair],
+    *,
+    pad_id: int,
+    positions: Callable[[EncodedPair], torch.Tensor],
+    skip: Sequence[int] | None = None,
+    prefix_rows: Sequence[int] | None = None,
+) -> Batch:
+    """Rows of ``pairs``, each without its first ``skip[i]`` tokens (a prefix run before)."""
+    skips = list(skip) if skip is not None else [0] * len(pairs)
+    counts = [p.num_tokens - s for p, s in zip(pairs, skips, strict=True)]
+    width = max(counts)
+    input_ids = torch.full((len(pairs), width), pad_id, dtype=torch.long)
+    position_ids = torch.zeros((3, len(pairs), width), dtype=torch.long)
+    for row, (pair, start, count) in enumerate(zip(pairs, skips, counts, strict=True)):
+        input_ids[row, :count] = torch.tensor(pair.input_ids[start:], dtype=torch.long)
+        position_ids[:, row, :count] = positions(pair)[:, start:]
+    visuals = tuple(
+        span.visual
+        for pair, start in zip(pairs, skips, strict=True)
+        for span in pair.spans
+        if span.start >= start
     )
+    rows = torch.tensor(list(prefix_rows), dtype=torch.long) if prefix_rows is not None else None
+    return Batch(input_ids, torch.tensor(counts, dtype=torch.long), position_ids, visuals, rows)

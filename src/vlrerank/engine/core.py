@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-
-import torch
 
 from ..config import EngineConfig
 from ..errors import InputError
@@ -18,13 +15,13 @@ from ..preprocess.provenance import ImageProvenance
 from ..preprocess.quality import penalized_score
 from . import explain
 from .backend import ScoringBackend, TransformersBackend
-from .batching import collate, plan_batches
-from .encode import EncodedPair, PairEncoder, PreparedSide
+from .batching import PairPositions
+from .encode import IMAGE_PAD, VIDEO_PAD, EncodedPair, PairEncoder, PreparedSide
 from .explain import Explanation
+from .handler import BatchHandler
 from .loading import LoadedCheckpoint
 from .prompt import PromptTokenizer
-
-logger = logging.getLogger(__name__)
+from .runner import ForwardRunner
 
 
 @dataclass(frozen=True)
@@ -82,12 +79,29 @@ class ScoringEngine:
             merge_size=vision.spatial_merge_size,
             temporal_patch_size=vision.temporal_patch_size,
         )
+        image_pad_id = tokenizer.convert_tokens_to_ids(IMAGE_PAD)
+        video_pad_id = tokenizer.convert_tokens_to_ids(VIDEO_PAD)
         self.backend = backend or TransformersBackend(
-            checkpoint.model, checkpoint.score_vector, device=checkpoint.device, dtype=checkpoint.dtype
+            checkpoint.model,
+            checkpoint.score_vector,
+            device=checkpoint.device,
+            dtype=checkpoint.dtype,
+            image_pad_id=image_pad_id,
+            video_pad_id=video_pad_id,
+            vision_cache_bytes=config.vision_cache_mb * 2**20,
+            # Vision attention is per picture, so this bounds activations, not attention.
+            patch_budget=4 * config.token_budget,
         )
-        self._pad_id = tokenizer.pad_token_id
-        self._image_pad_id = tokenizer.convert_tokens_to_ids("<|image_pad|>")
-        self._video_pad_id = tokenizer.convert_tokens_to_ids("<|video_pad|>")
+        self.runner = ForwardRunner(
+            self.backend,
+            PairPositions(checkpoint.model, image_pad_id=image_pad_id, video_pad_id=video_pad_id),
+            pad_id=tokenizer.pad_token_id,
+            token_budget=config.token_budget,
+            max_pairs=config.max_batch_pairs,
+            # Continuations need a custom attention mask, which flash-attention kernels do not take.
+            prefix_reuse=config.prefix_reuse and config.attn_implementation != "flash_attention_2",
+        )
+        self.handler = BatchHandler(self.runner, max_pairs=4 * config.max_batch_pairs)
         # Decoding and resizing release the GIL, so documents are prepared in parallel.
         workers = config.prepare_workers
         self._pool = (
@@ -136,51 +150,16 @@ class ScoringEngine:
         )
         return [self.encoder.encode_pair(instruction, prepared_query, doc) for doc in docs]
 
+    def clear_caches(self) -> None:
+        self.backend.clear_caches()
+
     def forward(self, pairs: Sequence[EncodedPair]) -> tuple[list[float | None], int]:
-        """Model stage: length-sorted batches under the token budget; scores in input order.
+        """Model stage (see :class:`ForwardRunner`, run by the :class:`BatchHandler` that merges
+        concurrent calls): scores in input order, and the forwards run.
 
-        A batch that runs out of device memory is halved and retried, down to single pairs; a pair
-        that fails even alone scores ``None`` (reported by the caller), and the rest are scored.
-        Returns the scores and the number of forwards run.
+        A pair that ran out of device memory even alone scores ``None`` (reported by the caller).
         """
-        scores: list[float | None] = [None] * len(pairs)
-        batches = plan_batches(
-            [p.num_tokens for p in pairs],
-            token_budget=self.config.token_budget,
-            max_pairs=self.config.max_batch_pairs,
-        )
-        forwards = sum(self._score_splitting(pairs, indices, scores) for indices in batches)
-        return scores, forwards
-
-    def _score_splitting(
-        self, pairs: Sequence[EncodedPair], indices: list[int], scores: list[float | None]
-    ) -> int:
-        batch = collate(
-            [pairs[i] for i in indices],
-            pad_id=self._pad_id,
-            image_pad_id=self._image_pad_id,
-            video_pad_id=self._video_pad_id,
-        )
-        try:
-            values = self.backend.score(batch).tolist()
-        except Exception as exc:  # only memory exhaustion is retried; anything else propagates
-            if not is_out_of_memory(exc):
-                raise
-            release_device_memory(self.backend.device)
-            if len(indices) == 1:
-                logger.warning(
-                    "a pair of %d tokens ran out of memory even alone", pairs[indices[0]].num_tokens
-                )
-                return 1
-            half = len(indices) // 2
-            return (
-                1
-                + self._score_splitting(pairs, indices[:half], scores)
-                + self._score_splitting(pairs, indices[half:], scores)
-            )
-        for index, value in zip(indices, values, strict=True):
-            scores[index] = float(value)
-        return 1
+        return self.handler.run(pairs)
 
     def score(
         self,
@@ -259,18 +238,6 @@ OUT_OF_MEMORY = (
     "could not be scored: the device ran out of memory even for this pair alone; "
     "use smaller images (max_pixels, a preprocess size) or a larger device"
 )
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    oom_type = getattr(torch.cuda, "OutOfMemoryError", None)
-    return (oom_type is not None and isinstance(exc, oom_type)) or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-    )
-
-
-def release_device_memory(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
 
 
 def _per_document(

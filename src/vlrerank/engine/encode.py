@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,12 +26,26 @@ VISION_START, VISION_END = "<|vision_start|>", "<|vision_end|>"
 MM_TEXT, MM_IMAGE, MM_VIDEO = 0, 1, 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class VisualInput:
+    """One image or video, patched for the vision tower.
+
+    ``key`` fingerprints exactly what the vision tower computes from (patch values and grid), so
+    equal keys mean equal vision outputs: it keys the vision cache and lets a prefix hold images.
+    """
+
     pixel_values: torch.Tensor  # (patches, patch_dim)
     grid_thw: tuple[int, int, int]
     slot_filler: str  # what the template's vision slot expands to
     facts: ImageProvenance
+    is_video: bool = False
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        values = self.pixel_values.detach().contiguous()
+        digest = hashlib.blake2b(values.numpy().view(np.uint8).data, digest_size=16)
+        digest.update(repr((self.grid_thw, str(values.dtype), tuple(values.shape))).encode())
+        object.__setattr__(self, "key", digest.hexdigest())
 
 
 @dataclass(frozen=True)
@@ -58,16 +74,37 @@ class PreparedSide:
 
 
 @dataclass(frozen=True)
+class VisualSpan:
+    """Where one image or video sits in a pair's tokens: ``[start, end)`` covers its placeholders."""
+
+    start: int
+    end: int
+    visual: VisualInput
+
+
+@dataclass(frozen=True)
 class EncodedPair:
-    """Everything the model needs for one (query, document) pair."""
+    """Everything the model needs for one (query, document) pair.
+
+    ``spans`` lists the pair's images and videos in token order; ``group`` is equal for pairs that
+    share instruction and query (the candidates for one shared prefix).
+    """
 
     input_ids: tuple[int, ...]
-    images: tuple[VisualInput, ...]
-    videos: tuple[VisualInput, ...]
+    spans: tuple[VisualSpan, ...] = ()
+    group: Hashable = None
 
     @property
     def num_tokens(self) -> int:
         return len(self.input_ids)
+
+    @property
+    def images(self) -> tuple[VisualInput, ...]:
+        return tuple(s.visual for s in self.spans if not s.visual.is_video)
+
+    @property
+    def videos(self) -> tuple[VisualInput, ...]:
+        return tuple(s.visual for s in self.spans if s.visual.is_video)
 
 
 class PairEncoder:
@@ -89,6 +126,7 @@ class PairEncoder:
         self._patch = patch_size
         self._merge = merge_size
         self._temporal = temporal_patch_size
+        self._media_ids = frozenset({prompt.special_id(IMAGE_PAD), prompt.special_id(VIDEO_PAD)})
         self._limits = ImageLimits(
             allow_urls=config.allow_urls,
             allow_private_urls=config.allow_private_urls,
@@ -172,7 +210,7 @@ class PairEncoder:
             visual_tokens=per_frame * t,
             steps=(Step("video_frames", {"frames": int(prepared.frames.shape[0]), "temporal_patches": t}),),
         )
-        return VisualInput(pixel_values, grid, filler, facts)
+        return VisualInput(pixel_values, grid, filler, facts, is_video=True)
 
     def video_patches(self, video: PreparedVideo) -> tuple[torch.Tensor, tuple[int, int, int]]:
         """Normalise and patch frames as Qwen3-VL's video processor does (mean = std = 0.5)."""
@@ -195,7 +233,34 @@ class PairEncoder:
         ordered = query.videos + query.images + document.videos + document.images
         ids = self._prompt.encode(rendered, [v.slot_filler for v in ordered], user_text)
         ids = self._prompt.truncate(ids, self._config.max_length)
-        return EncodedPair(tuple(ids), query.images + document.images, query.videos + document.videos)
+        group = (instruction, q.texts, tuple(v.key for v in query.videos + query.images))
+        return EncodedPair(tuple(ids), _spans(ids, ordered, self._media_ids), group)
+
+
+def _spans(
+    ids: list[int], ordered: tuple[VisualInput, ...], media_ids: frozenset[int]
+) -> tuple[VisualSpan, ...]:
+    """Token spans of ``ordered`` visuals: an image is one run of placeholders, a video one per
+    temporal patch (its timestamps and vision markers in between belong to the span)."""
+    runs: list[tuple[int, int]] = []
+    i = 0
+    while i < len(ids):
+        if ids[i] in media_ids:
+            start = i
+            while i < len(ids) and ids[i] in media_ids:
+                i += 1
+            runs.append((start, i))
+        else:
+            i += 1
+    spans, taken = [], 0
+    for visual in ordered:
+        count = visual.grid_thw[0] if visual.is_video else 1
+        own = runs[taken : taken + count]
+        taken += count
+        spans.append(VisualSpan(own[0][0], own[-1][1], visual))
+    if taken != len(runs):  # the prompt and the media disagree: a bug, never user input
+        raise AssertionError(f"{len(runs)} placeholder runs for {taken} expected")
+    return tuple(spans)
 
 
 def _timestamps(video: PreparedVideo, temporal_patch_size: int) -> list[float]:

@@ -74,6 +74,10 @@ class PromptTokenizer:
         self._plain.no_padding()
         self.render = lru_cache(maxsize=256)(self._render_structure)  # type: ignore[method-assign]
 
+    def special_id(self, token: str) -> int:
+        """The id of a control token such as ``<|image_pad|>``."""
+        return self._special_ids[token]
+
     def render(self, query: SideShape, document: SideShape) -> str:  # replaced by a cached version
         return self._render_structure(query, document)
 

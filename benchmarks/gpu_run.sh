@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The prepared GPU run for the speed targets (issue 6, SPEC 3.4): full-size random-weight 8B and 2B
+# models, engine against the reference in the same process, JSON + logs + profiles into $OUT.
+# Random weights: the scores mean nothing; only speed and the engine-reference gap are measured.
+#
+#   OUT=results/gpu bash benchmarks/gpu_run.sh            # on a CUDA machine
+#   ARCHS=tiny OUT=/tmp/g bash benchmarks/gpu_run.sh       # rehearsal on CPU
+set -uo pipefail
+OUT=${OUT:-results/gpu}
+ARCHS=${ARCHS:-8b 2b}
+mkdir -p "$OUT"
+if compgen -G ".whl/*.whl" >/dev/null; then  # the GPU machine has no network: packages come as wheels
+    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl || exit 1
+    export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+PYTHON=${PYTHON:-python3}
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
+"$PYTHON" -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
+for arch in $ARCHS; do
+    timeout 300 "$PYTHON" benchmarks/engine_throughput.py --arch "$arch" --requests 6 --concurrency 4 \
+        --prepare-workers 8 --fp32-pairs 3 --profile --out "$OUT/engine_$arch.json" 2>&1 \
+        | grep -v "Loading weights" | tee "$OUT/engine_$arch.log"
+done
+ls -la "$OUT"

@@ -1,0 +1,137 @@
+"""The vision stage: images and videos through the vision tower, each distinct one once.
+
+Outputs are keyed by :attr:`VisualInput.key` (a fingerprint of the patch values and grid), so a
+picture that appears twice in a batch, in every pair of a request, or in the next request, costs
+one vision pass. A bounded LRU keeps outputs on the device between batches and requests.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .encode import VisualInput
+
+
+@dataclass(frozen=True)
+class VisualFeatures:
+    """What the language model takes from one visual: merged embeddings and DeepStack features."""
+
+    embeds: torch.Tensor  # (placeholder tokens, hidden)
+    deepstack: tuple[torch.Tensor, ...]  # one (placeholder tokens, hidden) per DeepStack layer
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (self.embeds, *self.deepstack))
+
+    def compact(self) -> VisualFeatures:
+        """A copy that owns its memory (a split view would keep its whole batch's output alive)."""
+        return VisualFeatures(self.embeds.clone(), tuple(t.clone() for t in self.deepstack))
+
+
+class VisionFeatureCache:
+    """A least-recently-used map from content key to features, bounded in bytes (0 keeps nothing)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, VisualFeatures] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> VisualFeatures | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return found
+
+    def put(self, key: str, features: VisualFeatures) -> None:
+        size = features.nbytes
+        if size > self.max_bytes:
+            return
+        features = features.compact()
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = features
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= dropped.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+
+class VisionEncoder:
+    """Runs a Qwen3-VL vision tower on distinct visuals, in chunks of at most ``patch_budget`` patches."""
+
+    def __init__(self, visual: Any, *, device: torch.device, cache: VisionFeatureCache, patch_budget: int):
+        self.visual = visual
+        self.device = device
+        self.cache = cache
+        self.patch_budget = patch_budget
+        self.merge = int(visual.spatial_merge_size)
+
+    def features(self, visuals: Sequence[VisualInput]) -> dict[str, VisualFeatures]:
+        """Features of every visual, by key; each distinct key reaches the tower at most once."""
+        found: dict[str, VisualFeatures] = {}
+        missing: dict[str, VisualInput] = {}
+        for visual in visuals:
+            if visual.key in found or visual.key in missing:
+                continue
+            cached = self.cache.get(visual.key)
+            if cached is not None:
+                found[visual.key] = cached
+            else:
+                missing[visual.key] = visual
+        for chunk in _chunks(list(missing.values()), self.patch_budget):
+            for visual, features in zip(chunk, self._run(chunk), strict=True):
+                found[visual.key] = features
+                self.cache.put(visual.key, features)
+        return found
+
+    def _run(self, chunk: Sequence[VisualInput]) -> list[VisualFeatures]:
+        pixels = torch.cat([v.pixel_values for v in chunk])
+        if self.device.type == "cuda":
+            pixels = pixels.pin_memory()
+        pixels = pixels.to(self.device, self.visual.dtype, non_blocking=True)
+        grid = torch.tensor([v.grid_thw for v in chunk], dtype=torch.long, device=self.device)
+        out = self.visual(pixels, grid_thw=grid, return_dict=True)
+        sizes = [t * h * w // self.merge**2 for t, h, w in (v.grid_thw for v in chunk)]
+        embeds = torch.split(out.pooler_output, sizes)
+        deepstack = [torch.split(layer, sizes) for layer in out.deepstack_features]
+        return [VisualFeatures(embeds[i], tuple(layer[i] for layer in deepstack)) for i in range(len(chunk))]
+
+
+def _chunks(visuals: list[VisualInput], patch_budget: int) -> list[list[VisualInput]]:
+    chunks: list[list[VisualInput]] = []
+    size = 0
+    for visual in visuals:
+        patches = int(visual.pixel_values.shape[0])
+        if chunks and size + patches <= patch_budget:
+            chunks[-1].append(visual)
+            size += patches
+        else:
+            chunks.append([visual])
+            size = patches
+    return chunks

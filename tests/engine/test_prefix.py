@@ -1,0 +1,233 @@
+"""Shared-prefix reuse (SPEC 3.4): same scores as the reference, and the prefix path really runs.
+
+The backends here are the real one behind a recorder (or a gate that only delays): the model work
+is never faked.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from vlrerank import EngineConfig, Reranker
+from vlrerank.engine.encode import EncodedPair
+from vlrerank.engine.prefix import MIN_PREFIX_TOKENS, shared_prefix_length
+from vlrerank.inputs.schema import MultimodalInput, to_documents, to_multimodal
+
+from ..conftest import noise_image, write_video
+
+TOL = 1e-5
+
+
+class Recorder:
+    """The real backend, recording what it was asked to run."""
+
+    def __init__(self, real) -> None:
+        self.real, self.device = real, real.device
+        self.prefills: list[list[int]] = []  # prefix lengths per prefill forward
+        self.continuations: list[list[int]] = []  # prefix row of each row, per continuation batch
+        self.whole: list[int] = []  # rows per whole-pair batch
+
+    def prefill(self, batch):
+        self.prefills.append(batch.lengths.tolist())
+        return self.real.prefill(batch)
+
+    def score(self, batch, prefixes=None):
+        if prefixes is None:
+            self.whole.append(batch.size)
+        else:
+            self.continuations.append(batch.prefix_rows.tolist())
+        return self.real.score(batch, prefixes)
+
+    def clear_caches(self):
+        self.real.clear_caches()
+
+
+def recorded(reranker: Reranker, **config) -> tuple[Reranker, Recorder]:
+    from vlrerank.engine import ScoringEngine
+
+    engine = Reranker.from_checkpoint(reranker._checkpoint, EngineConfig(**config))
+    recorder = Recorder(engine._engine.backend)
+    engine._engine = ScoringEngine(reranker._checkpoint, engine.config, backend=recorder)
+    return engine, recorder
+
+
+def assert_close(got, expected):
+    assert max(abs(a - b) for a, b in zip(got, expected, strict=True)) <= TOL, (got, expected)
+
+
+# -- where the prefix ends --------------------------------------------------------------------
+def test_the_prefix_is_the_longest_common_run_and_leaves_every_pair_a_token():
+    assert shared_prefix_length([EncodedPair((1, 2, 3, 4)), EncodedPair((1, 2, 3, 5, 6))]) == 3
+    assert shared_prefix_length([EncodedPair((1, 2, 3)), EncodedPair((1, 2, 3))]) == 2
+    assert shared_prefix_length([EncodedPair((9, 2)), EncodedPair((1, 2))]) == 0
+
+
+def prepared(reranker, query, docs):
+    return reranker._engine.prepare(query, docs, instruction="find it", fps=1.0, max_frames=64)
+
+
+def test_the_prefix_holds_the_query_image_but_never_a_document_image(reranker):
+    # Both document images have the query image's size: equal placeholder ids, different pixels.
+    query = MultimodalInput(texts=("q",), images=(noise_image(64, 64, 1),))
+    docs = [MultimodalInput(images=(noise_image(64, 64, s),)) for s in (2, 3)]
+    pairs = prepared(reranker, query, docs)
+    query_span, doc_span = pairs[0].spans
+    assert pairs[0].input_ids[: doc_span.end] == pairs[1].input_ids[: doc_span.end]  # ids alone would share
+    length = shared_prefix_length(pairs)
+    assert query_span.end <= length <= doc_span.start
+
+
+def test_identical_document_images_may_join_the_prefix_but_are_never_cut(reranker):
+    same = noise_image(64, 64, 5)
+    query = MultimodalInput(texts=("q",))
+    pairs = prepared(reranker, query, [MultimodalInput(images=(same,), texts=(t,)) for t in ("a", "b")])
+    (span,) = pairs[0].spans
+    assert shared_prefix_length(pairs) >= span.end  # same pixels: sharing them is exact
+    other = prepared(reranker, query, [MultimodalInput(images=(same,)), MultimodalInput(images=(same,))])
+    length = shared_prefix_length(other)
+    assert not any(s.start < length < s.end for s in other[0].spans)
+
+
+# -- parity, and the path taken ---------------------------------------------------------------
+def test_an_image_query_is_encoded_once_and_documents_continue_it(reranker, reference, images):
+    engine, recorder = recorded(reranker)
+    request = {
+        "query": {"image": images["jpeg_path"], "text": "what is this"},
+        "documents": [{"text": "a dog"}, {"text": "a long description " * 20}, {"image": images["small"]}],
+    }
+    assert_close(engine.process(request), reference.process(request))
+    assert len(recorder.prefills) == 1 and len(recorder.prefills[0]) == 1  # one prefix, one row
+    pairs = engine._engine.prepare(
+        to_multimodal(request["query"], "query"),
+        to_documents(request["documents"]),
+        instruction=engine.config.default_instruction,
+        fps=1.0,
+        max_frames=64,
+    )
+    assert recorder.prefills[0][0] >= pairs[0].spans[0].end  # the query image is inside the prefix
+    assert sum(len(rows) for rows in recorder.continuations) == 3 and recorder.whole == []
+
+
+def test_prefix_reuse_off_runs_whole_pairs_with_the_same_scores(reranker, reference, images):
+    engine, recorder = recorded(reranker, prefix_reuse=False, vision_cache_mb=0)
+    request = {"query": {"image": images["small"]}, "documents": [{"text": "x"}, {"image": images["wide"]}]}
+    assert_close(engine.process(request), reference.process(request))
+    assert recorder.prefills == [] and recorder.whole == [2]
+
+
+def test_video_queries_and_frame_lists_continue_correctly(reranker, reference, tmp_path):
+    video = str(write_video(tmp_path / "clip.mp4", frames=8))
+    frames = [noise_image(64, 48, s) for s in range(4)]
+    request = {
+        "query": {"video": video, "text": "what happens"},
+        "documents": [{"text": "a clip"}, {"video": frames}, {"image": noise_image(64, 48, 9)}],
+        "fps": 2.0,
+    }
+    engine, recorder = recorded(reranker)
+    assert_close(engine.process(request), reference.process(request))
+    assert len(recorder.prefills) == 1
+
+
+def test_several_requests_in_one_plan_share_one_prefill_and_mixed_batches(reranker, reference, images):
+    """What the batch handler does with concurrent requests: one prefill row per request, and
+    continuation batches whose rows continue different prefixes."""
+    engine, recorder = recorded(reranker)
+    requests = [
+        {"query": {"text": "a red car"}, "documents": [{"text": "a car"}, {"text": "soup " * 30}]},
+        {
+            "query": {"image": images["jpeg_path"]},
+            "documents": [{"text": "a dog"}, {"image": images["wide"]}],
+        },
+        {"query": {"text": "x"}, "documents": [{"text": "only one"}]},  # alone: no prefix
+    ]
+    pairs = []
+    for r in requests:
+        pairs += engine._engine.prepare(
+            to_multimodal(r["query"], "query"),
+            to_documents(r["documents"]),
+            instruction=engine.config.default_instruction,
+            fps=1.0,
+            max_frames=64,
+        )
+    scores, _ = engine._engine.runner.run(pairs)
+    expected = [s for r in requests for s in reference.process(r)]
+    assert_close(scores, expected)
+    assert len(recorder.prefills) == 1 and len(recorder.prefills[0]) == 2
+    assert all(length >= MIN_PREFIX_TOKENS for length in recorder.prefills[0])
+    assert any(len(set(rows)) == 2 for rows in recorder.continuations)  # two prefixes in one batch
+    assert recorder.whole == [1]
+
+
+class Gate(Recorder):
+    """Holds the first forward until released, so that other requests queue up meanwhile."""
+
+    def __init__(self, real) -> None:
+        super().__init__(real)
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def _wait(self):
+        if not self.entered.is_set():
+            self.entered.set()
+            assert self.release.wait(30)
+
+    def prefill(self, batch):
+        self._wait()
+        return super().prefill(batch)
+
+    def score(self, batch, prefixes=None):
+        self._wait()
+        return super().score(batch, prefixes)
+
+
+def test_concurrent_requests_are_merged_into_shared_forwards(reranker, reference):
+    from vlrerank.engine import ScoringEngine
+
+    engine = Reranker.from_checkpoint(reranker._checkpoint, EngineConfig())
+    gate = Gate(engine._engine.backend)
+    engine._engine = ScoringEngine(reranker._checkpoint, engine.config, backend=gate)
+    requests = [
+        {"query": {"text": f"query number {i}"}, "documents": [{"text": f"doc {i} {j}"} for j in range(3)]}
+        for i in range(4)
+    ]
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(engine.process, requests[0])
+        assert gate.entered.wait(30)
+        rest = [pool.submit(engine.process, r) for r in requests[1:]]
+        while engine._engine.handler._queue.qsize() < 3:  # all three wait behind the first
+            threading.Event().wait(0.01)
+        gate.release.set()
+        results = [first.result(30)] + [f.result(30) for f in rest]
+    for got, request in zip(results, requests, strict=True):
+        assert_close(got, reference.process(request))
+    assert engine._engine.handler.merged_runs == 1
+    assert [len(rows) for rows in gate.prefills] == [1, 3]  # the three waiting requests: one prefill
+
+
+def test_a_failure_in_a_merged_run_fails_only_its_own_request(reranker):
+    from vlrerank.engine import ScoringEngine
+
+    class FailsOnPoison(Gate):
+        def score(self, batch, prefixes=None):
+            self._wait()
+            if int(batch.lengths.max()) > 250:  # only the poisoned request has a row this long
+                raise ValueError("a bug that one request's input triggers")
+            return self.real.score(batch, prefixes)
+
+    engine = Reranker.from_checkpoint(reranker._checkpoint, EngineConfig())
+    gate = FailsOnPoison(engine._engine.backend)
+    engine._engine = ScoringEngine(reranker._checkpoint, engine.config, backend=gate)
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(engine.score, "warm", ["up"])
+        assert gate.entered.wait(30)
+        good = pool.submit(engine.score, "fine", ["a", "b"])
+        bad = pool.submit(engine.score, "bad", ["x " * 300, "c"])
+        while engine._engine.handler._queue.qsize() < 2:
+            threading.Event().wait(0.01)
+        gate.release.set()
+        assert len(first.result(30)) == 1
+        assert len(good.result(30)) == 2
+        with pytest.raises(ValueError, match="one request's input"):
+            bad.result(30)

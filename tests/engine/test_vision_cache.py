@@ -1,0 +1,99 @@
+"""The vision stage (SPEC 3.4): each distinct picture reaches the vision tower once; scores unchanged.
+
+What reaches the tower is counted with a forward hook on the real vision model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+import torch
+
+from vlrerank import EngineConfig, PreprocessConfig, Reranker
+from vlrerank.engine.visual_features import VisionFeatureCache, VisualFeatures
+
+from ..conftest import noise_image
+
+
+@contextlib.contextmanager
+def tower_inputs(reranker: Reranker):
+    """Collects the (t, h, w) grid of every picture the vision tower encodes."""
+    seen: list[tuple[int, int, int]] = []
+
+    def hook(module, args, kwargs):
+        seen.extend(tuple(row) for row in kwargs["grid_thw"].tolist())
+
+    handle = reranker._checkpoint.model.visual.register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        yield seen
+    finally:
+        handle.remove()
+
+
+def fresh(reranker: Reranker, **config) -> Reranker:
+    return Reranker.from_checkpoint(reranker._checkpoint, EngineConfig(**config))
+
+
+@pytest.mark.parametrize("cache_mb", [0, 64])
+def test_a_picture_repeated_in_a_request_is_encoded_once(reranker, reference, cache_mb):
+    picture, other = noise_image(96, 64, 11), noise_image(64, 96, 12)
+    request = {
+        "query": {"text": "which one"},
+        "documents": [{"image": picture}, {"image": other}, {"image": picture, "text": "again"}],
+    }
+    engine = fresh(reranker, vision_cache_mb=cache_mb, prefix_reuse=False)
+    with tower_inputs(engine) as seen:
+        got = engine.process(request)
+    assert sorted(seen) == sorted([(1, 4, 6), (1, 6, 4)])  # two distinct pictures, once each
+    assert got == pytest.approx(reference.process(request), abs=1e-5)
+
+
+def test_the_next_request_reuses_cached_pictures_only_when_the_cache_is_on(reranker, reference):
+    request = {"query": {"text": "q"}, "documents": [{"image": noise_image(96, 64, 13)}, {"text": "t"}]}
+    cached, uncached = fresh(reranker, vision_cache_mb=64), fresh(reranker, vision_cache_mb=0)
+    for engine, second_run in ((cached, []), (uncached, [(1, 4, 6)])):
+        first = engine.process(request)
+        with tower_inputs(engine) as seen:
+            again = engine.process(request)
+        assert seen == second_run
+        assert again == pytest.approx(first, abs=1e-6)
+    cached.clear_caches()
+    with tower_inputs(cached) as seen:
+        cached.process(request)
+    assert seen == [(1, 4, 6)]
+
+
+def test_the_same_picture_at_two_sizes_is_two_entries(reranker, reference):
+    picture = noise_image(200, 150, 14)
+    engine = fresh(reranker, vision_cache_mb=64)
+    query, docs = "q", [{"image": picture}, {"image": picture}]
+    sizes = [PreprocessConfig(size=(128, 96)), PreprocessConfig(size=(64, 64), mode="crop")]
+    with tower_inputs(engine) as seen:
+        ranked = engine.rank(query, docs, preprocess=sizes)
+    assert sorted(seen) == [(1, 4, 4), (1, 6, 8)]
+    assert len({r.score for r in ranked}) == 2  # a key without the shape would have served one twice
+
+
+def features(tokens: int) -> VisualFeatures:
+    return VisualFeatures(torch.zeros(tokens, 8), (torch.zeros(tokens, 8),))  # 64 bytes per token
+
+
+def test_the_cache_is_bounded_in_bytes_and_forgets_the_least_recently_used():
+    cache = VisionFeatureCache(max_bytes=3 * 640)
+    for key in "abc":
+        cache.put(key, features(10))
+    assert cache.get("a") is not None  # now "b" is the oldest
+    cache.put("d", features(10))
+    assert cache.get("b") is None and cache.get("a") is not None and len(cache) == 3
+    assert cache.nbytes == 3 * 640
+    cache.put("huge", features(100))  # larger than the whole cache: not kept
+    assert cache.get("huge") is None and len(cache) == 3
+
+
+def test_cached_features_own_their_memory():
+    out = torch.zeros(20, 8)
+    cache = VisionFeatureCache(max_bytes=10**6)
+    cache.put("half", VisualFeatures(out[:10], (out[:10],)))
+    kept = cache.get("half")
+    assert kept is not None and kept.embeds.untyped_storage().nbytes() == 10 * 8 * 4
