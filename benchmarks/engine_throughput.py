@@ -93,7 +93,8 @@ class Result:
     max_abs_diff_fp32: float | None  # engine (run dtype) vs reference in float32, first request
     tflop_per_pair: float
     engine_mfu: float | None
-    peak_memory_gib: float
+    concurrent_mfu: float | None
+    peak_memory_gib: float  # engine runs only (sequential and concurrent)
 
 
 def sync(device: torch.device) -> None:
@@ -141,20 +142,25 @@ def run_workload(
     engine, no_prefix = engines["engine"], engines["no_prefix"]
     device = engine.device
     requests = [workload(name, args.docs, seed) for seed in range(args.requests)]
-    warm = workload(name, args.docs, 10_000)  # never timed, so the vision cache cannot help later
+    # Warm-up on every request (kernel choices and allocator pools for every shape), then the
+    # vision caches are emptied so that no timed run reuses a warm-up's vision outputs.
     for e in engines.values():
-        e.process(warm)
-    reference.process({**warm, "documents": warm["documents"][:2]})
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+        for request in requests:
+            e.process(request)
+        e.clear_caches()
+    reference.process(requests[0])
 
     reference_scores, reference_s = timed(device, lambda: [s for r in requests for s in reference.process(r)])
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     engine_scores, engine_s = timed(device, lambda: [s for r in requests for s in engine.process(r)])
-    peak = peak_memory_gib(device)
     engine.clear_caches()
     with ThreadPoolExecutor(args.concurrency) as pool:
         _, concurrent_s = timed(device, lambda: list(pool.map(engine.process, requests)))
+    peak = peak_memory_gib(device)
+    engine.clear_caches()
     _, no_prefix_s = timed(device, lambda: [s for r in requests for s in no_prefix.process(r)])
+    no_prefix.clear_caches()
 
     pairs = len(engine_scores)
     engine.clear_caches()
@@ -165,11 +171,13 @@ def run_workload(
     patches += 4 * sum(f.visual_tokens for f in first.query_images)
     tflop = flops_per_pair(engine._checkpoint.model, tokens, patches) / 1e12
     engine_rate = pairs / engine_s
-    mfu = None
+    mfu = concurrent_mfu = None
     if device.type == "cuda":
         gpu = torch.cuda.get_device_name(device)
         peak_tflops = next((v for k, v in PEAK_BF16_TFLOPS.items() if k in gpu), None)
-        mfu = engine_rate * tflop / peak_tflops if peak_tflops else None
+        if peak_tflops:
+            mfu = engine_rate * tflop / peak_tflops
+            concurrent_mfu = pairs / concurrent_s * tflop / peak_tflops
     return Result(
         workload=name,
         pairs=pairs,
@@ -186,6 +194,7 @@ def run_workload(
         max_abs_diff_fp32=None,
         tflop_per_pair=tflop,
         engine_mfu=mfu,
+        concurrent_mfu=concurrent_mfu,
         peak_memory_gib=peak,
     )
 
@@ -237,11 +246,13 @@ def markdown_table(results: list[Result]) -> str:
     rows = [
         "| workload | pairs | reference pairs/s | engine pairs/s | ratio | concurrent pairs/s | ratio "
         "| no-prefix pairs/s | tokens/pair | prepare / forward ms per request | max abs diff | vs fp32 "
-        "| MFU | peak GiB |",
+        "| MFU (seq / conc) | peak GiB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        mfu = f"{r.engine_mfu:.0%}" if r.engine_mfu is not None else "-"
+        mfu = "-"
+        if r.engine_mfu is not None and r.concurrent_mfu is not None:
+            mfu = f"{r.engine_mfu:.0%} / {r.concurrent_mfu:.0%}"
         fp32 = f"{r.max_abs_diff_fp32:.1e}" if r.max_abs_diff_fp32 is not None else "-"
         rows.append(
             f"| {r.workload} | {r.pairs} | {r.reference_pairs_per_s:.1f} | {r.engine_pairs_per_s:.1f} "

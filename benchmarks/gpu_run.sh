@@ -18,7 +18,7 @@ PYTHON=${PYTHON:-python3}
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 "$PYTHON" -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
 for arch in $ARCHS; do
-    timeout 300 "$PYTHON" benchmarks/engine_throughput.py --arch "$arch" --requests 6 --concurrency 4 \
+    timeout 300 "$PYTHON" benchmarks/engine_throughput.py --arch "$arch" --requests 8 --concurrency 4 \
         --prepare-workers 8 --fp32-pairs 3 --profile --out "$OUT/engine_$arch.json" 2>&1 \
         | grep -v "Loading weights" | tee "$OUT/engine_$arch.log"
 done

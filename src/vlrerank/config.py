@@ -68,7 +68,7 @@ class EngineConfig:
     max_image_pixels: int = 100_000_000
     prepare_workers: int = 4
     prefix_reuse: bool = True
-    vision_cache_mb: int = 512
+    vision_cache_mb: int = 256
 
     def __post_init__(self) -> None:
         positive = {

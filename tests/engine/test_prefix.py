@@ -196,7 +196,7 @@ def test_concurrent_requests_are_merged_into_shared_forwards(reranker, reference
         first = pool.submit(engine.process, requests[0])
         assert gate.entered.wait(30)
         rest = [pool.submit(engine.process, r) for r in requests[1:]]
-        while engine._engine.handler._queue.qsize() < 3:  # all three wait behind the first
+        while engine._engine.handler.queued < 3:  # all three wait behind the first
             threading.Event().wait(0.01)
         gate.release.set()
         results = [first.result(30)] + [f.result(30) for f in rest]
@@ -224,10 +224,18 @@ def test_a_failure_in_a_merged_run_fails_only_its_own_request(reranker):
         assert gate.entered.wait(30)
         good = pool.submit(engine.score, "fine", ["a", "b"])
         bad = pool.submit(engine.score, "bad", ["x " * 300, "c"])
-        while engine._engine.handler._queue.qsize() < 2:
+        while engine._engine.handler.queued < 2:
             threading.Event().wait(0.01)
         gate.release.set()
         assert len(first.result(30)) == 1
         assert len(good.result(30)) == 2
         with pytest.raises(ValueError, match="one request's input"):
             bad.result(30)
+
+
+def test_a_prefix_that_saves_little_is_not_run_separately(reranker, reference):
+    # A ~60-token prompt before 400-token images: sharing it would save under a tenth of the work.
+    engine, recorder = recorded(reranker)
+    request = {"query": {"text": "q"}, "documents": [{"image": noise_image(640, 640, s)} for s in (1, 2, 3)]}
+    assert_close(engine.process(request), reference.process(request))
+    assert recorder.prefills == [] and recorder.whole == [3]

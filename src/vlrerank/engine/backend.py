@@ -64,7 +64,7 @@ class TransformersBackend:
         self._num_layers = len(self._language_model.layers)
         cache = VisionFeatureCache(vision_cache_bytes)
         self.vision = VisionEncoder(model.visual, device=device, cache=cache, patch_budget=patch_budget)
-        self._placeholder_ids = torch.tensor([image_pad_id, video_pad_id], device=device)
+        self._placeholder_ids = torch.tensor([image_pad_id, video_pad_id])
         self._score_vector = score_vector.to(device=device, dtype=torch.float32)
         # transformers 5.24 renamed the text model's ``past_key_values`` argument to ``cache``.
         parameters = inspect.signature(self._language_model.forward).parameters
@@ -86,29 +86,34 @@ class TransformersBackend:
     def score(self, batch: Batch, prefixes: PrefixKV | None = None) -> torch.Tensor:
         if (prefixes is None) != (batch.prefix_rows is None):
             raise ValueError("a batch of continuations needs its prefixes, and only such a batch")
+        cache, mask = None, None
+        if prefixes is not None and batch.prefix_rows is not None:
+            if self._attention not in ("sdpa", "eager"):
+                raise ValueError(f"{self._attention} attention takes no prefix masks; use sdpa or eager")
+            allowed = continuation_mask(prefixes, batch.prefix_rows, batch.input_ids.shape[1])
+            if self._attention == "eager":  # eager attention adds the mask to its scores
+                allowed = torch.zeros(allowed.shape, dtype=self.dtype).masked_fill(
+                    ~allowed, torch.finfo(self.dtype).min
+                )
+            cache, mask = prefixes.replay(self._to_device(batch.prefix_rows)), self._to_device(allowed)
+        last_token = self._to_device(batch.lengths - 1)
         with self._lock:
-            if prefixes is None or batch.prefix_rows is None:
-                hidden = self._run(batch, None, None)
-            else:
-                if self._attention not in ("sdpa", "eager"):
-                    raise ValueError(f"{self._attention} attention takes no prefix masks; use sdpa or eager")
-                rows = batch.prefix_rows.to(self.device)
-                mask = continuation_mask(prefixes, rows, batch.input_ids.shape[1])
-                if self._attention != "sdpa":  # eager attention adds the mask to its scores
-                    mask = torch.zeros(mask.shape, dtype=self.dtype, device=self.device).masked_fill(
-                        ~mask, torch.finfo(self.dtype).min
-                    )
-                hidden = self._run(batch, prefixes.replay(rows), mask)
-            rows = torch.arange(batch.size, device=hidden.device)
-            last = hidden[rows, batch.lengths.to(hidden.device) - 1]
+            hidden = self._run(batch, cache, mask)
+            last = hidden[torch.arange(batch.size, device=hidden.device), last_token]
             logits = last.float() @ self._score_vector
         return torch.sigmoid(logits).cpu()
 
+    def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Host to device without waiting for queued GPU work (a plain copy would synchronise)."""
+        if self.device.type == "cuda":
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor.to(self.device)
+
     def _run(self, batch: Batch, cache: Any, mask: torch.Tensor | None) -> torch.Tensor:
-        input_ids = batch.input_ids.to(self.device, non_blocking=True)
+        input_ids = self._to_device(batch.input_ids)
         embeds = self._embed(input_ids)
         kwargs: dict[str, Any] = {
-            "position_ids": batch.position_ids.to(self.device, non_blocking=True),
+            "position_ids": self._to_device(batch.position_ids),
             # Without prefixes the causal mask is enough: right padding sits after every real token.
             "attention_mask": mask,
             "use_cache": False,
@@ -116,13 +121,14 @@ class TransformersBackend:
         if batch.visuals:
             features = self.vision.features(batch.visuals)
             ordered = [features[v.key] for v in batch.visuals]
-            mask = torch.isin(input_ids, self._placeholder_ids)
+            placeholders = torch.isin(batch.input_ids, self._placeholder_ids)  # on the host: no sync
             values = torch.cat([f.embeds for f in ordered]).to(embeds.dtype)
-            if int(mask.sum()) != values.shape[0]:  # the prompt and the media disagree: a bug
-                raise RuntimeError(f"{int(mask.sum())} placeholders for {values.shape[0]} visual features")
-            embeds = embeds.masked_scatter(mask.unsqueeze(-1), values)
+            if int(placeholders.sum()) != values.shape[0]:  # the prompt and the media disagree: a bug
+                raise RuntimeError(f"{int(placeholders.sum())} placeholders for {values.shape[0]} features")
+            visual_positions = self._to_device(placeholders)
+            embeds = embeds.masked_scatter(visual_positions.unsqueeze(-1), values)
             depth = len(ordered[0].deepstack)
-            kwargs["visual_pos_masks"] = mask
+            kwargs["visual_pos_masks"] = visual_positions
             kwargs["deepstack_visual_embeds"] = [
                 torch.cat([f.deepstack[layer] for f in ordered]) for layer in range(depth)
             ]

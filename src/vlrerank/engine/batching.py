@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -40,13 +40,19 @@ class PairPositions:
     so padding never enters the computation.
     """
 
+    def attach(self, pair: EncodedPair) -> EncodedPair:
+        """``pair`` carrying its positions: computed in the request's thread, not the model's."""
+        return replace(pair, positions=self(pair))
+
     def __init__(self, model: Any, *, image_pad_id: int, video_pad_id: int) -> None:
         self._rope_index = model.get_rope_index
         self._image_pad_id = image_pad_id
         self._video_pad_id = video_pad_id
 
     def __call__(self, pair: EncodedPair) -> torch.Tensor:
-        """``(3, num_tokens)`` positions of ``pair``."""
+        """``(3, num_tokens)`` positions of ``pair`` (those it carries, when computed beforehand)."""
+        if pair.positions is not None:
+            return pair.positions
         ids = torch.tensor(pair.input_ids, dtype=torch.long)
         if not pair.spans:
             return torch.arange(len(ids)).unsqueeze(0).expand(3, -1)

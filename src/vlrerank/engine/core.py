@@ -92,9 +92,10 @@ class ScoringEngine:
             # Vision attention is per picture, so this bounds activations, not attention.
             patch_budget=4 * config.token_budget,
         )
+        self.positions = PairPositions(checkpoint.model, image_pad_id=image_pad_id, video_pad_id=video_pad_id)
         self.runner = ForwardRunner(
             self.backend,
-            PairPositions(checkpoint.model, image_pad_id=image_pad_id, video_pad_id=video_pad_id),
+            self.positions,
             pad_id=tokenizer.pad_token_id,
             token_budget=config.token_budget,
             max_pairs=config.max_batch_pairs,
@@ -180,30 +181,35 @@ class ScoringEngine:
         """
         policy = quality or QualityPolicy()
         start = time.perf_counter()
-        prepared_query, prepared_docs = self.prepare_sides(
-            query,
-            documents,
-            fps=fps,
-            max_frames=max_frames,
-            preprocess=_per_document(preprocess, len(documents)),
-        )
-        qualities = [_lowest_quality(doc) for doc in prepared_docs]
-        rejections = {
-            i: _worst_image(doc).quality.message(policy.threshold)  # type: ignore[union-attr]
-            for i, (doc, q) in enumerate(zip(prepared_docs, qualities, strict=True))
-            if policy.mode == "reject" and q is not None and q < policy.threshold
-        }
-        kept = [i for i in range(len(documents)) if i not in rejections]
-        pairs = [self.encoder.encode_pair(instruction, prepared_query, prepared_docs[i]) for i in kept]
-        plans = {i: explain.plan(prepared_query, prepared_docs[i]) for i in kept} if explain_scores else {}
-        extra = [
-            self.encoder.encode_pair(p.instruction or instruction, p.query, p.document)
-            for specs, _ in plans.values()
-            for p in specs
-        ]
-        prepared = time.perf_counter()
-        everything = pairs + extra  # one forward plan: sub-score pairs batch with the main ones
-        all_values, num_batches = self.forward(everything) if everything else ([], 0)
+        with self.handler.request() as submit:  # concurrent requests may share this one's forwards
+            prepared_query, prepared_docs = self.prepare_sides(
+                query,
+                documents,
+                fps=fps,
+                max_frames=max_frames,
+                preprocess=_per_document(preprocess, len(documents)),
+            )
+            qualities = [_lowest_quality(doc) for doc in prepared_docs]
+            rejections = {
+                i: _worst_image(doc).quality.message(policy.threshold)  # type: ignore[union-attr]
+                for i, (doc, q) in enumerate(zip(prepared_docs, qualities, strict=True))
+                if policy.mode == "reject" and q is not None and q < policy.threshold
+            }
+            kept = [i for i in range(len(documents)) if i not in rejections]
+            encode = self.encoder.encode_pair
+            pairs = [encode(instruction, prepared_query, prepared_docs[i]) for i in kept]
+            plans = (
+                {i: explain.plan(prepared_query, prepared_docs[i]) for i in kept} if explain_scores else {}
+            )
+            extra = [
+                encode(p.instruction or instruction, p.query, p.document)
+                for specs, _ in plans.values()
+                for p in specs
+            ]
+            # one forward plan: sub-score pairs batch with the main ones
+            everything = [self.positions.attach(pair) for pair in pairs + extra]
+            prepared = time.perf_counter()
+            all_values, num_batches = submit(everything) if everything else ([], 0)
         done = time.perf_counter()
         values, extra_values = all_values[: len(pairs)], iter(all_values[len(pairs) :])
         by_index = dict(zip(kept, zip(values, pairs, strict=True), strict=True))

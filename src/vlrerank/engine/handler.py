@@ -10,10 +10,12 @@ Alone, a request runs at once: nothing waits for company.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
-from collections.abc import Sequence
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .encode import EncodedPair
@@ -33,27 +35,74 @@ class _Job:
 class BatchHandler:
     """Runs :class:`ForwardRunner` plans for several callers, merging what is queued together.
 
+    A caller that is still preparing (inside :meth:`request`) is expected soon: the worker waits up
+    to ``merge_wait_s`` for such callers before starting a forward, so that requests arriving
+    together are served together. A lone caller never waits.
+
     Args:
         runner: the forward plan to run.
         max_pairs: stop merging once this many pairs are taken (one big request may exceed it).
+        merge_wait_s: the longest a forward is held back for a caller still preparing.
         idle_s: the worker thread ends after this long without work and restarts on demand, so an
             unused engine holds no thread.
     """
 
-    def __init__(self, runner: ForwardRunner, *, max_pairs: int, idle_s: float = 5.0) -> None:
+    def __init__(
+        self, runner: ForwardRunner, *, max_pairs: int, merge_wait_s: float = 0.02, idle_s: float = 30.0
+    ) -> None:
         self.runner = runner
         self.max_pairs = max_pairs
+        self.merge_wait_s = merge_wait_s
         self.idle_s = idle_s
-        self._queue: queue.Queue[_Job] = queue.Queue()
-        self._lock = threading.Lock()
+        self._jobs: deque[_Job] = deque()
+        self._preparing = 0
+        self._changed = threading.Condition()
         self._worker: threading.Thread | None = None
         self.merged_runs = 0  # runs that served more than one request
 
+    @contextmanager
+    def request(self) -> Iterator[Callable[[Sequence[EncodedPair]], Outcome]]:
+        """Announce a request while it prepares; the function it yields submits its pairs once.
+
+        Example:
+            >>> with handler.request() as submit:  # doctest: +SKIP
+            ...     pairs = prepare()  # others' forwards may wait briefly for these pairs
+            ...     scores, forwards = submit(pairs)
+        """
+        with self._changed:
+            self._preparing += 1
+        announced = True
+
+        def submit(pairs: Sequence[EncodedPair]) -> Outcome:
+            nonlocal announced
+            if not announced:
+                raise RuntimeError("submit() runs once per request()")
+            announced = False
+            return self._submit(pairs, prepared=True)
+
+        try:
+            yield submit
+        finally:
+            if announced:  # preparation failed: nobody waits for this request any longer
+                with self._changed:
+                    self._preparing -= 1
+                    self._changed.notify_all()
+
     def run(self, pairs: Sequence[EncodedPair]) -> Outcome:
         """Scores of ``pairs`` (``None`` where a pair ran out of memory alone), and forwards run."""
+        return self._submit(pairs, prepared=False)
+
+    @property
+    def queued(self) -> int:
+        return len(self._jobs)
+
+    def _submit(self, pairs: Sequence[EncodedPair], *, prepared: bool) -> Outcome:
         job = _Job(pairs)
-        self._queue.put(job)
-        with self._lock:
+        with self._changed:
+            if prepared:
+                self._preparing -= 1
+            self._jobs.append(job)
+            self._changed.notify_all()
             if self._worker is None:
                 self._worker = threading.Thread(target=self._work, name="vlrerank-forward", daemon=True)
                 self._worker.start()
@@ -64,28 +113,27 @@ class BatchHandler:
             while self._next():
                 pass
         finally:  # however the worker ends, the next caller starts a new one
-            with self._lock:
+            with self._changed:
                 if self._worker is threading.current_thread():
                     self._worker = None
 
     def _next(self) -> bool:
-        """Serve what is queued; False once idle for ``idle_s`` with nothing queued."""
-        try:
-            first = self._queue.get(timeout=self.idle_s)
-        except queue.Empty:
-            with self._lock:
-                if self._queue.empty():
-                    self._worker = None
-                    return False
-            return True
-        jobs, taken = [first], len(first.pairs)
-        while taken < self.max_pairs:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            jobs.append(job)
-            taken += len(job.pairs)
+        """Serve what is queued; False once idle for ``idle_s``."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._jobs, timeout=self.idle_s):
+                self._worker = None
+                return False
+            deadline = time.monotonic() + self.merge_wait_s
+            while self._preparing and sum(len(j.pairs) for j in self._jobs) < self.max_pairs:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+            jobs = [self._jobs.popleft()]
+            taken = len(jobs[0].pairs)
+            while self._jobs and taken < self.max_pairs:
+                jobs.append(self._jobs.popleft())
+                taken += len(jobs[-1].pairs)
         self._serve(jobs)
         return True
 

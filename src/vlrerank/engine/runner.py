@@ -11,7 +11,7 @@ import torch
 from .backend import ScoringBackend
 from .batching import collate, plan_batches
 from .encode import EncodedPair
-from .prefix import MIN_PREFIX_TOKENS, PrefixKV, shared_prefix_length
+from .prefix import PrefixKV, shared_prefix_length, worth_sharing
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +27,8 @@ class _Group:
 class ForwardRunner:
     """Scores encoded pairs with as few and as full forwards as the budget allows.
 
-    Pairs with the same instruction and query form a group. A group of two or more whose pairs
-    share at least ``MIN_PREFIX_TOKENS`` tokens has that prefix run once: the prefixes of several
+    Pairs with the same instruction and query form a group. A group of two or more whose shared
+    prefix saves enough work (:func:`worth_sharing`) has that prefix run once: the prefixes of several
     groups (several requests, when calls are merged) run as the rows of one prefill forward, then
     all their documents run as continuations in shared batches. Other pairs are batched whole.
     Batches are filled longest first under ``token_budget`` (rows x widest row, counting the
@@ -68,7 +68,7 @@ class ForwardRunner:
             length = 0
             if self.prefix_reuse and len(indices) >= 2:
                 length = shared_prefix_length([pairs[i] for i in indices])
-            if length >= MIN_PREFIX_TOKENS:
+            if worth_sharing(length, [pairs[i].num_tokens for i in indices]):
                 shared.append(_Group(indices, length))
             else:
                 whole += indices

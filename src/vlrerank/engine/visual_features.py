@@ -112,10 +112,11 @@ class VisionEncoder:
 
     def _run(self, chunk: Sequence[VisualInput]) -> list[VisualFeatures]:
         pixels = torch.cat([v.pixel_values for v in chunk])
-        if self.device.type == "cuda":
-            pixels = pixels.pin_memory()
-        pixels = pixels.to(self.device, self.visual.dtype, non_blocking=True)
-        grid = torch.tensor([v.grid_thw for v in chunk], dtype=torch.long, device=self.device)
+        grid = torch.tensor([v.grid_thw for v in chunk], dtype=torch.long)
+        if self.device.type == "cuda":  # pinned: the copies need not wait for queued GPU work
+            pixels, grid = pixels.pin_memory(), grid.pin_memory()
+        pixels = pixels.to(self.device, non_blocking=True).to(self.visual.dtype)
+        grid = grid.to(self.device, non_blocking=True)
         out = self.visual(pixels, grid_thw=grid, return_dict=True)
         sizes = [t * h * w // self.merge**2 for t, h, w in (v.grid_thw for v in chunk)]
         embeds = torch.split(out.pooler_output, sizes)
