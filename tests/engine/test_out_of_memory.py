@@ -63,7 +63,9 @@ def test_oom_batches_are_split_and_scores_are_unchanged(reranker, images, prefix
     ]
     expected = reranker.score("q", docs)
     backend = LimitedMemory(reranker._engine.backend, max_rows=2)
-    got = engine_with(reranker, backend, prefix_reuse=prefix_reuse).score("q", docs)
+    got = engine_with(reranker, backend, prefix_reuse=prefix_reuse, prefix_min_saved_tokens=0).score(
+        "q", docs
+    )
     assert got == pytest.approx(expected, abs=1e-5)
     assert backend.calls[0] == 7 and max(size for size in backend.calls if size <= 2) <= 2  # 7 -> 3+4 -> ...
     assert len(backend.prefixes) == (1 if prefix_reuse else 0)
@@ -73,7 +75,7 @@ def test_a_prefix_that_does_not_fit_sends_its_pairs_down_the_whole_pair_path(rer
     docs = ["a", {"image": images["small"]}, "b " * 30, "c"]
     expected = reranker.score("a query about something", docs)
     backend = LimitedMemory(reranker._engine.backend, max_rows=64, max_prefix=10)
-    got = engine_with(reranker, backend).score("a query about something", docs)
+    got = engine_with(reranker, backend, prefix_min_saved_tokens=0).score("a query about something", docs)
     assert got == pytest.approx(expected, abs=1e-5)
     assert len(backend.prefixes) == 1 and backend.calls == [4]  # the prefix failed; one whole batch
 
@@ -104,4 +106,4 @@ def test_other_errors_are_not_swallowed(reranker):
     with pytest.raises(ValueError, match="a real bug"):
         engine_with(reranker, Broken()).score("q", ["d"])
     with pytest.raises(ValueError, match="a real bug"):  # the prefix path too
-        engine_with(reranker, Broken()).score("q", ["d", "e"])
+        engine_with(reranker, Broken(), prefix_min_saved_tokens=0).score("q", ["d", "e"])

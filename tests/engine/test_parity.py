@@ -15,6 +15,14 @@ from ..conftest import noise_image
 TOL = 1e-5
 
 
+@pytest.fixture(scope="module", params=["default", "share-every-prefix"])
+def reranker(request, tiny_dir):
+    """The default engine, and one that shares every prefix (tiny requests rarely save enough
+    tokens for the default to share): every case runs on both paths."""
+    config = EngineConfig(prefix_min_saved_tokens=0) if request.param == "share-every-prefix" else None
+    return Reranker(str(tiny_dir), config=config)
+
+
 def assert_parity(reranker: Reranker, reference: ReferenceReranker, request: dict) -> list[float]:
     ours = reranker.process(request)
     theirs = reference.process(request)

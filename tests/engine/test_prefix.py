@@ -46,9 +46,12 @@ class Recorder:
 
 
 def recorded(reranker: Reranker, **config) -> tuple[Reranker, Recorder]:
+    """An engine that shares every prefix worth 20% of the work (tiny requests save few tokens)."""
     from vlrerank.engine import ScoringEngine
 
-    engine = Reranker.from_checkpoint(reranker._checkpoint, EngineConfig(**config))
+    engine = Reranker.from_checkpoint(
+        reranker._checkpoint, EngineConfig(**{"prefix_min_saved_tokens": 0, **config})
+    )
     recorder = Recorder(engine._engine.backend)
     engine._engine = ScoringEngine(reranker._checkpoint, engine.config, backend=recorder)
     return engine, recorder
@@ -185,7 +188,7 @@ class Gate(Recorder):
 def test_concurrent_requests_are_merged_into_shared_forwards(reranker, reference):
     from vlrerank.engine import ScoringEngine
 
-    engine = Reranker.from_checkpoint(reranker._checkpoint, EngineConfig())
+    engine = Reranker.from_checkpoint(reranker._checkpoint, EngineConfig(prefix_min_saved_tokens=0))
     gate = Gate(engine._engine.backend)
     engine._engine = ScoringEngine(reranker._checkpoint, engine.config, backend=gate)
     requests = [
@@ -216,7 +219,7 @@ def test_a_failure_in_a_merged_run_fails_only_its_own_request(reranker):
                 raise ValueError("a bug that one request's input triggers")
             return self.real.score(batch, prefixes)
 
-    engine = Reranker.from_checkpoint(reranker._checkpoint, EngineConfig())
+    engine = Reranker.from_checkpoint(reranker._checkpoint, EngineConfig(prefix_min_saved_tokens=0))
     gate = FailsOnPoison(engine._engine.backend)
     engine._engine = ScoringEngine(reranker._checkpoint, engine.config, backend=gate)
     with ThreadPoolExecutor(3) as pool:
@@ -239,3 +242,14 @@ def test_a_prefix_that_saves_little_is_not_run_separately(reranker, reference):
     request = {"query": {"text": "q"}, "documents": [{"image": noise_image(640, 640, s)} for s in (1, 2, 3)]}
     assert_close(engine.process(request), reference.process(request))
     assert recorder.prefills == [] and recorder.whole == [3]
+
+
+def test_by_default_a_prefix_must_save_enough_tokens_to_pay_for_its_forward(reranker, reference):
+    """A separate forward has a fixed cost (docs/benchmarks.md): short text prompts run whole."""
+    engine, recorder = recorded(reranker, prefix_min_saved_tokens=EngineConfig().prefix_min_saved_tokens)
+    texts = {"query": {"text": "a red car"}, "documents": [{"text": f"document {i}"} for i in range(8)]}
+    assert_close(engine.process(texts), reference.process(texts))
+    assert recorder.prefills == []
+    big_query = {"query": {"image": noise_image(640, 640, 7)}, "documents": texts["documents"]}
+    assert_close(engine.process(big_query), reference.process(big_query))
+    assert len(recorder.prefills) == 1  # 400 image tokens shared by 8 documents: 2,800 tokens saved

@@ -101,8 +101,11 @@ class ScoringEngine:
             max_pairs=config.max_batch_pairs,
             # Continuations need a custom attention mask, which flash-attention kernels do not take.
             prefix_reuse=config.prefix_reuse and config.attn_implementation != "flash_attention_2",
+            prefix_min_saved=config.prefix_min_saved_tokens,
         )
-        self.handler = BatchHandler(self.runner, max_pairs=4 * config.max_batch_pairs)
+        self.handler = BatchHandler(
+            self.runner, max_pairs=4 * config.max_batch_pairs, fill_tokens=config.token_budget // 2
+        )
         # Decoding and resizing release the GIL, so documents are prepared in parallel.
         workers = config.prepare_workers
         self._pool = (

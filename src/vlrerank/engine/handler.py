@@ -35,23 +35,32 @@ class _Job:
 class BatchHandler:
     """Runs :class:`ForwardRunner` plans for several callers, merging what is queued together.
 
-    A caller that is still preparing (inside :meth:`request`) is expected soon: the worker waits up
-    to ``merge_wait_s`` for such callers before starting a forward, so that requests arriving
-    together are served together. A lone caller never waits.
+    A caller that is still preparing (inside :meth:`request`) is expected soon: unless the queued
+    work already holds ``fill_tokens`` tokens (a forward that large gains little from company),
+    the worker waits up to ``merge_wait_s`` for such callers before starting a forward, so that
+    small requests arriving together are served together. A lone caller never waits.
 
     Args:
         runner: the forward plan to run.
         max_pairs: stop merging once this many pairs are taken (one big request may exceed it).
+        fill_tokens: queued tokens beyond which a forward starts without waiting for anyone.
         merge_wait_s: the longest a forward is held back for a caller still preparing.
         idle_s: the worker thread ends after this long without work and restarts on demand, so an
             unused engine holds no thread.
     """
 
     def __init__(
-        self, runner: ForwardRunner, *, max_pairs: int, merge_wait_s: float = 0.02, idle_s: float = 30.0
+        self,
+        runner: ForwardRunner,
+        *,
+        max_pairs: int,
+        fill_tokens: int = 8192,
+        merge_wait_s: float = 0.02,
+        idle_s: float = 30.0,
     ) -> None:
         self.runner = runner
         self.max_pairs = max_pairs
+        self.fill_tokens = fill_tokens
         self.merge_wait_s = merge_wait_s
         self.idle_s = idle_s
         self._jobs: deque[_Job] = deque()
@@ -124,7 +133,7 @@ class BatchHandler:
                 self._worker = None
                 return False
             deadline = time.monotonic() + self.merge_wait_s
-            while self._preparing and sum(len(j.pairs) for j in self._jobs) < self.max_pairs:
+            while self._preparing and self._queued_tokens() < self.fill_tokens:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -136,6 +145,9 @@ class BatchHandler:
                 taken += len(jobs[-1].pairs)
         self._serve(jobs)
         return True
+
+    def _queued_tokens(self) -> int:
+        return sum(pair.num_tokens for job in self._jobs for pair in job.pairs)
 
     def _serve(self, jobs: list[_Job]) -> None:
         merged = [pair for job in jobs for pair in job.pairs]

@@ -17,22 +17,25 @@ import torch
 
 from .encode import EncodedPair
 
-# A prefix is run separately only when it saves enough: at least this many tokens, and at least
-# this share of the tokens its pairs would run whole (a 60-token text prompt before ten
-# 800-token image documents saves 6%, not worth a second forward and a masked attention).
+# A prefix is run separately only when it saves enough: at least this share of the tokens its
+# pairs would run whole (a 60-token prompt before ten 800-token image documents saves 6%), and at
+# least ``min_saved`` tokens in all, since the extra forward has a fixed cost. On an H200 an 8B
+# forward costs ~40 ms of launches whatever its size, the time of ~2,000 tokens of compute: ten
+# text documents sharing a 64-token prompt ran at half the speed with a prefix, ten documents
+# sharing an 850-token image query at twice the speed (docs/benchmarks.md).
 MIN_PREFIX_TOKENS = 16
 MIN_PREFIX_SAVING = 0.2
 
 
-def worth_sharing(prefix: int, lengths: Sequence[int]) -> bool:
+def worth_sharing(prefix: int, lengths: Sequence[int], *, min_saved: int) -> bool:
     """Whether running ``prefix`` once for pairs of these ``lengths`` saves enough work.
 
     Example:
-        >>> worth_sharing(64, [180] * 10), worth_sharing(60, [850] * 10)
+        >>> worth_sharing(850, [940] * 10, min_saved=2048), worth_sharing(64, [180] * 10, min_saved=2048)
         (True, False)
     """
     saved = prefix * (len(lengths) - 1)
-    return prefix >= MIN_PREFIX_TOKENS and saved >= MIN_PREFIX_SAVING * sum(lengths)
+    return prefix >= MIN_PREFIX_TOKENS and saved >= max(MIN_PREFIX_SAVING * sum(lengths), min_saved)
 
 
 def shared_prefix_length(pairs: Sequence[EncodedPair]) -> int:

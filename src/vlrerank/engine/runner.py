@@ -48,6 +48,7 @@ class ForwardRunner:
         token_budget: int,
         max_pairs: int,
         prefix_reuse: bool,
+        prefix_min_saved: int = 0,
     ) -> None:
         self.backend = backend
         self.positions = positions
@@ -55,6 +56,7 @@ class ForwardRunner:
         self.token_budget = token_budget
         self.max_pairs = max_pairs
         self.prefix_reuse = prefix_reuse
+        self.prefix_min_saved = prefix_min_saved
 
     def run(self, pairs: Sequence[EncodedPair]) -> tuple[list[float | None], int]:
         """Scores in input order (``None`` for a pair that ran out of memory alone) and forwards run."""
@@ -68,7 +70,7 @@ class ForwardRunner:
             length = 0
             if self.prefix_reuse and len(indices) >= 2:
                 length = shared_prefix_length([pairs[i] for i in indices])
-            if worth_sharing(length, [pairs[i].num_tokens for i in indices]):
+            if worth_sharing(length, [pairs[i].num_tokens for i in indices], min_saved=self.prefix_min_saved):
                 shared.append(_Group(indices, length))
             else:
                 whole += indices
