@@ -286,6 +286,7 @@ def build(args: argparse.Namespace) -> tuple[dict[str, Reranker], ReferenceReran
         token_budget=args.token_budget,
         max_batch_pairs=args.max_batch_pairs,
         prepare_workers=args.prepare_workers,
+        cudnn_attention=args.cudnn_attention,
     )
     engines = {
         "engine": Reranker.from_checkpoint(checkpoint, config),
@@ -315,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token-budget", type=int, default=16384)
     parser.add_argument("--max-batch-pairs", type=int, default=64)
     parser.add_argument("--out", type=Path, default=None, help="write results as JSON here")
+    parser.add_argument("--cudnn-attention", action="store_true", help="EngineConfig.cudnn_attention")
     parser.add_argument("--profile", action="store_true", help="write an operator profile beside --out")
     parser.add_argument("--fast-init", action="store_true", help="noise init (always on for 2b/8b)")
     args = parser.parse_args(argv)
@@ -345,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         "token_budget": args.token_budget,
         "concurrency": args.concurrency,
         "prepare_workers": args.prepare_workers,
+        "cudnn_attention": args.cudnn_attention,
         "weights_gib": round(weights, 2),
         "transformers": transformers.__version__,
         "note": "random weights: scores are meaningless; only speed and the engine-reference gap matter",

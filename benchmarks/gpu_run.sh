@@ -17,9 +17,15 @@ export PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 TOKENIZERS_P
 PYTHON=${PYTHON:-python3}
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 "$PYTHON" -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
+run() {  # name, then engine_throughput.py arguments
+    local name=$1
+    shift
+    timeout 300 "$PYTHON" benchmarks/engine_throughput.py --requests 8 --concurrency 4 --prepare-workers 8 \
+        --fp32-pairs 3 --out "$OUT/engine_$name.json" "$@" 2>&1 | grep -v "Loading weights" | tee "$OUT/engine_$name.log"
+}
 for arch in $ARCHS; do
-    timeout 300 "$PYTHON" benchmarks/engine_throughput.py --arch "$arch" --requests 8 --concurrency 4 \
-        --prepare-workers 8 --fp32-pairs 3 --profile --out "$OUT/engine_$arch.json" 2>&1 \
-        | grep -v "Loading weights" | tee "$OUT/engine_$arch.log"
+    run "$arch" --arch "$arch" --profile
 done
+# A/B of the one default not yet measured on a GPU: cuDNN attention (per-shape plans) back on.
+[ "${CUDNN_AB:-1}" = 1 ] && run "${ARCHS%% *}_cudnn" --arch "${ARCHS%% *}" --cudnn-attention
 ls -la "$OUT"

@@ -45,6 +45,9 @@ class EngineConfig:
             its images) once, and score documents as continuations of it (same scores, less work).
         prefix_min_saved_tokens: share a prefix only when that saves at least this many tokens
             (a separate forward has a fixed cost; 0 shares every prefix worth 20% of the work).
+        cudnn_attention: let PyTorch pick cuDNN's attention kernels on CUDA. Off by default:
+            cuDNN builds an execution plan for every new (rows, length) shape, tens to hundreds of
+            milliseconds each, and a reranker sees new shapes all the time.
         vision_cache_mb: device memory kept for vision-tower outputs, reused across batches and
             requests for identical pixels (0 = only within one batch).
         url_timeout_s / max_image_bytes / max_image_pixels: guards on what an image may cost.
@@ -72,6 +75,7 @@ class EngineConfig:
     prefix_reuse: bool = True
     prefix_min_saved_tokens: int = 2048
     vision_cache_mb: int = 256
+    cudnn_attention: bool = False
 
     def __post_init__(self) -> None:
         positive = {
@@ -93,8 +97,9 @@ class EngineConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"EngineConfig.{name} must be an integer of 0 or more, got {value!r}")
-        if not isinstance(self.prefix_reuse, bool):
-            raise ConfigError(f"EngineConfig.prefix_reuse must be true or false, got {self.prefix_reuse!r}")
+        for name in ("prefix_reuse", "cudnn_attention"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"EngineConfig.{name} must be true or false, got {getattr(self, name)!r}")
         if self.min_pixels > self.max_pixels:
             raise ConfigError(
                 f"EngineConfig.min_pixels ({self.min_pixels}) is above max_pixels ({self.max_pixels})"

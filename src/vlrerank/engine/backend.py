@@ -7,10 +7,15 @@ import threading
 from typing import Any, Protocol
 
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .batching import Batch
 from .prefix import PrefixKV, continuation_mask
 from .visual_features import VisionEncoder, VisionFeatureCache
+
+# cuDNN's attention builds a plan per new input shape (55-400 ms each, reported by FlashInfer and
+# SGLang); the engine's shapes change with every request, so by default it is left out.
+NON_CUDNN_ATTENTION = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
 
 
 class ScoringBackend(Protocol):
@@ -55,6 +60,7 @@ class TransformersBackend:
         video_pad_id: int,
         vision_cache_bytes: int = 0,
         patch_budget: int = 65536,
+        cudnn_attention: bool = False,
     ) -> None:
         self.model = model
         self.device = device
@@ -70,6 +76,7 @@ class TransformersBackend:
         parameters = inspect.signature(self._language_model.forward).parameters
         self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
         self._attention = self._language_model.config._attn_implementation
+        self._exclude_cudnn = device.type == "cuda" and not cudnn_attention
         self._lock = threading.Lock()
 
     def clear_caches(self) -> None:
@@ -110,6 +117,13 @@ class TransformersBackend:
         return tensor.to(self.device)
 
     def _run(self, batch: Batch, cache: Any, mask: torch.Tensor | None) -> torch.Tensor:
+        if not self._exclude_cudnn:
+            return self._forward(batch, cache, mask)
+        # PyTorch's choice of SDPA kernels is process-wide; forwards hold the lock meanwhile.
+        with sdpa_kernel(NON_CUDNN_ATTENTION):
+            return self._forward(batch, cache, mask)
+
+    def _forward(self, batch: Batch, cache: Any, mask: torch.Tensor | None) -> torch.Tensor:
         input_ids = self._to_device(batch.input_ids)
         embeds = self._embed(input_ids)
         kwargs: dict[str, Any] = {

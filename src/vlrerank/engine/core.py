@@ -91,6 +91,7 @@ class ScoringEngine:
             vision_cache_bytes=config.vision_cache_mb * 2**20,
             # Vision attention is per picture, so this bounds activations, not attention.
             patch_budget=4 * config.token_budget,
+            cudnn_attention=config.cudnn_attention,
         )
         self.positions = PairPositions(checkpoint.model, image_pad_id=image_pad_id, video_pad_id=video_pad_id)
         self.runner = ForwardRunner(

@@ -27,7 +27,12 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(20_000, ge=1, description="characters per text field")
     max_upload_files: int = Field(32, ge=1, description="files in one multipart request")
     request_timeout_s: float = Field(120.0, gt=0)
-    max_concurrent: int = Field(1, ge=1, description="requests scored at once (one GPU: 1)")
+    max_concurrent: int = Field(
+        1,
+        ge=1,
+        description="requests handled at once; above 1 their CPU preparation overlaps the model and "
+        "their forwards may be merged (measured in docs/benchmarks.md before raising it)",
+    )
     max_queue: int = Field(8, ge=0, description="requests waiting beyond those; more get 429")
     api_key: str | None = Field(None, description="require 'Authorization: Bearer <key>' on /v1/*")
     allow_urls: bool = Field(False, description="fetch http(s) images (public addresses only)")
