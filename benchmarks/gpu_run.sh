@@ -17,6 +17,10 @@ export PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 TOKENIZERS_P
 PYTHON=${PYTHON:-python3}
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 "$PYTHON" -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
+# Correctness first: bf16 on the GPU against the float32 reference, on every engine path (tiny model).
+if [ "${GPU_TESTS:-1}" = 1 ]; then
+    "$PYTHON" -m pytest -q -p no:cacheprovider tests/engine/test_gpu.py 2>&1 | tee "$OUT/gpu_tests.log" | tail -3
+fi
 run() {  # name, then engine_throughput.py arguments
     local name=$1
     shift
