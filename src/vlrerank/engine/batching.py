@@ -40,14 +40,14 @@ class PairPositions:
     so padding never enters the computation.
     """
 
-    def attach(self, pair: EncodedPair) -> EncodedPair:
-        """``pair`` carrying its positions: computed in the request's thread, not the model's."""
-        return replace(pair, positions=self(pair))
-
     def __init__(self, model: Any, *, image_pad_id: int, video_pad_id: int) -> None:
         self._rope_index = model.get_rope_index
         self._image_pad_id = image_pad_id
         self._video_pad_id = video_pad_id
+
+    def attach(self, pair: EncodedPair) -> EncodedPair:
+        """``pair`` carrying its positions: computed in the request's thread, not the model's."""
+        return replace(pair, positions=self(pair))
 
     def __call__(self, pair: EncodedPair) -> torch.Tensor:
         """``(3, num_tokens)`` positions of ``pair`` (those it carries, when computed beforehand)."""

@@ -120,14 +120,18 @@ class ScoringEngine:
         *,
         fps: float,
         max_frames: int,
-        preprocess: Sequence[PreprocessConfig | None],
+        preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None = None,
     ) -> tuple[PreparedSide, list[PreparedSide]]:
-        """CPU stage 1: every image and video is loaded, checked and patched before any forward."""
+        """CPU stage 1: every image and video is loaded, checked and patched before any forward.
+
+        ``preprocess`` is one config for every document, or one per document.
+        """
+        configs = _per_document(preprocess, len(documents))
         prepared_query = self.encoder.prepare_side(query, "query", fps=fps, max_frames=max_frames)
 
         def side(i: int) -> PreparedSide:
             return self.encoder.prepare_side(
-                documents[i], f"documents[{i}]", fps=fps, max_frames=max_frames, preprocess=preprocess[i]
+                documents[i], f"documents[{i}]", fps=fps, max_frames=max_frames, preprocess=configs[i]
             )
 
         indices = range(len(documents))
@@ -147,11 +151,7 @@ class ScoringEngine:
     ) -> list[EncodedPair]:
         """The whole CPU stage: model inputs for every (query, document) pair."""
         prepared_query, docs = self.prepare_sides(
-            query,
-            documents,
-            fps=fps,
-            max_frames=max_frames,
-            preprocess=_per_document(preprocess, len(documents)),
+            query, documents, fps=fps, max_frames=max_frames, preprocess=preprocess
         )
         return [self.encoder.encode_pair(instruction, prepared_query, doc) for doc in docs]
 
@@ -187,11 +187,7 @@ class ScoringEngine:
         start = time.perf_counter()
         with self.handler.request() as submit:  # concurrent requests may share this one's forwards
             prepared_query, prepared_docs = self.prepare_sides(
-                query,
-                documents,
-                fps=fps,
-                max_frames=max_frames,
-                preprocess=_per_document(preprocess, len(documents)),
+                query, documents, fps=fps, max_frames=max_frames, preprocess=preprocess
             )
             qualities = [_lowest_quality(doc) for doc in prepared_docs]
             rejections = {

@@ -116,10 +116,6 @@ class PrefixKV:
     def get_mask_sizes(self, query_length: Any, layer_idx: int = 0) -> tuple[int, int]:
         return _length(query_length), 0
 
-    @property
-    def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values) if t is not None)
-
 
 class PrefixReplay:
     """The cache view of :class:`PrefixKV` for one continuation batch (see :meth:`PrefixKV.replay`)."""

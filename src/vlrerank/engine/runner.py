@@ -88,7 +88,9 @@ class ForwardRunner:
         for group in groups:
             head = pairs[group.indices[0]]
             spans = tuple(s for s in head.spans if s.end <= group.prefix)
-            heads.append(EncodedPair(head.input_ids[: group.prefix], spans))
+            # M-RoPE positions only count what came before: a prefix's are the first of the pair's.
+            positions = head.positions[:, : group.prefix] if head.positions is not None else None
+            heads.append(EncodedPair(head.input_ids[: group.prefix], spans, positions=positions))
         try:
             store = self.backend.prefill(collate(heads, pad_id=self.pad_id, positions=self.positions))
         except Exception as exc:

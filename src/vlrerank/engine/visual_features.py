@@ -42,17 +42,12 @@ class VisionFeatureCache:
         self._items: OrderedDict[str, VisualFeatures] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: str) -> VisualFeatures | None:
         with self._lock:
             found = self._items.get(key)
-            if found is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
+            if found is not None:
+                self._items.move_to_end(key)
             return found
 
     def put(self, key: str, features: VisualFeatures) -> None:
