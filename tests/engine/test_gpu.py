@@ -1,16 +1,20 @@
 """GPU checks (SPEC 3.3, 3.4): bf16 on CUDA stays within 2e-2 of the float32 reference, on every
 engine path (whole pairs, shared prefixes, merged concurrent requests, with and without cuDNN
-attention). Skipped without CUDA; ``VLRERANK_GPU_TESTS_DEVICE=cpu`` rehearses them on the CPU."""
+attention), and pictures patched on the device carry the image processor's values bit for bit.
+Skipped without CUDA; ``VLRERANK_GPU_TESTS_DEVICE=cpu`` rehearses them on the CPU."""
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 import torch
 
 from vlrerank import EngineConfig, Reranker
+
+from ..conftest import noise_image
 
 DEVICE = os.environ.get("VLRERANK_GPU_TESTS_DEVICE", "cuda")
 pytestmark = [
@@ -64,3 +68,15 @@ def test_merged_concurrent_requests_stay_close_to_the_reference(tiny_dir, refere
         results = list(pool.map(reranker.process, work))
     for got, request in zip(results, work, strict=True):
         assert_close(got, reference.process(request))
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (160, 32)])
+def test_pictures_patched_on_the_device_equal_the_processors_bits(tiny_dir, size):
+    reranker = engine(tiny_dir)
+    encoder = reranker._engine.encoder
+    picture = noise_image(*size, seed=size[1])
+    expected = encoder._image_processor(images=[picture], do_resize=False, return_tensors="pt")
+    frames = torch.from_numpy(np.array(picture)).permute(2, 0, 1).unsqueeze(0).to(DEVICE)
+    patches = encoder.patcher.patches(frames, is_video=False)
+    assert patches.device.type == DEVICE
+    assert torch.equal(patches.cpu(), expected["pixel_values"])

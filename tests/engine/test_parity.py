@@ -15,12 +15,16 @@ from ..conftest import noise_image
 TOL = 1e-5
 
 
-@pytest.fixture(scope="module", params=["default", "share-every-prefix"])
+@pytest.fixture(scope="module", params=["default", "share-every-prefix", "patch-in-backend"])
 def reranker(request, tiny_dir):
-    """The default engine, and one that shares every prefix (tiny requests rarely save enough
-    tokens for the default to share): every case runs on both paths."""
+    """The default engine; one that shares every prefix (tiny requests rarely save enough tokens
+    for the default to share); and one that patches pictures in the model stage, as GPU engines
+    do: every case runs on all three paths."""
     config = EngineConfig(prefix_min_saved_tokens=0) if request.param == "share-every-prefix" else None
-    return Reranker(str(tiny_dir), config=config)
+    reranker = Reranker(str(tiny_dir), config=config)
+    if request.param == "patch-in-backend":
+        reranker._engine.encoder.patch_in_prepare = False
+    return reranker
 
 
 def assert_parity(reranker: Reranker, reference: ReferenceReranker, request: dict) -> list[float]:

@@ -9,7 +9,8 @@ from typing import Any, Protocol
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from .batching import Batch
+from .batching import Batch, to_device
+from .patches import Patcher
 from .prefix import PrefixKV, continuation_mask
 from .visual_features import VisionEncoder, VisionFeatureCache
 
@@ -58,6 +59,7 @@ class TransformersBackend:
         dtype: torch.dtype,
         image_pad_id: int,
         video_pad_id: int,
+        patcher: Patcher,
         vision_cache_bytes: int = 0,
         patch_budget: int = 65536,
         cudnn_attention: bool = False,
@@ -69,7 +71,9 @@ class TransformersBackend:
         self._embed = self._language_model.get_input_embeddings()
         self._num_layers = len(self._language_model.layers)
         cache = VisionFeatureCache(vision_cache_bytes)
-        self.vision = VisionEncoder(model.visual, device=device, cache=cache, patch_budget=patch_budget)
+        self.vision = VisionEncoder(
+            model.visual, patcher, device=device, cache=cache, patch_budget=patch_budget
+        )
         self._placeholder_ids = torch.tensor([image_pad_id, video_pad_id])
         self._score_vector = score_vector.to(device=device, dtype=torch.float32)
         # transformers 5.24 renamed the text model's ``past_key_values`` argument to ``cache``.
@@ -111,10 +115,7 @@ class TransformersBackend:
         return torch.sigmoid(logits).cpu()
 
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
-        """Host to device without waiting for queued GPU work (a plain copy would synchronise)."""
-        if self.device.type == "cuda":
-            return tensor.pin_memory().to(self.device, non_blocking=True)
-        return tensor.to(self.device)
+        return to_device(tensor, self.device)
 
     def _run(self, batch: Batch, cache: Any, mask: torch.Tensor | None) -> torch.Tensor:
         if not self._exclude_cudnn:

@@ -115,3 +115,10 @@ def collate(
     )
     rows = torch.tensor(list(prefix_rows), dtype=torch.long) if prefix_rows is not None else None
     return Batch(input_ids, torch.tensor(counts, dtype=torch.long), position_ids, visuals, rows)
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Host to device without waiting for queued GPU work (a plain copy would synchronise)."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)

@@ -20,6 +20,7 @@ from .encode import IMAGE_PAD, VIDEO_PAD, EncodedPair, PairEncoder, PreparedSide
 from .explain import Explanation
 from .handler import BatchHandler
 from .loading import LoadedCheckpoint
+from .patches import Patcher
 from .prompt import PromptTokenizer
 from .runner import ForwardRunner
 
@@ -70,14 +71,13 @@ class ScoringEngine:
         self.config = config
         self.checkpoint = checkpoint
         tokenizer = checkpoint.tokenizer
-        vision = checkpoint.model.config.vision_config
+        patcher = Patcher.for_checkpoint(checkpoint.image_processor, checkpoint.model.config.vision_config)
         self.encoder = PairEncoder(
             PromptTokenizer(tokenizer, checkpoint.chat_template),
             checkpoint.image_processor,
             config,
-            patch_size=vision.patch_size,
-            merge_size=vision.spatial_merge_size,
-            temporal_patch_size=vision.temporal_patch_size,
+            patcher=patcher,
+            patch_in_prepare=checkpoint.device.type == "cpu",
         )
         image_pad_id = tokenizer.convert_tokens_to_ids(IMAGE_PAD)
         video_pad_id = tokenizer.convert_tokens_to_ids(VIDEO_PAD)
@@ -88,6 +88,7 @@ class ScoringEngine:
             dtype=checkpoint.dtype,
             image_pad_id=image_pad_id,
             video_pad_id=video_pad_id,
+            patcher=patcher,
             vision_cache_bytes=config.vision_cache_mb * 2**20,
             # Vision attention is per picture, so this bounds activations, not attention.
             patch_budget=4 * config.token_budget,

@@ -15,7 +15,9 @@ from typing import Any
 
 import torch
 
+from .batching import to_device
 from .encode import VisualInput
+from .patches import Patcher
 
 
 @dataclass(frozen=True)
@@ -50,19 +52,22 @@ class VisionFeatureCache:
                 self._items.move_to_end(key)
             return found
 
-    def put(self, key: str, features: VisualFeatures) -> None:
+    def put(self, key: str, features: VisualFeatures) -> VisualFeatures:
+        """Keep ``features`` if they fit; returns what callers should hold from now on (the kept
+        copy, so that the batch output it came from can be freed)."""
         size = features.nbytes
         if size > self.max_bytes:
-            return
+            return features
         features = features.compact()
         with self._lock:
             if key in self._items:
-                return
+                return self._items[key]
             self._items[key] = features
             self._bytes += size
             while self._bytes > self.max_bytes:
                 _, dropped = self._items.popitem(last=False)
                 self._bytes -= dropped.nbytes
+        return features
 
     def clear(self) -> None:
         with self._lock:
@@ -80,8 +85,17 @@ class VisionFeatureCache:
 class VisionEncoder:
     """Runs a Qwen3-VL vision tower on distinct visuals, in chunks of at most ``patch_budget`` patches."""
 
-    def __init__(self, visual: Any, *, device: torch.device, cache: VisionFeatureCache, patch_budget: int):
+    def __init__(
+        self,
+        visual: Any,
+        patcher: Patcher,
+        *,
+        device: torch.device,
+        cache: VisionFeatureCache,
+        patch_budget: int,
+    ):
         self.visual = visual
+        self.patcher = patcher
         self.device = device
         self.cache = cache
         self.patch_budget = patch_budget
@@ -101,29 +115,30 @@ class VisionEncoder:
                 missing[visual.key] = visual
         for chunk in _chunks(list(missing.values()), self.patch_budget):
             for visual, features in zip(chunk, self._run(chunk), strict=True):
-                found[visual.key] = features
-                self.cache.put(visual.key, features)
+                found[visual.key] = self.cache.put(visual.key, features)
         return found
 
     def _run(self, chunk: Sequence[VisualInput]) -> list[VisualFeatures]:
-        pixels = torch.cat([v.pixel_values for v in chunk])
-        grid = torch.tensor([v.grid_thw for v in chunk], dtype=torch.long)
-        if self.device.type == "cuda":  # pinned: the copies need not wait for queued GPU work
-            pixels, grid = pixels.pin_memory(), grid.pin_memory()
-        pixels = pixels.to(self.device, non_blocking=True).to(self.visual.dtype)
-        grid = grid.to(self.device, non_blocking=True)
+        # Cast one visual at a time: the float32 patches of a whole chunk never exist at once.
+        pixels = torch.cat([self._patches(v).to(self.visual.dtype) for v in chunk])
+        grid = to_device(torch.tensor([v.grid_thw for v in chunk], dtype=torch.long), self.device)
         out = self.visual(pixels, grid_thw=grid, return_dict=True)
         sizes = [t * h * w // self.merge**2 for t, h, w in (v.grid_thw for v in chunk)]
         embeds = torch.split(out.pooler_output, sizes)
         deepstack = [torch.split(layer, sizes) for layer in out.deepstack_features]
         return [VisualFeatures(embeds[i], tuple(layer[i] for layer in deepstack)) for i in range(len(chunk))]
 
+    def _patches(self, visual: VisualInput) -> torch.Tensor:
+        if visual.patches is not None:
+            return to_device(visual.patches, self.device)
+        return self.patcher.patches(to_device(visual.frames, self.device), is_video=visual.is_video)
+
 
 def _chunks(visuals: list[VisualInput], patch_budget: int) -> list[list[VisualInput]]:
     chunks: list[list[VisualInput]] = []
     size = 0
     for visual in visuals:
-        patches = int(visual.pixel_values.shape[0])
+        patches = visual.num_patches
         if chunks and size + patches <= patch_budget:
             chunks[-1].append(visual)
             size += patches

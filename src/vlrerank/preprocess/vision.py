@@ -82,7 +82,7 @@ def resize_for_model(image: Image.Image, *, min_pixels: int, max_pixels: int, fi
 
 @dataclass(frozen=True)
 class PreparedVideo:
-    """Frames ready for patching: float32 ``(T, 3, H, W)`` in 0..255, ``T`` even.
+    """Frames ready for patching: uint8 ``(T, 3, H, W)``, ``T`` even.
 
     ``fps`` and ``frame_indices`` give the timestamps the prompt shows between frames.
     """
@@ -112,7 +112,7 @@ def _resize_frames(frames: torch.Tensor, total_pixels: int, field: str) -> torch
     )
     # An antialiased bicubic resize of uint8 frames, rounded back to uint8 (torchvision's rule).
     resized = F.interpolate(frames.float(), size=(h, w), mode="bicubic", align_corners=False, antialias=True)
-    return resized.clamp_(0, 255).round_().to(torch.uint8).float()
+    return resized.clamp_(0, 255).round_().to(torch.uint8)
 
 
 def video_from_frames(frames: list[Image.Image], *, total_pixels: int, field: str = "") -> PreparedVideo:
