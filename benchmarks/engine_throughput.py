@@ -15,6 +15,7 @@ difference between the two paths matter.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import platform
 import resource
@@ -148,6 +149,10 @@ def run_workload(
         for request in requests:
             e.process(request)
         e.clear_caches()
+    if args.compile:  # merged requests are compiled variants of their own (several prefixes at once)
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            list(pool.map(engine.process, requests))
+        engine.clear_caches()
     reference.process(requests[0])
 
     reference_scores, reference_s = timed(device, lambda: [s for r in requests for s in reference.process(r)])
@@ -204,14 +209,14 @@ def float32_check(
 ) -> None:
     """Engine scores (run dtype) against the reference in float32 on the same weights.
 
-    Converts the model to float32 in place, so it runs last.
+    Converts the reference's model to float32 in place, so it runs last.
     """
     requests = {}
     for result in results:
         request = workload(result.workload, args.docs, 0)
         requests[result.workload] = {**request, "documents": request["documents"][: args.fp32_pairs]}
     ours = {name: engine.process(request) for name, request in requests.items()}
-    model = engine._checkpoint.model
+    model = reference.model  # the engine's own when shared; an uncompiled copy with --compile
     model.float()
     fp32 = ReferenceReranker(model, reference.tokenizer, reference.image_processor, reference.head)
     for result in results:
@@ -281,19 +286,22 @@ def build(args: argparse.Namespace) -> tuple[dict[str, Reranker], ReferenceReran
     checkpoint = from_model(
         full, tokenizer, image_processor, path=files, name=f"random-{args.arch}", random_weights=True
     )
+    # Compiling changes the engine's model in place: the reference then gets a copy of its own.
+    reference_model = copy.deepcopy(checkpoint.model) if args.compile else checkpoint.model
     config = EngineConfig(
         device=str(device),
         token_budget=args.token_budget,
         max_batch_pairs=args.max_batch_pairs,
         prepare_workers=args.prepare_workers,
         cudnn_attention=args.cudnn_attention,
+        torch_compile=args.compile,
     )
     engines = {
         "engine": Reranker.from_checkpoint(checkpoint, config),
         "no_prefix": Reranker.from_checkpoint(checkpoint, config.with_(prefix_reuse=False)),
     }
     reference = ReferenceReranker(
-        checkpoint.model, tokenizer, image_processor, checkpoint.score_vector.to(device)
+        reference_model, tokenizer, image_processor, checkpoint.score_vector.to(device)
     )
     return engines, reference
 
@@ -313,10 +321,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fp32-pairs", type=int, default=0, help="compare this many pairs per workload with fp32 (last)"
     )
-    parser.add_argument("--token-budget", type=int, default=16384)
+    parser.add_argument("--token-budget", type=int, default=None, help="default: the engine's, per model")
     parser.add_argument("--max-batch-pairs", type=int, default=64)
     parser.add_argument("--out", type=Path, default=None, help="write results as JSON here")
     parser.add_argument("--cudnn-attention", action="store_true", help="EngineConfig.cudnn_attention")
+    parser.add_argument("--compile", action="store_true", help="EngineConfig.torch_compile")
     parser.add_argument("--profile", action="store_true", help="write an operator profile beside --out")
     parser.add_argument("--fast-init", action="store_true", help="noise init (always on for 2b/8b)")
     args = parser.parse_args(argv)
@@ -344,10 +353,11 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
         "docs_per_request": args.docs,
         "requests": args.requests,
-        "token_budget": args.token_budget,
+        "token_budget": engine._engine.token_budget,
         "concurrency": args.concurrency,
         "prepare_workers": args.prepare_workers,
         "cudnn_attention": args.cudnn_attention,
+        "torch_compile": args.compile,
         "weights_gib": round(weights, 2),
         "transformers": transformers.__version__,
         "note": "random weights: scores are meaningless; only speed and the engine-reference gap matter",

@@ -34,6 +34,26 @@ def test_engine_throughput_tiny_cpu(tmp_path):
     assert "| text_docs | 3 |" in run.stdout
 
 
+def test_activation_memory_tiny_cpu(tmp_path):
+    """Smaller vision chunks must show a smaller peak: the measurement sees the forward's tensors."""
+    out = tmp_path / "memory.json"
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "activation_memory.py"),
+            "--arch", "tiny", "--docs", "3", "--patch-budgets", "65536,2048", "--out", str(out),
+        ],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    report = json.loads(out.read_text())
+    whole, chunked = report["results"]
+    assert (whole["vision_patch_budget"], chunked["vision_patch_budget"]) == (65536, 2048)
+    assert 0 < chunked["peak_gib"] < whole["peak_gib"]
+    assert report["meta"]["token_budget"] == 8192
+    assert "| 2048 |" in run.stdout
+
+
 def test_fast_init_builds_a_usable_full_model_shape_on_cpu():
     """The 2B/8B path (no initialiser, noise fill, tied head) checked at tiny size."""
     import torch

@@ -29,7 +29,9 @@ class EngineConfig:
         dtype: ``auto`` is bfloat16 on CUDA and float32 on CPU. Scores are always computed in float32.
         attn_implementation: ``auto`` (sdpa), ``sdpa``, ``eager`` or ``flash_attention_2``.
         max_length: text-token cap per pair before the final 5 prompt tokens, as the reference.
-        token_budget: most padded tokens (rows x longest row) in one forward batch.
+        token_budget: most padded tokens (rows x longest row) in one forward batch; ``None`` sizes
+            it to the model (:func:`vlrerank.engine.batching.default_token_budget`: 8,192 tokens
+            for Qwen3-VL-2B, 16,384 for 8B), keeping peak memory near weights + 25%.
         max_batch_pairs: most pairs in one forward batch.
         min_pixels / max_pixels: the model-side image pixel bounds (reference: 4 and 1800 tokens).
         video_total_pixels: pixel budget spread over the frames of a frame-list video.
@@ -50,6 +52,12 @@ class EngineConfig:
             milliseconds each, and a reranker sees new shapes all the time.
         vision_cache_mb: device memory kept for vision-tower outputs, reused across batches and
             requests for identical pixels (0 = only within one batch).
+        torch_compile: compile every decoder layer and vision block with ``torch.compile``
+            (dynamic shapes; one compiled graph serves all layers alike). Fuses the norms, rotary
+            embeddings and activations that eager PyTorch runs as separate kernels; costs
+            compilation on the first forwards and compiles the checkpoint's model in place.
+        vision_patch_budget: most patches (16x16 pixels, before merging) the vision tower runs at
+            once; its activations, not the language model's, set the engine's peak memory.
         url_timeout_s / max_image_bytes / max_image_pixels: guards on what an image may cost.
     """
 
@@ -57,7 +65,7 @@ class EngineConfig:
     dtype: DtypeName = "auto"
     attn_implementation: str = "auto"
     max_length: int = DEFAULT_MAX_LENGTH
-    token_budget: int = 16384
+    token_budget: int | None = None
     max_batch_pairs: int = 64
     min_pixels: int = DEFAULT_MIN_PIXELS
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -75,12 +83,14 @@ class EngineConfig:
     prefix_reuse: bool = True
     prefix_min_saved_tokens: int = 2048
     vision_cache_mb: int = 256
+    vision_patch_budget: int = 16384
     cudnn_attention: bool = False
+    torch_compile: bool = False
 
     def __post_init__(self) -> None:
         positive = {
             "max_length": self.max_length,
-            "token_budget": self.token_budget,
+            "token_budget": 1 if self.token_budget is None else self.token_budget,
             "max_batch_pairs": self.max_batch_pairs,
             "min_pixels": self.min_pixels,
             "max_pixels": self.max_pixels,
@@ -89,6 +99,7 @@ class EngineConfig:
             "max_image_bytes": self.max_image_bytes,
             "max_image_pixels": self.max_image_pixels,
             "prepare_workers": self.prepare_workers,
+            "vision_patch_budget": self.vision_patch_budget,
         }
         for name, value in positive.items():
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -97,7 +108,7 @@ class EngineConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"EngineConfig.{name} must be an integer of 0 or more, got {value!r}")
-        for name in ("prefix_reuse", "cudnn_attention"):
+        for name in ("prefix_reuse", "cudnn_attention", "torch_compile"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"EngineConfig.{name} must be true or false, got {getattr(self, name)!r}")
         if self.min_pixels > self.max_pixels:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import threading
 from typing import Any, Protocol
@@ -17,6 +18,14 @@ from .visual_features import VisionEncoder, VisionFeatureCache
 # cuDNN's attention builds a plan per new input shape (55-400 ms each, reported by FlashInfer and
 # SGLang); the engine's shapes change with every request, so by default it is left out.
 NON_CUDNN_ATTENTION = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+
+# For compiled layers: ``layer_idx`` as a graph input, so that one graph serves every layer; and
+# room for the variants the engine needs (vision vs text layers, with or without a prefix cache,
+# one row or many: sizes are otherwise dynamic) before dynamo falls back to eager.
+COMPILE_SETTINGS: dict[str, Any] = {
+    "allow_unspec_int_on_nn_module": True,
+    **({"recompile_limit": 32} if hasattr(torch._dynamo.config, "recompile_limit") else {}),
+}
 
 
 class ScoringBackend(Protocol):
@@ -63,6 +72,7 @@ class TransformersBackend:
         vision_cache_bytes: int = 0,
         patch_budget: int = 65536,
         cudnn_attention: bool = False,
+        torch_compile: bool = False,
     ) -> None:
         self.model = model
         self.device = device
@@ -82,6 +92,9 @@ class TransformersBackend:
         self._attention = self._language_model.config._attn_implementation
         self._exclude_cudnn = device.type == "cuda" and not cudnn_attention
         self._lock = threading.Lock()
+        self._compiled = torch_compile
+        if torch_compile:
+            compile_layers(model)
 
     def clear_caches(self) -> None:
         self.vision.cache.clear()
@@ -118,10 +131,11 @@ class TransformersBackend:
         return to_device(tensor, self.device)
 
     def _run(self, batch: Batch, cache: Any, mask: torch.Tensor | None) -> torch.Tensor:
-        if not self._exclude_cudnn:
-            return self._forward(batch, cache, mask)
-        # PyTorch's choice of SDPA kernels is process-wide; forwards hold the lock meanwhile.
-        with sdpa_kernel(NON_CUDNN_ATTENTION):
+        with contextlib.ExitStack() as stack:
+            if self._exclude_cudnn:  # PyTorch's choice is process-wide; forwards hold the lock meanwhile
+                stack.enter_context(sdpa_kernel(NON_CUDNN_ATTENTION))
+            if self._compiled:
+                stack.enter_context(torch._dynamo.config.patch(COMPILE_SETTINGS))
             return self._forward(batch, cache, mask)
 
     def _forward(self, batch: Batch, cache: Any, mask: torch.Tensor | None) -> torch.Tensor:
@@ -150,3 +164,16 @@ class TransformersBackend:
         if cache is not None:
             kwargs[self._cache_argument] = cache
         return self._language_model(inputs_embeds=embeds, **kwargs).last_hidden_state
+
+
+def compile_layers(model: Any) -> None:
+    """``torch.compile`` each decoder layer and vision block of ``model``, in place.
+
+    Compiling layer by layer rather than the whole model keeps control flow (vision chunks,
+    DeepStack, prefix caches) in Python; since PyTorch inlines module parameters as graph inputs,
+    the layers of one kind share one compiled graph, so compilation costs one layer, not all.
+    """
+    for layer in model.language_model.layers:
+        layer.compile(dynamic=True)
+    for block in model.visual.blocks:
+        block.compile(dynamic=True)

@@ -11,6 +11,23 @@ import torch
 from .encode import MM_IMAGE, MM_TEXT, MM_VIDEO, EncodedPair, VisualInput
 
 
+def default_token_budget(model: Any) -> int:
+    """Tokens per forward sized to the model, for ``EngineConfig.token_budget=None``.
+
+    Without a backward pass a forward's largest transients are its MLP's, about four
+    (tokens x intermediate size) tensors at once. The budget is the largest power of two that
+    keeps them within a tenth of the weights, between 8,192 and 32,768 tokens: 8,192 for
+    Qwen3-VL-2B and 16,384 for 8B. (``benchmarks/activation_memory.py`` measures the whole peak.)
+    """
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    itemsize = next(model.parameters()).element_size()
+    per_token = 4 * model.config.text_config.intermediate_size * itemsize
+    budget = 8192
+    while budget < 32768 and 2 * budget * per_token <= weights / 10:
+        budget *= 2
+    return budget
+
+
 def plan_batches(lengths: Sequence[int], *, token_budget: int, max_pairs: int) -> list[list[int]]:
     """Indices of pairs per batch, longest first, so that rows x longest row <= ``token_budget``.
 

@@ -15,7 +15,7 @@ from ..preprocess.provenance import ImageProvenance
 from ..preprocess.quality import penalized_score
 from . import explain
 from .backend import ScoringBackend, TransformersBackend
-from .batching import PairPositions
+from .batching import PairPositions, default_token_budget
 from .encode import IMAGE_PAD, VIDEO_PAD, EncodedPair, PairEncoder, PreparedSide
 from .explain import Explanation
 from .handler import BatchHandler
@@ -90,23 +90,24 @@ class ScoringEngine:
             video_pad_id=video_pad_id,
             patcher=patcher,
             vision_cache_bytes=config.vision_cache_mb * 2**20,
-            # Vision attention is per picture, so this bounds activations, not attention.
-            patch_budget=4 * config.token_budget,
+            patch_budget=config.vision_patch_budget,
             cudnn_attention=config.cudnn_attention,
+            torch_compile=config.torch_compile,
         )
         self.positions = PairPositions(checkpoint.model, image_pad_id=image_pad_id, video_pad_id=video_pad_id)
+        self.token_budget = config.token_budget or default_token_budget(checkpoint.model)
         self.runner = ForwardRunner(
             self.backend,
             self.positions,
             pad_id=tokenizer.pad_token_id,
-            token_budget=config.token_budget,
+            token_budget=self.token_budget,
             max_pairs=config.max_batch_pairs,
             # Continuations need a custom attention mask, which flash-attention kernels do not take.
             prefix_reuse=config.prefix_reuse and config.attn_implementation != "flash_attention_2",
             prefix_min_saved=config.prefix_min_saved_tokens,
         )
         self.handler = BatchHandler(
-            self.runner, max_pairs=4 * config.max_batch_pairs, fill_tokens=config.token_budget // 2
+            self.runner, max_pairs=4 * config.max_batch_pairs, fill_tokens=self.token_budget // 2
         )
         # Decoding and resizing release the GIL, so documents are prepared in parallel.
         workers = config.prepare_workers

@@ -101,6 +101,9 @@ class PrefixKV:
         return PrefixReplay(self, rows)
 
     # -- the part of transformers' Cache interface that Qwen3-VL's text model calls ----------
+    # Compiled layers call ``update`` eagerly: traced, it would specialise each layer's graph on
+    # its ``layer_idx`` (a list index), one compilation per layer.
+    @torch.compiler.disable
     def update(
         self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args: Any, **kwargs: Any
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,6 +131,7 @@ class PrefixReplay:
         self.is_sliding = store.is_sliding
         self._single = len(store.lengths) == 1
 
+    @torch.compiler.disable
     def update(
         self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args: Any, **kwargs: Any
     ) -> tuple[torch.Tensor, torch.Tensor]:
