@@ -73,13 +73,13 @@ class LiveBytes(TorchDispatchMode):
 
 
 def full_size_weights_gib(arch: str) -> float:
-    """What the full model's weights weigh in bfloat16 (built on the meta device: no memory)."""
+    """What the engine keeps of the full model in bfloat16: all but the LM head, whose yes/no rows
+    it keeps as one vector (built on the meta device: no memory)."""
     from transformers import Qwen3VLForConditionalGeneration
 
     with torch.device("meta"):
         model = Qwen3VLForConditionalGeneration(qwen3vl_config(arch))
-    seen = {id(p): p.numel() for p in model.parameters()}  # tied embeddings count once
-    return sum(seen.values()) * 2 / 2**30
+    return sum(p.numel() for p in model.model.parameters()) * 2 / 2**30
 
 
 def shallow_model(arch: str, text_layers: int, vision_layers: int) -> Any:
