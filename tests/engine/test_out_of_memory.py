@@ -43,6 +43,9 @@ class LimitedMemory:
             raise out_of_memory()
         return self.real.score(batch, prefixes)
 
+    def encode_visuals(self, visuals):
+        self.real.encode_visuals(visuals)
+
 
 def engine_with(reranker: Reranker, backend, **config) -> Reranker:
     limited = Reranker.from_checkpoint(reranker._checkpoint, EngineConfig(max_batch_pairs=64, **config))
@@ -101,6 +104,9 @@ def test_other_errors_are_not_swallowed(reranker):
             raise ValueError("a real bug")
 
         def score(self, batch, prefixes=None):
+            raise ValueError("a real bug")
+
+        def encode_visuals(self, visuals):
             raise ValueError("a real bug")
 
     with pytest.raises(ValueError, match="a real bug"):

@@ -44,6 +44,9 @@ class Recorder:
     def clear_caches(self):
         self.real.clear_caches()
 
+    def encode_visuals(self, visuals):
+        self.real.encode_visuals(visuals)
+
 
 def recorded(reranker: Reranker, **config) -> tuple[Reranker, Recorder]:
     """An engine that shares every prefix worth 20% of the work (tiny requests save few tokens)."""
@@ -234,6 +237,20 @@ def test_a_failure_in_a_merged_run_fails_only_its_own_request(reranker):
         assert len(good.result(30)) == 2
         with pytest.raises(ValueError, match="one request's input"):
             bad.result(30)
+
+
+def test_a_closed_handler_stops_its_worker_and_refuses_more_work(reranker, reference):
+    """What runs at exit: a worker thread left inside a torch op would abort the interpreter."""
+    engine = Reranker.from_checkpoint(reranker._checkpoint, EngineConfig())
+    request = {"query": {"text": "q"}, "documents": [{"text": "a"}, {"image": noise_image(64, 64, 3)}]}
+    assert_close(engine.process(request), reference.process(request))
+    handler = engine._engine.handler
+    worker = handler._worker
+    assert worker is not None and worker.is_alive()  # idle, waiting for the next request
+    handler.close()
+    assert not worker.is_alive()
+    with pytest.raises(RuntimeError, match="closed"):
+        engine.process(request)
 
 
 def test_a_prefix_that_saves_little_is_not_run_separately(reranker, reference):

@@ -6,11 +6,12 @@ What reaches the tower is counted with a forward hook on the real vision model.
 from __future__ import annotations
 
 import contextlib
+import time
 
 import pytest
 import torch
 
-from vlrerank import EngineConfig, PreprocessConfig, Reranker
+from vlrerank import EngineConfig, PreprocessConfig, QualityPolicy, Reranker
 from vlrerank.engine.visual_features import VisionFeatureCache, VisualFeatures
 
 from ..conftest import noise_image
@@ -73,6 +74,87 @@ def test_the_same_picture_at_two_sizes_is_two_entries(reranker, reference):
         ranked = engine.rank(query, docs, preprocess=sizes)
     assert sorted(seen) == [(1, 4, 4), (1, 6, 8)]
     assert len({r.score for r in ranked}) == 2  # a key without the shape would have served one twice
+
+
+@contextlib.contextmanager
+def timeline(engine: Reranker, slow_document: int, delay_s: float = 0.3):
+    """Times of vision-tower passes ("tower" once per picture), language-model forwards and
+    prepared documents; one document's preparation is held back by ``delay_s``."""
+    events: list[tuple[float, str]] = []
+    model, encoder = engine._checkpoint.model, engine._engine.encoder
+    prepare = encoder.prepare_side
+
+    def slow_prepare(side, field, **kwargs):
+        prepared = prepare(side, field, **kwargs)
+        if field == f"documents[{slow_document}]":
+            time.sleep(delay_s)
+        events.append((time.perf_counter(), field))
+        return prepared
+
+    def tower(module, args, kwargs):
+        events.extend((time.perf_counter(), "tower") for _ in kwargs["grid_thw"])
+
+    handles = [
+        model.visual.register_forward_pre_hook(tower, with_kwargs=True),
+        model.language_model.register_forward_pre_hook(lambda *_: events.append((time.perf_counter(), "lm"))),
+    ]
+    encoder.prepare_side = slow_prepare
+    try:
+        yield events
+    finally:
+        del encoder.prepare_side
+        for handle in handles:
+            handle.remove()
+
+
+def test_pictures_are_encoded_while_later_documents_are_still_being_prepared(reranker, reference):
+    pictures = [noise_image(96, 64, 21), noise_image(64, 96, 22)]
+    request = {
+        "query": {"text": "which one"},
+        "documents": [{"image": pictures[0]}, {"image": pictures[1]}, {"text": "held back"}],
+    }
+    engine = fresh(reranker, vision_cache_mb=64, prepare_workers=1)
+    with timeline(engine, slow_document=2) as events:
+        got = engine.process(request)
+    names = [name for _, name in events]
+    last_prepared = dict((name, at) for at, name in events)["documents[2]"]
+    towers = [at for at, name in events if name == "tower"]
+    assert towers and max(towers) < last_prepared, names  # all vision work overlapped preparation
+    assert "tower" not in names[names.index("lm") :], names  # the forward found them cached
+    assert got == pytest.approx(reference.process(request), abs=1e-5)
+
+
+def test_without_a_vision_cache_pictures_wait_for_their_forward(reranker, reference):
+    request = {"query": {"text": "q"}, "documents": [{"image": noise_image(96, 64, 23)}, {"text": "t"}]}
+    engine = fresh(reranker, vision_cache_mb=0, prepare_workers=1)
+    with timeline(engine, slow_document=1, delay_s=0.0) as events:
+        got = engine.process(request)
+    names = [name for _, name in events]
+    assert names.index("tower") > names.index("documents[1]"), names
+    assert got == pytest.approx(reference.process(request), abs=1e-5)
+
+
+def test_pictures_sent_ahead_never_fill_more_than_half_the_cache(reranker, reference):
+    """A 448x640 picture has 280 placeholder tokens; its outputs weigh 280 x 64 floats x 3 (two
+    DeepStack layers) x 4 bytes = 210 KiB: two fit in half of a 1 MiB cache, three do not."""
+    pictures = [noise_image(448, 640, 30 + i) for i in range(4)]
+    request = {"query": {"text": "q"}, "documents": [{"image": p} for p in pictures]}
+    engine = fresh(reranker, vision_cache_mb=1, prepare_workers=1)
+    with timeline(engine, slow_document=3) as events:
+        got = engine.process(request)
+    names = [name for _, name in events]
+    ahead = names[: names.index("documents[3]")].count("tower")
+    assert (ahead, names.count("tower")) == (2, 4), names
+    assert got == pytest.approx(reference.process(request), abs=1e-5)
+
+
+def test_documents_the_quality_gate_rejects_are_not_sent_ahead(reranker):
+    engine = fresh(reranker, vision_cache_mb=64, prepare_workers=1)
+    gate = QualityPolicy(mode="reject", threshold=1.0)  # no picture is perfect: all rejected
+    documents = [{"image": noise_image(96, 64, 40)}, {"text": "scored"}]
+    with tower_inputs(engine) as seen:
+        ranked = engine.rank("q", documents, quality=gate)
+    assert seen == [] and len(ranked.rejected) == 1
 
 
 def features(tokens: int) -> VisualFeatures:

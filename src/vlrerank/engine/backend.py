@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import inspect
 import threading
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .batching import Batch, to_device
+from .encode import VisualInput
 from .patches import Patcher
 from .prefix import PrefixKV, continuation_mask
 from .visual_features import VisionEncoder, VisionFeatureCache
@@ -46,6 +48,11 @@ class ScoringBackend(Protocol):
 
     def clear_caches(self) -> None:
         """Forget whatever is kept between calls (e.g. vision outputs)."""
+        ...
+
+    def encode_visuals(self, visuals: Sequence[VisualInput]) -> None:
+        """Run pictures through the vision tower ahead of their forward, if the backend keeps
+        vision outputs; a no-op otherwise."""
         ...
 
 
@@ -100,10 +107,17 @@ class TransformersBackend:
         self.vision.cache.clear()
 
     @torch.inference_mode()
+    def encode_visuals(self, visuals: Sequence[VisualInput]) -> None:
+        if self.vision.cache.max_bytes == 0:
+            return
+        with self._lock, self._model_settings():
+            self.vision.features(visuals)
+
+    @torch.inference_mode()
     def prefill(self, batch: Batch) -> PrefixKV:
         store = PrefixKV(self._num_layers, batch.lengths.tolist())
-        with self._lock:
-            self._run(batch, store, None)
+        with self._lock, self._model_settings():
+            self._forward(batch, store, None)
         return store
 
     @torch.inference_mode()
@@ -121,8 +135,8 @@ class TransformersBackend:
                 )
             cache, mask = prefixes.replay(self._to_device(batch.prefix_rows)), self._to_device(allowed)
         last_token = self._to_device(batch.lengths - 1)
-        with self._lock:
-            hidden = self._run(batch, cache, mask)
+        with self._lock, self._model_settings():
+            hidden = self._forward(batch, cache, mask)
             last = hidden[torch.arange(batch.size, device=hidden.device), last_token]
             logits = last.float() @ self._score_vector
         return torch.sigmoid(logits).cpu()
@@ -130,13 +144,14 @@ class TransformersBackend:
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
         return to_device(tensor, self.device)
 
-    def _run(self, batch: Batch, cache: Any, mask: torch.Tensor | None) -> torch.Tensor:
+    @contextlib.contextmanager
+    def _model_settings(self) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
             if self._exclude_cudnn:  # PyTorch's choice is process-wide; forwards hold the lock meanwhile
                 stack.enter_context(sdpa_kernel(NON_CUDNN_ATTENTION))
             if self._compiled:
                 stack.enter_context(torch._dynamo.config.patch(COMPILE_SETTINGS))
-            return self._forward(batch, cache, mask)
+            yield
 
     def _forward(self, batch: Batch, cache: Any, mask: torch.Tensor | None) -> torch.Tensor:
         input_ids = self._to_device(batch.input_ids)

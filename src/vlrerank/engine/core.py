@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+import torch
 
 from ..config import EngineConfig
 from ..errors import InputError
@@ -16,7 +18,7 @@ from ..preprocess.quality import penalized_score
 from . import explain
 from .backend import ScoringBackend, TransformersBackend
 from .batching import PairPositions, default_token_budget
-from .encode import IMAGE_PAD, VIDEO_PAD, EncodedPair, PairEncoder, PreparedSide
+from .encode import IMAGE_PAD, VIDEO_PAD, EncodedPair, PairEncoder, PreparedSide, VisualInput
 from .explain import Explanation
 from .handler import BatchHandler
 from .loading import LoadedCheckpoint
@@ -109,6 +111,12 @@ class ScoringEngine:
         self.handler = BatchHandler(
             self.runner, max_pairs=4 * config.max_batch_pairs, fill_tokens=self.token_budget // 2
         )
+        vision = checkpoint.model.config.vision_config
+        itemsize = torch.empty((), dtype=checkpoint.dtype).element_size()
+        # a placeholder token's vision output: merged embedding plus one per DeepStack layer
+        self._feature_bytes_per_token = (
+            vision.out_hidden_size * itemsize * (1 + len(vision.deepstack_visual_indexes))
+        )
         # Decoding and resizing release the GIL, so documents are prepared in parallel.
         workers = config.prepare_workers
         self._pool = (
@@ -123,13 +131,32 @@ class ScoringEngine:
         fps: float,
         max_frames: int,
         preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None = None,
+        prefetch: Callable[[PreparedSide], bool] | None = None,
     ) -> tuple[PreparedSide, list[PreparedSide]]:
         """CPU stage 1: every image and video is loaded, checked and patched before any forward.
 
-        ``preprocess`` is one config for every document, or one per document.
+        ``preprocess`` is one config for every document, or one per document. With ``prefetch``, the
+        query's pictures and those of each document it accepts go to the vision tower as soon as
+        they are ready (while later documents are still being prepared), as far as half the vision
+        cache holds them: their forward then finds their features waiting.
         """
         configs = _per_document(preprocess, len(documents))
+        room = self.config.vision_cache_mb * 2**20 // 2 if prefetch else 0
+
+        def send_ahead(side: PreparedSide) -> None:
+            nonlocal room
+            if room <= 0:
+                return
+            taken = []
+            for visual in side.videos + side.images:
+                size = self._feature_bytes(visual)
+                if size <= room:
+                    taken.append(visual)
+                    room -= size
+            self.handler.prefetch(taken)
+
         prepared_query = self.encoder.prepare_side(query, "query", fps=fps, max_frames=max_frames)
+        send_ahead(prepared_query)
 
         def side(i: int) -> PreparedSide:
             return self.encoder.prepare_side(
@@ -137,9 +164,18 @@ class ScoringEngine:
             )
 
         indices = range(len(documents))
-        # map() re-raises the first failure in document order, so the error names the first bad one.
-        prepared = list(self._pool.map(side, indices)) if self._pool else [side(i) for i in indices]
+        # map() yields in document order and re-raises the first failure in that order, so the
+        # error names the first bad document.
+        prepared = []
+        for document in self._pool.map(side, indices) if self._pool else (side(i) for i in indices):
+            if prefetch is not None and prefetch(document):
+                send_ahead(document)
+            prepared.append(document)
         return prepared_query, prepared
+
+    def _feature_bytes(self, visual: VisualInput) -> int:
+        """What the vision outputs of ``visual`` weigh, before it runs."""
+        return visual.num_patches // self.encoder.patcher.merge_size**2 * self._feature_bytes_per_token
 
     def prepare(
         self,
@@ -189,13 +225,18 @@ class ScoringEngine:
         start = time.perf_counter()
         with self.handler.request() as submit:  # concurrent requests may share this one's forwards
             prepared_query, prepared_docs = self.prepare_sides(
-                query, documents, fps=fps, max_frames=max_frames, preprocess=preprocess
+                query,
+                documents,
+                fps=fps,
+                max_frames=max_frames,
+                preprocess=preprocess,
+                prefetch=lambda doc: _rejection(doc, policy) is None,
             )
             qualities = [_lowest_quality(doc) for doc in prepared_docs]
             rejections = {
-                i: _worst_image(doc).quality.message(policy.threshold)  # type: ignore[union-attr]
-                for i, (doc, q) in enumerate(zip(prepared_docs, qualities, strict=True))
-                if policy.mode == "reject" and q is not None and q < policy.threshold
+                i: reason
+                for i, doc in enumerate(prepared_docs)
+                if (reason := _rejection(doc, policy)) is not None
             }
             kept = [i for i in range(len(documents)) if i not in rejections]
             encode = self.encoder.encode_pair
@@ -265,6 +306,14 @@ def _per_document(
                 f"expected a PreprocessConfig, got {type(config).__name__}", field=f"preprocess[{i}]"
             )
     return configs
+
+
+def _rejection(document: PreparedSide, policy: QualityPolicy) -> str | None:
+    """Why the quality gate rejects ``document``, or ``None`` when it is scored."""
+    worst = _worst_image(document)
+    if policy.mode != "reject" or worst is None or worst.quality is None:
+        return None
+    return worst.quality.message(policy.threshold) if worst.quality.score < policy.threshold else None
 
 
 def _lowest_quality(side: PreparedSide) -> float | None:

@@ -4,22 +4,26 @@ Each request prepares its inputs (decode, resize, tokenise) in its own thread, t
 encoded pairs to one worker thread that owns the model. The worker takes everything queued at
 that moment and runs it as one forward plan, so requests that arrived while the model was busy
 share the next forwards (their prefixes in one prefill, their documents in shared batches).
-Alone, a request runs at once: nothing waits for company.
+Alone, a request runs at once: nothing waits for company. Pictures a request has prepared can be
+sent ahead (:meth:`BatchHandler.prefetch`): the worker runs them through the vision tower while
+the request's other documents are still being prepared, and their forward finds them cached.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from .encode import EncodedPair
-from .runner import ForwardRunner
+from .encode import EncodedPair, VisualInput
+from .runner import ForwardRunner, is_out_of_memory, release_device_memory
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +68,22 @@ class BatchHandler:
         self.merge_wait_s = merge_wait_s
         self.idle_s = idle_s
         self._jobs: deque[_Job] = deque()
+        self._pictures: deque[VisualInput] = deque()
         self._preparing = 0
         self._changed = threading.Condition()
         self._worker: threading.Thread | None = None
+        self._closed = False
         self.merged_runs = 0  # runs that served more than one request
+        _open_handlers.add(self)
+
+    def close(self, timeout_s: float = 60.0) -> None:
+        """Finish what is queued, then stop the worker; later submissions raise ``RuntimeError``."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+            worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout_s)
 
     @contextmanager
     def request(self) -> Iterator[Callable[[Sequence[EncodedPair]], Outcome]]:
@@ -97,6 +113,20 @@ class BatchHandler:
                     self._preparing -= 1
                     self._changed.notify_all()
 
+    def prefetch(self, visuals: Sequence[VisualInput]) -> None:
+        """Have the worker run ``visuals`` through the vision tower before the next forward.
+
+        Best effort: a failure here is left for the forward that needs the pictures to report.
+        """
+        if not visuals:
+            return
+        with self._changed:
+            if self._closed:
+                return
+            self._pictures.extend(visuals)
+            self._changed.notify_all()
+            self._ensure_worker()
+
     def run(self, pairs: Sequence[EncodedPair]) -> Outcome:
         """Scores of ``pairs`` (``None`` where a pair ran out of memory alone), and forwards run."""
         return self._submit(pairs, prepared=False)
@@ -110,12 +140,17 @@ class BatchHandler:
         with self._changed:
             if prepared:
                 self._preparing -= 1
+            if self._closed:
+                raise RuntimeError("the engine has been closed")
             self._jobs.append(job)
             self._changed.notify_all()
-            if self._worker is None:
-                self._worker = threading.Thread(target=self._work, name="vlrerank-forward", daemon=True)
-                self._worker.start()
+            self._ensure_worker()
         return job.result.result()
+
+    def _ensure_worker(self) -> None:  # holding self._changed
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._work, name="vlrerank-forward", daemon=True)
+            self._worker.start()
 
     def _work(self) -> None:
         try:
@@ -129,22 +164,42 @@ class BatchHandler:
     def _next(self) -> bool:
         """Serve what is queued; False once idle for ``idle_s``."""
         with self._changed:
-            if not self._changed.wait_for(lambda: self._jobs, timeout=self.idle_s):
+            if not self._changed.wait_for(
+                lambda: self._jobs or self._pictures or self._closed, timeout=self.idle_s
+            ) or not (self._jobs or self._pictures):
                 self._worker = None
                 return False
             deadline = time.monotonic() + self.merge_wait_s
-            while self._preparing and self._queued_tokens() < self.fill_tokens:
+            while not self._pictures and self._preparing and self._queued_tokens() < self.fill_tokens:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._changed.wait(remaining)
-            jobs = [self._jobs.popleft()]
-            taken = len(jobs[0].pairs)
-            while self._jobs and taken < self.max_pairs:
-                jobs.append(self._jobs.popleft())
-                taken += len(jobs[-1].pairs)
-        self._serve(jobs)
+            # Pictures go first: they take little time and shorten the forwards that follow.
+            pictures = list(self._pictures)
+            self._pictures.clear()
+            jobs = [] if pictures else self._take_jobs()
+        if pictures:
+            self._encode(pictures)
+        else:
+            self._serve(jobs)
         return True
+
+    def _take_jobs(self) -> list[_Job]:  # holding self._changed
+        jobs = [self._jobs.popleft()]
+        taken = len(jobs[0].pairs)
+        while self._jobs and taken < self.max_pairs:
+            jobs.append(self._jobs.popleft())
+            taken += len(jobs[-1].pairs)
+        return jobs
+
+    def _encode(self, pictures: list[VisualInput]) -> None:
+        try:
+            self.runner.backend.encode_visuals(pictures)
+        except Exception as exc:  # the forward that needs them runs them again and reports
+            logger.debug("prefetching %d pictures failed: %s", len(pictures), exc)
+            if is_out_of_memory(exc):
+                release_device_memory(self.runner.backend.device)
 
     def _queued_tokens(self) -> int:
         return sum(pair.num_tokens for job in self._jobs for pair in job.pairs)
@@ -168,3 +223,14 @@ class BatchHandler:
         for job in jobs:
             job.result.set_result((scores[start : start + len(job.pairs)], forwards))
             start += len(job.pairs)
+
+
+_open_handlers: weakref.WeakSet[BatchHandler] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    # Before Python 3.14 a daemon thread still inside a torch op when the interpreter finalises is
+    # unwound through C++ frames that must not throw, which aborts the process: stop workers first.
+    for handler in list(_open_handlers):
+        handler.close(timeout_s=10.0)
