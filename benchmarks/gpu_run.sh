@@ -3,7 +3,7 @@
 # models, engine against the reference in the same process, JSON + logs + profiles into $OUT.
 # Random weights: the scores mean nothing; only speed and the engine-reference gap are measured.
 #
-#   OUT=results/gpu bash benchmarks/gpu_run.sh            # on a CUDA machine, ~8 min on an H200
+#   OUT=results/gpu bash benchmarks/gpu_run.sh            # on a CUDA machine (~10 min on an H200)
 #   ARCHS=tiny OUT=/tmp/g bash benchmarks/gpu_run.sh       # rehearsal on CPU
 # Parts can be skipped to fit a device call: GPU_TESTS=0, MAIN=0, COMPILE_AB=0, CUDNN_AB=0.
 set -uo pipefail
