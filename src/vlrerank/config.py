@@ -56,6 +56,9 @@ class EngineConfig:
             (dynamic shapes; one compiled graph serves all layers alike). Fuses the norms, rotary
             embeddings and activations that eager PyTorch runs as separate kernels; costs
             compilation on the first forwards and compiles the checkpoint's model in place.
+        vision_prefetch: send each picture to the vision tower as soon as it is prepared, while
+            the request's later documents are still being prepared; the outputs wait for their
+            forward (at most ``token_budget`` placeholder tokens of them, across requests).
         vision_patch_budget: most patches (16x16 pixels, before merging) the vision tower runs at
             once; its activations, not the language model's, set the engine's peak memory.
         url_timeout_s / max_image_bytes / max_image_pixels: guards on what an image may cost.
@@ -83,6 +86,7 @@ class EngineConfig:
     prefix_reuse: bool = True
     prefix_min_saved_tokens: int = 2048
     vision_cache_mb: int = 256
+    vision_prefetch: bool = True
     vision_patch_budget: int = 16384
     cudnn_attention: bool = False
     torch_compile: bool = False
@@ -108,7 +112,7 @@ class EngineConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"EngineConfig.{name} must be an integer of 0 or more, got {value!r}")
-        for name in ("prefix_reuse", "cudnn_attention", "torch_compile"):
+        for name in ("prefix_reuse", "cudnn_attention", "torch_compile", "vision_prefetch"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"EngineConfig.{name} must be true or false, got {getattr(self, name)!r}")
         if self.min_pixels > self.max_pixels:

@@ -43,8 +43,11 @@ class LimitedMemory:
             raise out_of_memory()
         return self.real.score(batch, prefixes)
 
-    def encode_visuals(self, visuals):
-        self.real.encode_visuals(visuals)
+    def hold_visuals(self, visuals):
+        self.real.hold_visuals(visuals)
+
+    def release_visuals(self, keys):
+        self.real.release_visuals(keys)
 
 
 def engine_with(reranker: Reranker, backend, **config) -> Reranker:
@@ -106,8 +109,11 @@ def test_other_errors_are_not_swallowed(reranker):
         def score(self, batch, prefixes=None):
             raise ValueError("a real bug")
 
-        def encode_visuals(self, visuals):
+        def hold_visuals(self, visuals):
             raise ValueError("a real bug")
+
+        def release_visuals(self, keys):
+            pass
 
     with pytest.raises(ValueError, match="a real bug"):
         engine_with(reranker, Broken()).score("q", ["d"])

@@ -44,8 +44,11 @@ class Recorder:
     def clear_caches(self):
         self.real.clear_caches()
 
-    def encode_visuals(self, visuals):
-        self.real.encode_visuals(visuals)
+    def hold_visuals(self, visuals):
+        self.real.hold_visuals(visuals)
+
+    def release_visuals(self, keys):
+        self.real.release_visuals(keys)
 
 
 def recorded(reranker: Reranker, **config) -> tuple[Reranker, Recorder]:

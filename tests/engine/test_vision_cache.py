@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -124,9 +125,9 @@ def test_pictures_are_encoded_while_later_documents_are_still_being_prepared(rer
     assert got == pytest.approx(reference.process(request), abs=1e-5)
 
 
-def test_without_a_vision_cache_pictures_wait_for_their_forward(reranker, reference):
+def test_without_prefetch_pictures_wait_for_their_forward(reranker, reference):
     request = {"query": {"text": "q"}, "documents": [{"image": noise_image(96, 64, 23)}, {"text": "t"}]}
-    engine = fresh(reranker, vision_cache_mb=0, prepare_workers=1)
+    engine = fresh(reranker, vision_prefetch=False, prepare_workers=1)
     with timeline(engine, slow_document=1, delay_s=0.0) as events:
         got = engine.process(request)
     names = [name for _, name in events]
@@ -134,18 +135,51 @@ def test_without_a_vision_cache_pictures_wait_for_their_forward(reranker, refere
     assert got == pytest.approx(reference.process(request), abs=1e-5)
 
 
-def test_pictures_sent_ahead_never_fill_more_than_half_the_cache(reranker, reference):
-    """A 448x640 picture has 280 placeholder tokens; its outputs weigh 280 x 64 floats x 3 (two
-    DeepStack layers) x 4 bytes = 210 KiB: two fit in half of a 1 MiB cache, three do not."""
+def test_pictures_sent_ahead_are_held_for_their_forward_even_without_a_cache(reranker, reference):
+    request = {"query": {"text": "q"}, "documents": [{"image": noise_image(96, 64, 24)}, {"text": "t"}]}
+    engine = fresh(reranker, vision_cache_mb=0, prepare_workers=1)
+    with timeline(engine, slow_document=1) as events:
+        got = engine.process(request)
+    names = [name for _, name in events]
+    assert names.index("tower") < names.index("documents[1]") and names.count("tower") == 1, names
+    assert got == pytest.approx(reference.process(request), abs=1e-5)
+    vision = engine._engine.backend.vision
+    deadline = time.monotonic() + 5
+    while vision.held and time.monotonic() < deadline:  # released once the request is done
+        time.sleep(0.01)
+    assert vision.held == 0 and len(vision.cache) == 0
+
+
+def test_pictures_waiting_for_their_forwards_stay_within_the_token_budget(reranker, reference):
+    """A 448x640 picture has 280 placeholder tokens: two fit in a 600-token budget, three do not."""
     pictures = [noise_image(448, 640, 30 + i) for i in range(4)]
     request = {"query": {"text": "q"}, "documents": [{"image": p} for p in pictures]}
-    engine = fresh(reranker, vision_cache_mb=1, prepare_workers=1)
+    engine = fresh(reranker, token_budget=600, prepare_workers=1)
     with timeline(engine, slow_document=3) as events:
         got = engine.process(request)
     names = [name for _, name in events]
     ahead = names[: names.index("documents[3]")].count("tower")
     assert (ahead, names.count("tower")) == (2, 4), names
     assert got == pytest.approx(reference.process(request), abs=1e-5)
+    assert engine._engine._prefetch_room.free == 600  # all given back
+
+
+def test_concurrent_requests_share_the_room_and_give_it_all_back(reranker, reference):
+    shared = noise_image(448, 640, 50)  # in every request: held once per request, freed once
+    requests = [
+        {"query": {"text": f"q{i}"}, "documents": [{"image": shared}, {"image": noise_image(96, 64, 60 + i)}]}
+        for i in range(6)
+    ]
+    engine = fresh(reranker, token_budget=700)
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(engine.process, requests))
+    for got, request in zip(results, requests, strict=True):
+        assert got == pytest.approx(reference.process(request), abs=1e-5)
+    vision = engine._engine.backend.vision
+    deadline = time.monotonic() + 5
+    while vision.held and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert vision.held == 0 and engine._engine._prefetch_room.free == 700
 
 
 def test_documents_the_quality_gate_rejects_are_not_sent_ahead(reranker):

@@ -50,10 +50,12 @@ class ScoringBackend(Protocol):
         """Forget whatever is kept between calls (e.g. vision outputs)."""
         ...
 
-    def encode_visuals(self, visuals: Sequence[VisualInput]) -> None:
-        """Run pictures through the vision tower ahead of their forward, if the backend keeps
-        vision outputs; a no-op otherwise."""
+    def hold_visuals(self, visuals: Sequence[VisualInput]) -> None:
+        """Run pictures through the vision tower ahead of their forward and keep the outputs for
+        it, until :meth:`release_visuals` (one release per hold)."""
         ...
+
+    def release_visuals(self, keys: Sequence[str]) -> None: ...
 
 
 class TransformersBackend:
@@ -107,11 +109,12 @@ class TransformersBackend:
         self.vision.cache.clear()
 
     @torch.inference_mode()
-    def encode_visuals(self, visuals: Sequence[VisualInput]) -> None:
-        if self.vision.cache.max_bytes == 0:
-            return
+    def hold_visuals(self, visuals: Sequence[VisualInput]) -> None:
         with self._lock, self._model_settings():
-            self.vision.features(visuals)
+            self.vision.hold(visuals)
+
+    def release_visuals(self, keys: Sequence[str]) -> None:
+        self.vision.release(keys)
 
     @torch.inference_mode()
     def prefill(self, batch: Batch) -> PrefixKV:

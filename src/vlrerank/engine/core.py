@@ -7,8 +7,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import torch
-
 from ..config import EngineConfig
 from ..errors import InputError
 from ..inputs.schema import MultimodalInput
@@ -18,11 +16,12 @@ from ..preprocess.quality import penalized_score
 from . import explain
 from .backend import ScoringBackend, TransformersBackend
 from .batching import PairPositions, default_token_budget
-from .encode import IMAGE_PAD, VIDEO_PAD, EncodedPair, PairEncoder, PreparedSide, VisualInput
+from .encode import IMAGE_PAD, VIDEO_PAD, EncodedPair, PairEncoder, PreparedSide
 from .explain import Explanation
 from .handler import BatchHandler
 from .loading import LoadedCheckpoint
 from .patches import Patcher
+from .prefetch import Prefetch, PrefetchRoom
 from .prompt import PromptTokenizer
 from .runner import ForwardRunner
 
@@ -111,12 +110,7 @@ class ScoringEngine:
         self.handler = BatchHandler(
             self.runner, max_pairs=4 * config.max_batch_pairs, fill_tokens=self.token_budget // 2
         )
-        vision = checkpoint.model.config.vision_config
-        itemsize = torch.empty((), dtype=checkpoint.dtype).element_size()
-        # a placeholder token's vision output: merged embedding plus one per DeepStack layer
-        self._feature_bytes_per_token = (
-            vision.out_hidden_size * itemsize * (1 + len(vision.deepstack_visual_indexes))
-        )
+        self._prefetch_room = PrefetchRoom(self.token_budget if config.vision_prefetch else 0)
         # Decoding and resizing release the GIL, so documents are prepared in parallel.
         workers = config.prepare_workers
         self._pool = (
@@ -131,32 +125,19 @@ class ScoringEngine:
         fps: float,
         max_frames: int,
         preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None = None,
-        prefetch: Callable[[PreparedSide], bool] | None = None,
+        on_prepared: Callable[[PreparedSide, bool], None] | None = None,
     ) -> tuple[PreparedSide, list[PreparedSide]]:
         """CPU stage 1: every image and video is loaded, checked and patched before any forward.
 
-        ``preprocess`` is one config for every document, or one per document. With ``prefetch``, the
-        query's pictures and those of each document it accepts go to the vision tower as soon as
-        they are ready (while later documents are still being prepared), as far as half the vision
-        cache holds them: their forward then finds their features waiting.
+        ``preprocess`` is one config for every document, or one per document. ``on_prepared`` is
+        called with the query (``True``), then with each document in order (``False``), as soon
+        as it is ready, while later documents are still being prepared.
         """
         configs = _per_document(preprocess, len(documents))
-        room = self.config.vision_cache_mb * 2**20 // 2 if prefetch else 0
-
-        def send_ahead(side: PreparedSide) -> None:
-            nonlocal room
-            if room <= 0:
-                return
-            taken = []
-            for visual in side.videos + side.images:
-                size = self._feature_bytes(visual)
-                if size <= room:
-                    taken.append(visual)
-                    room -= size
-            self.handler.prefetch(taken)
 
         prepared_query = self.encoder.prepare_side(query, "query", fps=fps, max_frames=max_frames)
-        send_ahead(prepared_query)
+        if on_prepared is not None:
+            on_prepared(prepared_query, True)
 
         def side(i: int) -> PreparedSide:
             return self.encoder.prepare_side(
@@ -168,14 +149,10 @@ class ScoringEngine:
         # error names the first bad document.
         prepared = []
         for document in self._pool.map(side, indices) if self._pool else (side(i) for i in indices):
-            if prefetch is not None and prefetch(document):
-                send_ahead(document)
+            if on_prepared is not None:
+                on_prepared(document, False)
             prepared.append(document)
         return prepared_query, prepared
-
-    def _feature_bytes(self, visual: VisualInput) -> int:
-        """What the vision outputs of ``visual`` weigh, before it runs."""
-        return visual.num_patches // self.encoder.patcher.merge_size**2 * self._feature_bytes_per_token
 
     def prepare(
         self,
@@ -223,14 +200,21 @@ class ScoringEngine:
         """
         policy = quality or QualityPolicy()
         start = time.perf_counter()
-        with self.handler.request() as submit:  # concurrent requests may share this one's forwards
+        ahead = Prefetch(self.handler, self._prefetch_room, merge_size=self.encoder.patcher.merge_size)
+
+        def send_ahead(side: PreparedSide, is_query: bool) -> None:
+            if is_query or _rejection(side, policy) is None:
+                ahead.send(side.videos + side.images)
+
+        # Concurrent requests may share this one's forwards; its pictures start as they are ready.
+        with self.handler.request() as submit, ahead:
             prepared_query, prepared_docs = self.prepare_sides(
                 query,
                 documents,
                 fps=fps,
                 max_frames=max_frames,
                 preprocess=preprocess,
-                prefetch=lambda doc: _rejection(doc, policy) is None,
+                on_prepared=send_ahead,
             )
             qualities = [_lowest_quality(doc) for doc in prepared_docs]
             rejections = {

@@ -6,7 +6,8 @@ that moment and runs it as one forward plan, so requests that arrived while the 
 share the next forwards (their prefixes in one prefill, their documents in shared batches).
 Alone, a request runs at once: nothing waits for company. Pictures a request has prepared can be
 sent ahead (:meth:`BatchHandler.prefetch`): the worker runs them through the vision tower while
-the request's other documents are still being prepared, and their forward finds them cached.
+the request's other documents are still being prepared, and holds the outputs for their forward
+until the request releases them (:meth:`BatchHandler.release`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from .encode import EncodedPair, VisualInput
 from .runner import ForwardRunner, is_out_of_memory, release_device_memory
@@ -68,7 +70,8 @@ class BatchHandler:
         self.merge_wait_s = merge_wait_s
         self.idle_s = idle_s
         self._jobs: deque[_Job] = deque()
-        self._pictures: deque[VisualInput] = deque()
+        self._holds: list[VisualInput] = []
+        self._releases: list[str] = []
         self._preparing = 0
         self._changed = threading.Condition()
         self._worker: threading.Thread | None = None
@@ -114,16 +117,24 @@ class BatchHandler:
                     self._changed.notify_all()
 
     def prefetch(self, visuals: Sequence[VisualInput]) -> None:
-        """Have the worker run ``visuals`` through the vision tower before the next forward.
+        """Have the worker run ``visuals`` through the vision tower before the next forward and
+        hold the outputs; every call needs a matching :meth:`release` of the same keys.
 
         Best effort: a failure here is left for the forward that needs the pictures to report.
         """
-        if not visuals:
+        self._vision_work(self._holds, list(visuals))
+
+    def release(self, keys: Sequence[str]) -> None:
+        """Let go of pictures :meth:`prefetch` holds (after their forward, or when it failed)."""
+        self._vision_work(self._releases, list(keys))
+
+    def _vision_work(self, queue: list[Any], items: list[Any]) -> None:
+        if not items:
             return
         with self._changed:
             if self._closed:
                 return
-            self._pictures.extend(visuals)
+            queue.extend(items)
             self._changed.notify_all()
             self._ensure_worker()
 
@@ -165,25 +176,32 @@ class BatchHandler:
         """Serve what is queued; False once idle for ``idle_s``."""
         with self._changed:
             if not self._changed.wait_for(
-                lambda: self._jobs or self._pictures or self._closed, timeout=self.idle_s
-            ) or not (self._jobs or self._pictures):
+                lambda: self._jobs or self._vision_queued or self._closed, timeout=self.idle_s
+            ) or not (self._jobs or self._vision_queued):
                 self._worker = None
                 return False
             deadline = time.monotonic() + self.merge_wait_s
-            while not self._pictures and self._preparing and self._queued_tokens() < self.fill_tokens:
+            while not self._vision_queued and self._preparing and self._queued_tokens() < self.fill_tokens:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._changed.wait(remaining)
             # Pictures go first: they take little time and shorten the forwards that follow.
-            pictures = list(self._pictures)
-            self._pictures.clear()
-            jobs = [] if pictures else self._take_jobs()
-        if pictures:
-            self._encode(pictures)
-        else:
+            # Holds before releases: a request's release always follows its own hold.
+            holds, releases = self._holds, self._releases
+            self._holds, self._releases = [], []
+            jobs = [] if holds or releases else self._take_jobs()
+        if holds:
+            self._hold(holds)
+        if releases:
+            self.runner.backend.release_visuals(releases)
+        if jobs:
             self._serve(jobs)
         return True
+
+    @property
+    def _vision_queued(self) -> bool:
+        return bool(self._holds or self._releases)
 
     def _take_jobs(self) -> list[_Job]:  # holding self._changed
         jobs = [self._jobs.popleft()]
@@ -193,9 +211,9 @@ class BatchHandler:
             taken += len(jobs[-1].pairs)
         return jobs
 
-    def _encode(self, pictures: list[VisualInput]) -> None:
+    def _hold(self, pictures: list[VisualInput]) -> None:
         try:
-            self.runner.backend.encode_visuals(pictures)
+            self.runner.backend.hold_visuals(pictures)
         except Exception as exc:  # the forward that needs them runs them again and reports
             logger.debug("prefetching %d pictures failed: %s", len(pictures), exc)
             if is_out_of_memory(exc):

@@ -100,6 +100,34 @@ class VisionEncoder:
         self.cache = cache
         self.patch_budget = patch_budget
         self.merge = int(visual.spatial_merge_size)
+        # Features computed ahead of their forward, kept whatever the cache does until released;
+        # one count per hold.
+        self._held: dict[str, tuple[VisualFeatures, int]] = {}
+        self._held_lock = threading.Lock()
+
+    def hold(self, visuals: Sequence[VisualInput]) -> None:
+        """Compute (or find) the features of ``visuals`` now and keep them until :meth:`release`."""
+        found = self.features(visuals)
+        with self._held_lock:
+            for visual in visuals:
+                features, count = self._held.get(visual.key, (found[visual.key], 0))
+                if count == 0 and self.cache.get(visual.key) is not features:
+                    features = features.compact()  # not the cache's copy: a view of a whole chunk
+                self._held[visual.key] = (features, count + 1)
+
+    def release(self, keys: Sequence[str]) -> None:
+        """Undo one :meth:`hold` per key (a key that is not held is ignored)."""
+        with self._held_lock:
+            for key in keys:
+                features, count = self._held.get(key, (None, 0))
+                if count > 1:
+                    self._held[key] = (features, count - 1)  # type: ignore[assignment]
+                else:
+                    self._held.pop(key, None)
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
 
     def features(self, visuals: Sequence[VisualInput]) -> dict[str, VisualFeatures]:
         """Features of every visual, by key; each distinct key reaches the tower at most once."""
@@ -108,7 +136,9 @@ class VisionEncoder:
         for visual in visuals:
             if visual.key in found or visual.key in missing:
                 continue
-            cached = self.cache.get(visual.key)
+            with self._held_lock:
+                held = self._held.get(visual.key)
+            cached = held[0] if held is not None else self.cache.get(visual.key)
             if cached is not None:
                 found[visual.key] = cached
             else:
