@@ -1,7 +1,8 @@
 """GPU checks (SPEC 3.3, 3.4): bf16 on CUDA stays within 2e-2 of the float32 reference, on every
-engine path (whole pairs, shared prefixes, merged concurrent requests, with and without cuDNN
-attention), and pictures patched on the device carry the image processor's values bit for bit.
-Skipped without CUDA; ``VLRERANK_GPU_TESTS_DEVICE=cpu`` rehearses them on the CPU."""
+engine path (whole pairs, shared prefixes, merged concurrent requests, cuDNN attention, compiled
+layers, pictures sent ahead or not), and pictures patched on the device carry the image
+processor's values bit for bit. Skipped without CUDA; ``VLRERANK_GPU_TESTS_DEVICE=cpu`` rehearses
+them on the CPU."""
 
 from __future__ import annotations
 
@@ -52,8 +53,15 @@ def assert_close(got, expected):
 
 @pytest.mark.parametrize(
     "config",
-    [{}, {"prefix_min_saved_tokens": 0}, {"prefix_reuse": False}, {"cudnn_attention": True}],
-    ids=["default", "share-every-prefix", "whole-pairs", "cudnn"],
+    [
+        {},
+        {"prefix_min_saved_tokens": 0},
+        {"prefix_reuse": False},
+        {"cudnn_attention": True},
+        {"torch_compile": True, "prefix_min_saved_tokens": 0},
+        {"vision_prefetch": False, "vision_cache_mb": 0},
+    ],
+    ids=["default", "share-every-prefix", "whole-pairs", "cudnn", "compiled", "no-prefetch-no-cache"],
 )
 def test_bf16_scores_are_close_to_the_float32_reference(tiny_dir, reference, images, config):
     reranker = engine(tiny_dir, **config)
