@@ -13,45 +13,40 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_engine_throughput_tiny_cpu(tmp_path):
-    out = tmp_path / "bench.json"
+def run_script(script: str, out: Path, *args: str) -> tuple[str, dict]:
+    """Runs ``benchmarks/<script>`` as a user would; its stdout and the JSON it wrote."""
     run = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "engine_throughput.py"),
-            "--arch", "tiny", "--requests", "1", "--docs", "3", "--out", str(out),
-        ],
+        [sys.executable, str(ROOT / "benchmarks" / script), *args, "--out", str(out)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    report = json.loads(out.read_text())
+    return run.stdout, json.loads(out.read_text())
+
+
+def test_engine_throughput_tiny_cpu(tmp_path):
+    stdout, report = run_script(
+        "engine_throughput.py", tmp_path / "bench.json", "--arch", "tiny", "--requests", "1", "--docs", "3"
+    )
     assert report["meta"]["arch"] == "tiny" and "random weights" in report["meta"]["note"]
     assert [r["workload"] for r in report["results"]] == ["image_docs", "text_docs", "image_query"]
     for row in report["results"]:
         assert row["pairs"] == 3
         assert row["max_abs_diff"] <= 1e-5
         assert row["reference_pairs_per_s"] > 0 and row["engine_pairs_per_s"] > 0
-    assert "| text_docs | 3 |" in run.stdout
+    assert "| text_docs | 3 |" in stdout
 
 
 def test_activation_memory_tiny_cpu(tmp_path):
     """Smaller vision chunks must show a smaller peak: the measurement sees the forward's tensors."""
-    out = tmp_path / "memory.json"
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "activation_memory.py"),
-            "--arch", "tiny", "--docs", "3", "--patch-budgets", "65536,2048", "--out", str(out),
-        ],
-        capture_output=True, text=True, timeout=600,
+    stdout, report = run_script(
+        "activation_memory.py", tmp_path / "memory.json", "--arch", "tiny", "--docs", "3",
+        "--patch-budgets", "65536,2048",
     )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    report = json.loads(out.read_text())
     whole, chunked = report["results"]
     assert (whole["vision_patch_budget"], chunked["vision_patch_budget"]) == (65536, 2048)
     assert 0 < chunked["peak_gib"] < whole["peak_gib"]
     assert report["meta"]["token_budget"] == 8192
-    assert "| 2048 |" in run.stdout
+    assert "| 2048 |" in stdout
 
 
 def test_fast_init_builds_a_usable_full_model_shape_on_cpu():
