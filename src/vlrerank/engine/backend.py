@@ -25,8 +25,9 @@ NON_CUDNN_ATTENTION = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTIO
 # room for the variants the engine needs (vision vs text layers, with or without a prefix cache,
 # one row or many: sizes are otherwise dynamic) before dynamo falls back to eager.
 COMPILE_SETTINGS: dict[str, Any] = {
-    "allow_unspec_int_on_nn_module": True,
-    **({"recompile_limit": 32} if hasattr(torch._dynamo.config, "recompile_limit") else {}),
+    name: value
+    for name, value in (("allow_unspec_int_on_nn_module", True), ("recompile_limit", 32))
+    if hasattr(torch._dynamo.config, name)  # names differ across PyTorch releases
 }
 
 

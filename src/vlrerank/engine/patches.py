@@ -9,6 +9,7 @@ processor's, bit for bit (tested against it on the CPU and on the GPU).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,8 +51,7 @@ class Patcher:
         if is_video:
             return self._patchify((frames - 127.5) / 127.5)
         pixels = (frames.double() * self.rescale_factor).float()
-        mean = torch.tensor(self.image_mean, dtype=torch.float32, device=frames.device).view(-1, 1, 1)
-        std = torch.tensor(self.image_std, dtype=torch.float32, device=frames.device).view(-1, 1, 1)
+        mean, std = _channel_constants(self.image_mean, self.image_std, frames.device)
         pixels = (pixels - mean) / std
         return self._patchify(pixels.expand(self.temporal_patch_size, -1, -1, -1))
 
@@ -62,3 +62,16 @@ class Patcher:
         patches = frames.reshape(gt, tp, c, gh // m, m, p, gw // m, m, p)
         patches = patches.permute(0, 3, 6, 4, 7, 2, 1, 5, 8)
         return patches.reshape(gt * gh * gw, c * tp * p * p).contiguous()
+
+
+@functools.cache
+def _channel_constants(
+    mean: tuple[float, ...], std: tuple[float, ...], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std on ``device``, made once: a fresh host-to-device copy of a Python
+    list would wait for every queued kernel."""
+
+    def column(values: tuple[float, ...]) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float32).view(-1, 1, 1).to(device)
+
+    return column(mean), column(std)
