@@ -125,6 +125,20 @@ def test_pictures_are_encoded_while_later_documents_are_still_being_prepared(rer
     assert got == pytest.approx(reference.process(request), abs=1e-5)
 
 
+def test_a_slow_document_does_not_hold_back_the_pictures_of_faster_ones(reranker, reference):
+    request = {
+        "query": {"text": "q"},
+        "documents": [{"image": noise_image(96, 64, 25)}, {"image": noise_image(64, 96, 26)}],
+    }
+    engine = fresh(reranker, prepare_workers=2)
+    with timeline(engine, slow_document=0) as events:
+        got = engine.process(request)
+    names = [name for _, name in events]
+    assert names.index("tower") < names.index("documents[0]"), names  # documents[1]'s picture
+    assert names.count("tower") == 2, names
+    assert got == pytest.approx(reference.process(request), abs=1e-5)
+
+
 def test_without_prefetch_pictures_wait_for_their_forward(reranker, reference):
     request = {"query": {"text": "q"}, "documents": [{"image": noise_image(96, 64, 23)}, {"text": "t"}]}
     engine = fresh(reranker, vision_prefetch=False, prepare_workers=1)

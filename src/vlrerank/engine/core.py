@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from ..config import EngineConfig
@@ -130,8 +130,8 @@ class ScoringEngine:
         """CPU stage 1: every image and video is loaded, checked and patched before any forward.
 
         ``preprocess`` is one config for every document, or one per document. ``on_prepared`` is
-        called with the query (``True``), then with each document in order (``False``), as soon
-        as it is ready, while later documents are still being prepared.
+        called with the query (``True``), then with each document (``False``) as soon as it is
+        ready, while others are still being prepared.
         """
         configs = _per_document(preprocess, len(documents))
 
@@ -144,15 +144,20 @@ class ScoringEngine:
                 documents[i], f"documents[{i}]", fps=fps, max_frames=max_frames, preprocess=configs[i]
             )
 
-        indices = range(len(documents))
-        # map() yields in document order and re-raises the first failure in that order, so the
-        # error names the first bad document.
-        prepared = []
-        for document in self._pool.map(side, indices) if self._pool else (side(i) for i in indices):
-            if on_prepared is not None:
-                on_prepared(document, False)
-            prepared.append(document)
-        return prepared_query, prepared
+        if self._pool is None:
+            prepared = []
+            for i in range(len(documents)):
+                prepared.append(side(i))
+                if on_prepared is not None:
+                    on_prepared(prepared[-1], False)
+            return prepared_query, prepared
+        futures = [self._pool.submit(side, i) for i in range(len(documents))]
+        if on_prepared is not None:
+            for future in as_completed(futures):  # whichever is ready first goes first
+                if future.exception() is None:
+                    on_prepared(future.result(), False)
+        # Results in document order: the error raised names the first bad document.
+        return prepared_query, [future.result() for future in futures]
 
     def prepare(
         self,
