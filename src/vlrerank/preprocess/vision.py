@@ -91,10 +91,6 @@ class PreparedVideo:
     fps: float
     frame_indices: tuple[int, ...]
 
-    @property
-    def size(self) -> tuple[int, int]:
-        return int(self.frames.shape[-1]), int(self.frames.shape[-2])
-
 
 def _resize_frames(frames: torch.Tensor, total_pixels: int, field: str) -> torch.Tensor:
     nframes, _, height, width = frames.shape
