@@ -62,6 +62,12 @@ class EngineConfig:
         vision_patch_budget: most patches (16x16 pixels, before merging) the vision tower runs at
             once; its activations, not the language model's, set the engine's peak memory.
         url_timeout_s / max_image_bytes / max_image_pixels: guards on what an image may cost.
+        revision: for a Hugging Face id, the branch, tag or commit to load (default: ``main``);
+            the log names the commit that was loaded.
+        chat_template: ``auto`` renders prompts with whichever of the checkpoint's templates
+            renders the published reranker prompt (else vlrerank's bundled one; loading fails
+            when the checkpoint defines a different reranker prompt); ``bundled`` always uses
+            vlrerank's. See ``docs/checkpoints.md``.
     """
 
     device: DeviceName = "auto"
@@ -90,6 +96,8 @@ class EngineConfig:
     vision_patch_budget: int = 16384
     cudnn_attention: bool = False
     torch_compile: bool = False
+    revision: str | None = None
+    chat_template: Literal["auto", "bundled"] = "auto"
 
     def __post_init__(self) -> None:
         positive = {
@@ -125,6 +133,12 @@ class EngineConfig:
             raise ConfigError(
                 f"EngineConfig.dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}"
             )
+        if self.chat_template not in ("auto", "bundled"):
+            raise ConfigError(
+                f"EngineConfig.chat_template must be auto or bundled, got {self.chat_template!r}"
+            )
+        if self.revision is not None and (not isinstance(self.revision, str) or not self.revision.strip()):
+            raise ConfigError(f"EngineConfig.revision must be a branch, tag or commit, got {self.revision!r}")
         if self.attn_implementation not in ("auto", "sdpa", "eager", "flash_attention_2"):
             raise ConfigError(
                 "EngineConfig.attn_implementation must be auto, sdpa, eager or flash_attention_2, "

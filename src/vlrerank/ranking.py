@@ -25,6 +25,8 @@ class RankedResult:
         penalized_score: ``score`` down-weighted by the ``penalize`` quality policy (the ranking
             then follows it); ``None`` under other policies.
         explanation: measured sub-scores when ``explain=True`` was asked for.
+        logit: the yes-minus-no logit behind ``score`` (``score == sigmoid(logit)``), the raw value
+            sentence-transformers' ``CrossEncoder`` returns for these checkpoints.
     """
 
     index: int
@@ -35,6 +37,7 @@ class RankedResult:
     quality: float | None = None
     penalized_score: float | None = None
     explanation: Explanation | None = None
+    logit: float | None = None
 
     @property
     def ranking_score(self) -> float:

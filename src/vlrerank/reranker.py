@@ -186,6 +186,7 @@ class Reranker:
                 quality=s.quality,
                 penalized_score=s.penalized,
                 explanation=s.explanation,
+                logit=s.logit,
             )
             for i, s in enumerate(scored.scores)
             if s.score is not None

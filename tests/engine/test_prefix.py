@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from vlrerank import EngineConfig, Reranker
+from vlrerank.engine.core import probabilities
 from vlrerank.engine.encode import EncodedPair
 from vlrerank.engine.prefix import MIN_PREFIX_TOKENS, shared_prefix_length
 from vlrerank.inputs.schema import MultimodalInput, to_documents, to_multimodal
@@ -161,9 +162,9 @@ def test_several_requests_in_one_plan_share_one_prefill_and_mixed_batches(rerank
             fps=1.0,
             max_frames=64,
         )
-    scores, _ = engine._engine.runner.run(pairs)
+    logits, _ = engine._engine.runner.run(pairs)
     expected = [s for r in requests for s in reference.process(r)]
-    assert_close(scores, expected)
+    assert_close(probabilities(logits), expected)
     assert len(recorder.prefills) == 1 and len(recorder.prefills[0]) == 2
     assert all(length >= MIN_PREFIX_TOKENS for length in recorder.prefills[0])
     assert any(len(set(rows)) == 2 for rows in recorder.continuations)  # two prefixes in one batch

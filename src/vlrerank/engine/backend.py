@@ -41,7 +41,7 @@ class ScoringBackend(Protocol):
         ...
 
     def score(self, batch: Batch, prefixes: PrefixKV | None = None) -> torch.Tensor:
-        """Relevance probabilities, float32, one per row, on the CPU.
+        """Relevance logits ``h_last . (W[yes] - W[no])``, float32, one per row, on the CPU.
 
         With ``prefixes``, row ``i`` continues prefix row ``batch.prefix_rows[i]``.
         """
@@ -143,7 +143,7 @@ class TransformersBackend:
             hidden = self._forward(batch, cache, mask)
             last = hidden[torch.arange(batch.size, device=hidden.device), last_token]
             logits = last.float() @ self._score_vector
-        return torch.sigmoid(logits).cpu()
+        return logits.cpu()
 
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
         return to_device(tensor, self.device)

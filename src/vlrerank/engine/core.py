@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
+import torch
+
 from ..config import EngineConfig
 from ..errors import InputError
 from ..inputs.schema import MultimodalInput
@@ -36,6 +38,7 @@ class PairScore:
         quality: the lowest quality score among the document's images (``None`` without images).
         penalized: ``score`` down-weighted by the ``penalize`` policy, else ``None``.
         rejection: why the document was not scored, else ``None``.
+        logit: the yes-minus-no logit behind ``score`` (``score == sigmoid(logit)``).
     """
 
     score: float | None
@@ -46,6 +49,7 @@ class PairScore:
     penalized: float | None = None
     rejection: str | None = None
     explanation: Explanation | None = None
+    logit: float | None = None
 
 
 @dataclass(frozen=True)
@@ -243,15 +247,16 @@ class ScoringEngine:
             prepared = time.perf_counter()
             all_values, num_batches = submit(everything) if everything else ([], 0)
         done = time.perf_counter()
-        values, extra_values = all_values[: len(pairs)], iter(all_values[len(pairs) :])
-        by_index = dict(zip(kept, zip(values, pairs, strict=True), strict=True))
+        all_probabilities = probabilities(all_values)
+        values, extra_values = all_probabilities[: len(pairs)], iter(all_probabilities[len(pairs) :])
+        by_index = dict(zip(kept, zip(values, all_values, pairs, strict=False), strict=True))
         results = []
         for i, doc in enumerate(prepared_docs):
             images = tuple(v.facts for v in doc.videos + doc.images)
             if i in rejections:
                 results.append(PairScore(None, 0, (), images, qualities[i], None, rejections[i]))
                 continue
-            value, pair = by_index[i]
+            value, logit, pair = by_index[i]
             explanation = None
             if explain_scores:  # consumed for every kept document, so the extra values stay aligned
                 specs, missing = plans[i]
@@ -266,10 +271,19 @@ class ScoringEngine:
                 q = qualities[i]
                 penalized = value if q is None else penalized_score(value, q, policy.threshold)
             results.append(
-                PairScore(value, pair.num_tokens, (), images, qualities[i], penalized, None, explanation)
+                PairScore(
+                    value, pair.num_tokens, (), images, qualities[i], penalized, None, explanation, logit
+                )
             )
         query_images = tuple(v.facts for v in prepared_query.videos + prepared_query.images)
         return ScoredRequest(tuple(results), query_images, prepared - start, done - prepared, num_batches)
+
+
+def probabilities(logits: Sequence[float | None]) -> list[float | None]:
+    """``sigmoid`` of each logit, in float32 as the published scores (``None`` stays ``None``)."""
+    known = [value for value in logits if value is not None]
+    probs = iter(torch.sigmoid(torch.tensor(known, dtype=torch.float32)).tolist())
+    return [None if value is None else next(probs) for value in logits]
 
 
 OUT_OF_MEMORY = (

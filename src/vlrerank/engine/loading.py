@@ -1,8 +1,8 @@
-"""Find and load a Qwen3-VL reranker checkpoint (SPEC §3.5)."""
+"""Find and load a Qwen3-VL reranker checkpoint: local directory, Hugging Face id or ``tiny-random``."""
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +12,9 @@ import torch
 
 from ..config import EngineConfig
 from ..errors import ConfigError, ModelLoadError, ModelNotFoundError
+from .template import ChatTemplate, choose_template
+
+logger = logging.getLogger(__name__)
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -24,10 +27,11 @@ class LoadedCheckpoint:
     score_vector: torch.Tensor  # W[yes] - W[no], float32
     tokenizer: Any
     image_processor: Any
-    chat_template: str
+    chat_template: ChatTemplate
     device: torch.device
     dtype: torch.dtype
     random_weights: bool
+    revision: str | None = None  # the commit of a Hugging Face snapshot; None for a local directory
 
 
 def resolve_device(config: EngineConfig) -> tuple[torch.device, torch.dtype]:
@@ -47,8 +51,12 @@ def resolve_device(config: EngineConfig) -> tuple[torch.device, torch.dtype]:
     return device, dtype
 
 
-def resolve_model_path(name: str) -> Path:
-    """A local directory for ``name``: the tiny random model, a directory, or a Hugging Face id."""
+def resolve_model_path(name: str, revision: str | None = None) -> Path:
+    """A local directory for ``name``: the tiny random model, a directory, or a Hugging Face id.
+
+    Args:
+        revision: for a Hugging Face id, the branch, tag or commit to use (default: ``main``).
+    """
     from ..testing import TINY_MODEL_NAME, tiny_checkpoint
 
     if name == TINY_MODEL_NAME:
@@ -66,27 +74,24 @@ def resolve_model_path(name: str) -> Path:
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
     from huggingface_hub import snapshot_download
 
+    at = f" at revision {revision!r}" if revision else ""
     try:
-        return Path(snapshot_download(repo_id=name, local_files_only=offline))
+        return Path(snapshot_download(repo_id=name, revision=revision, local_files_only=offline))
     except Exception as exc:  # the hub raises many kinds; every one means "not available here"
         how = (
-            f"Download it on a machine with internet access (`hf download {name}`) and copy the "
-            "Hugging Face cache here, or pass the local checkpoint directory instead of the id."
+            f"Download it on a machine with internet access (`hf download {name}"
+            f"{f' --revision {revision}' if revision else ''}`) and copy the Hugging Face cache "
+            "here, or pass the local checkpoint directory instead of the id."
         )
         mode = "HF_HUB_OFFLINE is set and it is not in the local Hugging Face cache" if offline else str(exc)
-        raise ModelNotFoundError(f"model {name!r} could not be found: {mode}. {how}") from None
+        raise ModelNotFoundError(f"model {name!r}{at} could not be found: {mode}. {how}") from None
 
 
-def _chat_template(path: Path, tokenizer: Any) -> str:
-    if getattr(tokenizer, "chat_template", None):
-        return str(tokenizer.chat_template)
-    jinja = path / "chat_template.jinja"
-    if jinja.is_file():
-        return jinja.read_text(encoding="utf-8")
-    legacy = path / "chat_template.json"
-    if legacy.is_file():
-        return str(json.loads(legacy.read_text(encoding="utf-8"))["chat_template"])
-    raise ModelLoadError(f"{path} has no chat template (tokenizer_config.json or chat_template.jinja)")
+def snapshot_revision(path: Path) -> str | None:
+    """The commit of a Hugging Face cache snapshot (``.../snapshots/<commit>``), else ``None``."""
+    if path.parent.name == "snapshots" and path.parent.parent.name.startswith("models--"):
+        return path.name
+    return None
 
 
 def load_checkpoint(name: str, config: EngineConfig) -> LoadedCheckpoint:
@@ -95,7 +100,7 @@ def load_checkpoint(name: str, config: EngineConfig) -> LoadedCheckpoint:
 
     from ..testing import is_random_checkpoint
 
-    path = resolve_model_path(name)
+    path = resolve_model_path(name, config.revision)
     device, dtype = resolve_device(config)
     attn = "sdpa" if config.attn_implementation == "auto" else config.attn_implementation
     tokenizer, image_processor = load_processors(path)
@@ -105,14 +110,31 @@ def load_checkpoint(name: str, config: EngineConfig) -> LoadedCheckpoint:
         raise ModelLoadError(f"could not load a Qwen3-VL checkpoint from {path}: {exc}") from None
     full.model.to(device)  # the LM head stays behind: one row difference of it is all we use
     return from_model(
-        full, tokenizer, image_processor, path=path, name=name, random_weights=is_random_checkpoint(path)
+        full,
+        tokenizer,
+        image_processor,
+        path=path,
+        name=name,
+        random_weights=is_random_checkpoint(path),
+        chat_template=config.chat_template,
     )
 
 
 def from_model(
-    full: Any, tokenizer: Any, image_processor: Any, *, path: Path, name: str, random_weights: bool
+    full: Any,
+    tokenizer: Any,
+    image_processor: Any,
+    *,
+    path: Path,
+    name: str,
+    random_weights: bool,
+    chat_template: str = "auto",
 ) -> LoadedCheckpoint:
-    """Wrap an in-memory ``Qwen3VLForConditionalGeneration``; keep only the yes-minus-no head row."""
+    """Wrap an in-memory ``Qwen3VLForConditionalGeneration``; keep only the yes-minus-no head row.
+
+    Args:
+        chat_template: ``auto`` or ``bundled`` (see :func:`vlrerank.engine.template.choose_template`).
+    """
     vocab = tokenizer.get_vocab()
     if "yes" not in vocab or "no" not in vocab:
         raise ModelLoadError(f"the tokenizer at {path} has no 'yes'/'no' tokens: not a Qwen reranker")
@@ -126,10 +148,11 @@ def from_model(
         score_vector=score_vector,
         tokenizer=tokenizer,
         image_processor=image_processor,
-        chat_template=_chat_template(path, tokenizer),
+        chat_template=choose_template(path, tokenizer, chat_template),
         device=next(model.parameters()).device,
         dtype=next(model.parameters()).dtype,
         random_weights=random_weights,
+        revision=snapshot_revision(path),
     )
 
 

@@ -1,66 +1,37 @@
-"""The reranker prompt (SPEC §2) and its exact tokenisation.
+"""The reranker prompt's exact tokenisation.
 
-The chat is rendered with the checkpoint's own template, then tokenised so that the template's
-control tokens stay control tokens while user text (instruction, query and document texts) is
-tokenised with special-token matching off: a document containing ``<|im_start|>`` cannot forge a
-chat turn. For text without control tokens the ids equal the reference's exactly, because Hugging
-Face tokenizers also split at control tokens first and tokenise the runs between them.
+The chat is rendered with the template :mod:`vlrerank.engine.template` chose, then tokenised so
+that the template's control tokens stay control tokens while user text (instruction, query and
+document texts) is tokenised with special-token matching off: a document containing
+``<|im_start|>`` cannot forge a chat turn. For text without control tokens the ids equal the
+reference's exactly, because Hugging Face tokenizers also split at control tokens first and
+tokenise the runs between them.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 from tokenizers import Tokenizer
 
-SYSTEM_PROMPT = (
-    "Judge whether the Document meets the requirements based on the Query and the Instruct "
-    'provided. Note that the answer can only be "yes" or "no".'
-)
-QUERY_PREFIX = "<Query>:"
-DOCUMENT_PREFIX = "\n<Document>:"
-INSTRUCT_PREFIX = "<Instruct>: "
-EMPTY_SIDE_TEXT = "NULL"
+from .template import IMAGE_SLOT, USER_CLOSE, USER_OPEN, VIDEO_SLOT, ChatTemplate, SideShape, render
+
 # The generation prompt's last tokens (<|im_end|> \n <|im_start|> assistant \n) are never truncated.
 PROMPT_TAIL_TOKENS = 5
 
-IMAGE_SLOT = "<|vision_start|><|image_pad|><|vision_end|>"
-VIDEO_SLOT = "<|vision_start|><|video_pad|><|vision_end|>"
-# Private-use characters mark user text inside the rendered template; templates never emit them.
-_USER_OPEN, _USER_CLOSE = "\ue000", "\ue001"
-_USER_MARK = re.compile(f"{_USER_OPEN}(\\d+){_USER_CLOSE}")
+_USER_MARK = re.compile(f"{USER_OPEN}(\\d+){USER_CLOSE}")
 _SLOT = re.compile(f"{re.escape(IMAGE_SLOT)}|{re.escape(VIDEO_SLOT)}")
-
-
-# (texts, images, videos) on one side of a pair: all the chat template needs to know.
-SideShape = tuple[int, int, int]
-
-
-def user_text_markers() -> Iterator[str]:
-    """Markers for user strings, numbered in the order the chat shows them."""
-    return (f"{_USER_OPEN}{i}{_USER_CLOSE}" for i in itertools.count())
-
-
-def side_parts(n_texts: int, n_images: int, n_videos: int, markers: Iterator[str]) -> list[dict[str, Any]]:
-    """Chat parts of one side: videos, then images, then texts; ``NULL`` when empty."""
-    if not (n_texts or n_images or n_videos):
-        return [{"type": "text", "text": EMPTY_SIDE_TEXT}]
-    parts: list[dict[str, Any]] = [{"type": "video", "video": ""} for _ in range(n_videos)]
-    parts += [{"type": "image", "image": ""} for _ in range(n_images)]
-    parts += [{"type": "text", "text": next(markers)} for _ in range(n_texts)]
-    return parts
 
 
 class PromptTokenizer:
     """Renders and tokenises reranker chats for one checkpoint."""
 
-    def __init__(self, tokenizer: Any, chat_template: str) -> None:
+    def __init__(self, tokenizer: Any, template: ChatTemplate) -> None:
         self._tokenizer = tokenizer
-        self._chat_template = chat_template
+        self.template = template
         special = sorted(tokenizer.all_special_tokens, key=len, reverse=True)
         self._special_ids = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in special}
         self._special_re = re.compile("|".join(re.escape(tok) for tok in special))
@@ -87,22 +58,7 @@ class PromptTokenizer:
         User text never reaches the template (only markers do), so the rendering depends on the
         shapes alone and is computed once per shape.
         """
-        markers = user_text_markers()
-        content = [{"type": "text", "text": INSTRUCT_PREFIX + next(markers)}]
-        content.append({"type": "text", "text": QUERY_PREFIX})
-        content += side_parts(*query, markers)
-        content.append({"type": "text", "text": DOCUMENT_PREFIX})
-        content += side_parts(*document, markers)
-        messages = [
-            {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
-            {"role": "user", "content": content},
-        ]
-        text = self._tokenizer.apply_chat_template(
-            messages, chat_template=self._chat_template, tokenize=False, add_generation_prompt=True
-        )
-        if not isinstance(text, str):
-            raise TypeError("chat template did not render to a string")
-        return text
+        return render(self._tokenizer, self.template.text, self.template.roles, query, document)
 
     def encode(self, rendered: str, slot_fillers: Sequence[str], user_text: Sequence[str]) -> list[int]:
         """Token ids of a rendered chat.

@@ -12,13 +12,13 @@ import json
 import os
 import shutil
 import tempfile
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .archs import qwen3vl_config
+from .layouts import Layout, chat_template, write_layout
 from .tokenizer import write_tokenizer_files
 
 TINY_MODEL_NAME = "tiny-random"
@@ -27,10 +27,6 @@ RANDOM_WEIGHTS_WARNING = (
     "This checkpoint has RANDOM weights: its scores are meaningless and say nothing about relevance."
 )
 YES_ID, NO_ID = 9693, 2152
-
-
-def chat_template() -> str:
-    return resources.files("vlrerank.testing").joinpath("chat_template.jinja").read_text()
 
 
 def _processor_configs() -> dict[str, dict[str, object]]:
@@ -62,13 +58,25 @@ def _processor_configs() -> dict[str, dict[str, object]]:
     }
 
 
-def build_checkpoint(directory: str | os.PathLike[str], *, arch: str = "tiny", seed: int = 0) -> Path:
-    """Write a random-weight reranker checkpoint of ``arch`` into ``directory`` and return it."""
+def build_checkpoint(
+    directory: str | os.PathLike[str],
+    *,
+    arch: str = "tiny",
+    seed: int = 0,
+    layout: Layout = "single-template",
+) -> Path:
+    """Write a random-weight reranker checkpoint of ``arch`` into ``directory`` and return it.
+
+    Args:
+        layout: how the chat templates and sentence-transformers files are laid out, as in one of
+            the published checkpoint layouts (see :mod:`vlrerank.testing.layouts`).
+    """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     model = random_model(arch, device="cpu", dtype=torch.float32, seed=seed)
     model.save_pretrained(out)
     write_processor_files(out)
+    write_layout(out, layout)
     (out / "README.md").write_text(f"# Random Qwen3-VL reranker ({arch})\n\n{RANDOM_WEIGHTS_WARNING}\n")
     (out / "vlrerank_random.json").write_text(
         json.dumps({"arch": arch, "seed": seed, "format": FORMAT_VERSION, "warning": RANDOM_WEIGHTS_WARNING})
