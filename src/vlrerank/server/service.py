@@ -52,6 +52,8 @@ class RerankService:
         try:
             config = EngineConfig(
                 device=self.settings.device,
+                revision=self.settings.revision,
+                chat_template=self.settings.chat_template,
                 allow_urls=self.settings.allow_urls,
                 max_image_bytes=self.settings.max_image_bytes,
                 max_image_pixels=self.settings.max_image_pixels,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,6 +18,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VLRERANK_", extra="forbid")
 
     model: str = Field("tiny-random", description="HF id, local checkpoint directory or tiny-random")
+    revision: str | None = Field(None, description="branch, tag or commit of a Hugging Face model id")
+    chat_template: Literal["auto", "bundled"] = Field(
+        "auto", description="auto: the checkpoint's template that renders the published prompt"
+    )
     device: str = "auto"
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
