@@ -85,3 +85,12 @@ def video_file(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 # Real servers (``python -m vlrerank serve`` subprocesses) for the HTTP, browser and hostile tests.
 from .servers import api_server, ui_server  # noqa: E402, F401
+
+
+@pytest.fixture(scope="session")
+def layout_dirs(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The session's tiny weights in each published checkpoint layout (weights linked, not copied)."""
+    from vlrerank.testing import LAYOUTS, copy_with_layout
+
+    root = tmp_path_factory.mktemp("layouts")
+    return {layout: copy_with_layout(tiny_dir, root / layout, layout) for layout in LAYOUTS}

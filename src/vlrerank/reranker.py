@@ -11,6 +11,7 @@ import torch
 from .config import EngineConfig
 from .engine import LoadedCheckpoint, ScoringEngine, load_checkpoint
 from .engine.core import ScoredRequest
+from .engine.template import ChatTemplate
 from .errors import InputError, ScoringFailed
 from .inputs.schema import MultimodalInput, to_documents, to_multimodal
 from .preprocess.config import PreprocessConfig, QualityPolicy
@@ -77,6 +78,16 @@ class Reranker:
     def random_weights(self) -> bool:
         """True when the checkpoint was built with random weights (scores are meaningless)."""
         return self._checkpoint.random_weights
+
+    @property
+    def chat_template(self) -> ChatTemplate:
+        """The chat template prompts are rendered with, where it came from and why it was chosen."""
+        return self._checkpoint.chat_template
+
+    @property
+    def revision(self) -> str | None:
+        """The commit of the Hugging Face snapshot that was loaded (``None`` for a local directory)."""
+        return self._checkpoint.revision
 
     @property
     def device(self) -> torch.device:
