@@ -156,3 +156,29 @@ def test_chat_template_setting_is_validated():
 
     with pytest.raises(ConfigError, match="auto or bundled"):
         EngineConfig(chat_template="reranker")  # type: ignore[arg-type]
+
+
+def test_every_place_a_template_can_sit_is_searched(tmp_path):
+    from vlrerank.engine.template import find_templates
+    from vlrerank.testing.layouts import chat_template
+
+    (tmp_path / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "chat_template": [
+                    {"name": "default", "template": chat_template()},
+                    {"name": "reranker", "template": reranker_template()},
+                ]
+            }
+        )
+    )
+    (tmp_path / "chat_template.json").write_text(json.dumps({"chat_template": chat_template()}))
+    (tmp_path / "additional_chat_templates").mkdir()
+    (tmp_path / "additional_chat_templates" / "rag.jinja").write_text("{{ messages }}")
+    found = find_templates(tmp_path)
+    # Identical texts are probed once, under the first place they were found.
+    assert [c.source for c in found] == [
+        "tokenizer_config.json[default]",
+        "tokenizer_config.json[reranker]",
+        "additional_chat_templates/rag.jinja",
+    ]
