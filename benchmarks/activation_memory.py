@@ -30,12 +30,12 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from engine_throughput import workload  # type: ignore[import-not-found]
 from vlrerank import EngineConfig, Reranker
 from vlrerank.engine.loading import from_model, load_processors
 from vlrerank.inputs.schema import MultimodalInput
 from vlrerank.testing.archs import ARCHS, qwen3vl_config
 from vlrerank.testing.checkpoint import write_processor_files
+from workloads import workload  # type: ignore[import-not-found]
 
 
 class LiveBytes(TorchDispatchMode):

@@ -9,6 +9,12 @@ Workloads (each request: one query, ``--docs`` documents):
 directly on the device (GPU). Random weights: the scores are meaningless, only speed and the
 difference between the two paths matter.
 
+A second baseline, sentence-transformers' ``CrossEncoder`` (``--st-baseline``, on by default where
+it is installed), scores the same pairs in the same process from the same weights, written to a
+temporary directory in the sentence-transformers layout (it loads models only from files). Every
+workload's inputs match the published recipe (1024x768 pictures, text), so its raw yes-minus-no
+logits are compared with the engine's.
+
     python benchmarks/engine_throughput.py --arch tiny --out results/engine_tiny.json
 """
 
@@ -18,63 +24,32 @@ import argparse
 import copy
 import json
 import platform
-import resource
 import statistics
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import transformers
-from PIL import Image
 
+from st_baseline import engine_logits, load_st_baseline, st_logits, st_table, st_version
 from vlrerank import EngineConfig, Reranker
 from vlrerank.engine.loading import from_model, load_processors
 from vlrerank.testing.checkpoint import random_model, write_processor_files
 from vlrerank.testing.reference import ReferenceReranker
-
-WORDS = (  # noqa: SIM905 (a sentence reads better than 32 quoted words)
-    "the quick brown fox jumps over a lazy dog near river bank while children play football in green "
-    "park under bright summer sky and old men sit on wooden benches reading newspapers"
-).split()
-PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
-
-
-def photo(seed: int, size: tuple[int, int] = (1024, 768)) -> Image.Image:
-    """A smooth random picture (noise compresses and resizes unlike photos)."""
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, size=(size[1] // 32, size[0] // 32, 3), dtype=np.uint8)
-    return Image.fromarray(small).resize(size, Image.Resampling.BICUBIC)
-
-
-def passage(seed: int, words: int = 100) -> str:
-    rng = np.random.default_rng(seed)
-    return " ".join(rng.choice(WORDS, size=words))
-
-
-def workload(name: str, n_docs: int, seed: int) -> dict[str, Any]:
-    if name == "image_docs":
-        return {
-            "query": {"text": "children playing football in a park"},
-            "documents": [{"image": photo(seed * 100 + i)} for i in range(n_docs)],
-        }
-    if name == "text_docs":
-        return {
-            "query": {"text": "children playing football in a park"},
-            "documents": [{"text": passage(seed * 100 + i)} for i in range(n_docs)],
-        }
-    if name == "image_query":
-        return {
-            "query": {"image": photo(seed)},
-            "documents": [{"text": passage(seed * 100 + i)} for i in range(n_docs)],
-        }
-    raise ValueError(f"unknown workload {name}")
+from workloads import (
+    PEAK_BF16_TFLOPS,
+    flops_per_pair,
+    peak_memory_gib,
+    sync,
+    timed,
+    weights_gib,
+    workload,
+)
 
 
 @dataclass
@@ -96,48 +71,19 @@ class Result:
     engine_mfu: float | None
     concurrent_mfu: float | None
     peak_memory_gib: float  # engine runs only (sequential and concurrent)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def flops_per_pair(model: Any, tokens: float, visual_patches: float) -> float:
-    """2 x parameters x tokens for the language model, likewise for the vision tower's patches.
-
-    Counted for the whole pair, as the reference runs it: work the engine saves by sharing a
-    prefix still counts, so MFU here is "pair-equivalent" utilisation.
-    """
-    text = sum(
-        p.numel() for n, p in model.named_parameters() if "visual" not in n and "embed_tokens" not in n
-    )
-    vision = sum(p.numel() for n, p in model.named_parameters() if "visual" in n)
-    return 2.0 * (text * tokens + vision * visual_patches)
-
-
-def weights_gib(model: Any) -> float:
-    return sum(p.numel() * p.element_size() for p in model.parameters()) / 2**30
-
-
-def peak_memory_gib(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux reports KiB
-
-
-def timed(device: torch.device, run: Any) -> tuple[list[float], float]:
-    sync(device)
-    start = time.perf_counter()
-    scores = run()
-    sync(device)
-    return scores, time.perf_counter() - start
+    # sentence-transformers' CrossEncoder, requests one after another (None: baseline not run)
+    st_pairs_per_s: float | None = None
+    st_ratio: float | None = None  # engine (sequential) / sentence-transformers
+    st_concurrent_ratio: float | None = None  # engine (concurrent callers) / sentence-transformers
+    st_max_abs_logit_diff: float | None = None  # engine vs sentence-transformers, same dtype
+    st_max_abs_logit_diff_fp32: float | None = None  # engine (run dtype) vs s-t in float32, first request
 
 
 def run_workload(
     name: str,
     engines: dict[str, Reranker],
     reference: ReferenceReranker,
+    st: Any,
     args: argparse.Namespace,
 ) -> Result:
     engine, no_prefix = engines["engine"], engines["no_prefix"]
@@ -155,15 +101,23 @@ def run_workload(
         engine.process({**requests[0], "documents": requests[0]["documents"][:1]})
         engine.clear_caches()
     reference.process(requests[0])
+    instruction = engine.config.default_instruction
+    if st is not None:
+        st_logits(st, requests[:1], instruction, args.st_batch_size)  # warm-up
 
     reference_scores, reference_s = timed(device, lambda: [s for r in requests for s in reference.process(r)])
+    st_scores: list[float] = []
+    st_s = 0.0
+    if st is not None:
+        st_scores, st_s = timed(device, lambda: st_logits(st, requests, instruction, args.st_batch_size))
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     engine_scores, engine_s = timed(device, lambda: [s for r in requests for s in engine.process(r)])
     engine.clear_caches()
     with ThreadPoolExecutor(args.concurrency) as pool:
         _, concurrent_s = timed(device, lambda: list(pool.map(engine.process, requests)))
-    peak = peak_memory_gib(device)
+    # sentence-transformers' weights stay allocated beside the engine's; they are not the engine's cost.
+    peak = peak_memory_gib(device) - (weights_gib(st) if st is not None and device.type == "cuda" else 0.0)
     engine.clear_caches()
     _, no_prefix_s = timed(device, lambda: [s for r in requests for s in no_prefix.process(r)])
     no_prefix.clear_caches()
@@ -177,6 +131,16 @@ def run_workload(
     patches += 4 * sum(f.visual_tokens for f in first.query_images)
     tflop = flops_per_pair(engine._checkpoint.model, tokens, patches) / 1e12
     engine_rate = pairs / engine_s
+    st_fields: dict[str, Any] = {}
+    if st is not None:
+        st_fields = {
+            "st_pairs_per_s": pairs / st_s,
+            "st_ratio": st_s / engine_s,
+            "st_concurrent_ratio": st_s / concurrent_s,
+            "st_max_abs_logit_diff": max(
+                abs(a - b) for a, b in zip(engine_logits(ranked), st_scores, strict=True)
+            ),
+        }
     mfu = concurrent_mfu = None
     if device.type == "cuda":
         gpu = torch.cuda.get_device_name(device)
@@ -202,21 +166,34 @@ def run_workload(
         engine_mfu=mfu,
         concurrent_mfu=concurrent_mfu,
         peak_memory_gib=peak,
+        **st_fields,
     )
 
 
 def float32_check(
-    results: list[Result], engine: Reranker, reference: ReferenceReranker, args: argparse.Namespace
+    results: list[Result], engine: Reranker, reference: ReferenceReranker, st: Any, args: argparse.Namespace
 ) -> None:
-    """Engine scores (run dtype) against the reference in float32 on the same weights.
+    """Engine scores (run dtype) against the reference, and sentence-transformers, in float32.
 
-    Converts the reference's model to float32 in place, so it runs last.
+    Converts the reference's model (and sentence-transformers') to float32 in place, so it runs last.
     """
     requests = {}
     for result in results:
         request = workload(result.workload, args.docs, 0)
         requests[result.workload] = {**request, "documents": request["documents"][: args.fp32_pairs]}
     ours = {name: engine.process(request) for name, request in requests.items()}
+    our_logits = {
+        name: engine_logits([engine.rank(request["query"], request["documents"])])
+        for name, request in requests.items()
+    }
+    if st is not None:
+        st.float()
+        instruction = engine.config.default_instruction
+        for result in results:
+            theirs = st_logits(st, [requests[result.workload]], instruction, args.st_batch_size)
+            result.st_max_abs_logit_diff_fp32 = max(
+                abs(a - b) for a, b in zip(our_logits[result.workload], theirs, strict=True)
+            )
     model = reference.model  # the engine's own when shared; an uncompiled copy with --compile
     model.float()
     fp32 = ReferenceReranker(model, reference.tokenizer, reference.image_processor, reference.head)
@@ -270,7 +247,7 @@ def markdown_table(results: list[Result]) -> str:
     return "\n".join(rows)
 
 
-def build(args: argparse.Namespace) -> tuple[dict[str, Reranker], ReferenceReranker]:
+def build(args: argparse.Namespace) -> tuple[dict[str, Reranker], ReferenceReranker, Any]:
     device = torch.device(
         args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     )
@@ -284,6 +261,7 @@ def build(args: argparse.Namespace) -> tuple[dict[str, Reranker], ReferenceReran
     full = random_model(
         args.arch, device=device, dtype=dtype, fast_init=args.arch != "tiny" or args.fast_init
     )
+    st = load_st_baseline(args, full, device, dtype)  # before compiling changes the model in place
     checkpoint = from_model(
         full, tokenizer, image_processor, path=files, name=f"random-{args.arch}", random_weights=True
     )
@@ -304,7 +282,7 @@ def build(args: argparse.Namespace) -> tuple[dict[str, Reranker], ReferenceReran
     reference = ReferenceReranker(
         reference_model, tokenizer, image_processor, checkpoint.score_vector.to(device)
     )
-    return engines, reference
+    return engines, reference, st
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -329,21 +307,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile", action="store_true", help="EngineConfig.torch_compile")
     parser.add_argument("--profile", action="store_true", help="write an operator profile beside --out")
     parser.add_argument("--fast-init", action="store_true", help="noise init (always on for 2b/8b)")
+    parser.add_argument(
+        "--st-baseline",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="also time sentence-transformers' CrossEncoder on the same pairs (auto: where installed)",
+    )
+    parser.add_argument("--st-batch-size", type=int, default=32, help="CrossEncoder.predict batch_size")
     args = parser.parse_args(argv)
 
     torch.manual_seed(0)
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    engines, reference = build(args)
+    engines, reference, st = build(args)
     engine = engines["engine"]
-    results = [run_workload(name, engines, reference, args) for name in args.workloads.split(",")]
+    results = [run_workload(name, engines, reference, st, args) for name in args.workloads.split(",")]
     device = engine.device
     model = engine._checkpoint.model
     weights = weights_gib(model)
     profiled = profile(engine, [r.workload for r in results], args) if args.profile else None
     if args.fp32_pairs:
-        float32_check(results, engine, reference, args)
+        float32_check(results, engine, reference, st, args)
     meta = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "arch": args.arch,
@@ -361,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         "torch_compile": args.compile,
         "weights_gib": round(weights, 2),
         "transformers": transformers.__version__,
+        "sentence_transformers": st_version() if st is not None else None,
+        "st_batch_size": args.st_batch_size if st is not None else None,
         "note": "random weights: scores are meaningless; only speed and the engine-reference gap matter",
     }
     print(
@@ -368,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         f"torch={torch.__version__}  transformers={transformers.__version__}  weights={weights:.2f} GiB"
     )
     print(markdown_table(results))
+    if st is not None:
+        print(st_table(results))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"meta": meta, "results": [asdict(r) for r in results]}, indent=2))

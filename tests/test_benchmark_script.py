@@ -25,15 +25,35 @@ def run_script(script: str, out: Path, *args: str) -> tuple[str, dict]:
 
 def test_engine_throughput_tiny_cpu(tmp_path):
     stdout, report = run_script(
-        "engine_throughput.py", tmp_path / "bench.json", "--arch", "tiny", "--requests", "1", "--docs", "3"
-    )
+        "engine_throughput.py", tmp_path / "bench.json", "--arch", "tiny", "--requests", "1", "--docs", "3",
+        "--st-baseline", "off",
+    )  # fmt: skip
     assert report["meta"]["arch"] == "tiny" and "random weights" in report["meta"]["note"]
     assert [r["workload"] for r in report["results"]] == ["image_docs", "text_docs", "image_query"]
     for row in report["results"]:
         assert row["pairs"] == 3
         assert row["max_abs_diff"] <= 1e-5
         assert row["reference_pairs_per_s"] > 0 and row["engine_pairs_per_s"] > 0
+        assert row["st_pairs_per_s"] is None
+    assert report["meta"]["sentence_transformers"] is None
     assert "| text_docs | 3 |" in stdout
+
+
+def test_engine_throughput_sentence_transformers_baseline(tmp_path):
+    """sentence-transformers' CrossEncoder timed on the same pairs, its logits compared (float32)."""
+    pytest.importorskip("sentence_transformers")
+    stdout, report = run_script(
+        "engine_throughput.py", tmp_path / "bench.json", "--arch", "tiny", "--requests", "1", "--docs", "3",
+        "--workloads", "text_docs,image_query", "--st-baseline", "on", "--fp32-pairs", "2",
+    )  # fmt: skip
+    assert report["meta"]["sentence_transformers"] and report["meta"]["st_batch_size"] == 32
+    for row in report["results"]:
+        assert row["st_pairs_per_s"] > 0
+        assert row["st_ratio"] == pytest.approx(row["engine_pairs_per_s"] / row["st_pairs_per_s"])
+        # Inputs match the published recipe here: only float32 rounding between the two.
+        assert row["st_max_abs_logit_diff"] <= 1e-5
+        assert row["st_max_abs_logit_diff_fp32"] <= 1e-5
+    assert "sentence-transformers pairs/s" in stdout and "| image_query | 3 |" in stdout
 
 
 def test_activation_memory_tiny_cpu(tmp_path):

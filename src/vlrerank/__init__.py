@@ -1,6 +1,7 @@
 """vlrerank: fast, exact multimodal reranking with Qwen3-VL-Reranker."""
 
 from .config import EngineConfig
+from .cross_encoder import CrossEncoder
 from .errors import (
     ConfigError,
     ImageLoadError,
@@ -20,6 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
+    "CrossEncoder",
     "EngineConfig",
     "ImageLoadError",
     "ImageProvenance",

@@ -129,16 +129,22 @@ def _write_sentence_transformers_files(out: Path, *, named_template: bool) -> No
         out / "1_LogitScore" / "config.json",
         {"true_token_id": YES_ID, "false_token_id": NO_ID, "module_input_name": "causal_logits"},
     )
+    # As sentence-transformers 6.2 itself saves such a model: pairs become structured chat messages,
+    # and the prompt must end with the assistant turn opened, where the yes/no logits are read.
+    modality_config: dict[str, dict[str, str]] = {
+        modality: {"method": "forward", "method_output_name": "logits"}
+        for modality in ("text", "image", "video")
+    }
+    modality_config["message"] = {"method": "forward", "method_output_name": "logits", "format": "structured"}
+    chat_kwargs: dict[str, object] = {"add_generation_prompt": True}
+    if named_template:
+        chat_kwargs = {"chat_template": "reranker", **chat_kwargs}
     sbert: dict[str, object] = {
         "transformer_task": "any-to-any",
-        "modality_config": {
-            modality: {"method": "forward", "method_output_name": "logits"}
-            for modality in ("text", "image", "video", "message")
-        },
+        "modality_config": modality_config,
         "module_output_name": "causal_logits",
+        "processing_kwargs": {"chat_template": chat_kwargs},
     }
-    if named_template:
-        sbert["processing_kwargs"] = {"chat_template": {"chat_template": "reranker"}}
     dump(out / "sentence_bert_config.json", sbert)
     dump(
         out / "config_sentence_transformers.json",
