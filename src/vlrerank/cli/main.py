@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
 from ..errors import VlrerankError
-from . import inspect, rank, serve, study
+from . import doctor, inspect, rank, serve, study
 
 EXIT_USAGE = 2  # bad input or options: the message says what to change
 EXIT_MODEL = 3  # the model could not be found or loaded
@@ -20,12 +21,25 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     rank.register(commands)
     inspect.register(commands)
+    doctor.register(commands)
     serve.register(commands)
     study.register(commands)
     return parser
 
 
+def _show_summaries() -> None:
+    """Send serve's and rank's start-up summary to stderr, apart from the library's own logging."""
+    logger = doctor.summary_logger
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("vlrerank: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _show_summaries()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..inputs.schema import IMAGE_EXTENSIONS
+from .doctor import add_checkpoint_arguments, log_summary
 from .options import add_preprocess_arguments, preprocess_config
 
 
@@ -42,6 +43,7 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--instruction", default=None, help="task instruction (default: generic retrieval)")
     parser.add_argument("--top-n", type=int, default=None, help="show only the best N")
+    add_checkpoint_arguments(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--explain", action="store_true", help="add measured sub-scores per document")
@@ -82,13 +84,21 @@ def run(args: argparse.Namespace) -> int:
     hf_logging.disable_progress_bar()
     logging.getLogger("vlrerank").setLevel(logging.ERROR)  # the CLI prints its own warning
     from ..config import EngineConfig
+    from ..engine.inspection import inspect_checkpoint, require_usable
     from ..preprocess.config import QualityPolicy
     from ..reranker import Reranker
     from ..testing import RANDOM_WEIGHTS_WARNING
 
     preprocess = preprocess_config(args)
     quality = QualityPolicy(mode=args.quality, threshold=args.threshold)
-    reranker = Reranker(args.model, config=EngineConfig(device=args.device))
+    config = EngineConfig(
+        device=args.device, revision=args.revision, chat_template=args.chat_template or "auto"
+    )
+    # Checked before loading so that every problem is named at once, as `vlrerank doctor` does.
+    report = inspect_checkpoint(args.model, config)
+    require_usable(report)
+    log_summary(report)
+    reranker = Reranker(args.model, config=config)
     ranked = reranker.rank(
         query,
         documents,

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from ..errors import MissingDependencyError
+from .doctor import add_checkpoint_arguments, log_summary
 
 
 def register(commands: Any) -> None:
@@ -18,6 +19,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--model", default=None, help="HF id, local checkpoint dir, or tiny-random (default)")
     parser.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default 8000; 0 picks a free one)")
+    add_checkpoint_arguments(parser)
     parser.add_argument("--device", default=None, help="auto, cpu or cuda[:N]")
     parser.add_argument("--no-ui", action="store_true", help="serve the REST API only")
     parser.set_defaults(handler=run)
@@ -38,13 +40,23 @@ def run(args: argparse.Namespace) -> int:
         "host": args.host,
         "port": args.port,
         "device": args.device,
+        "revision": args.revision,
+        "chat_template": args.chat_template,
     }
     if args.no_ui:
         overrides["ui"] = False
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
-    from ..engine.loading import resolve_model_path
+    from ..config import EngineConfig
+    from ..engine.inspection import inspect_checkpoint, require_usable
 
-    resolve_model_path(settings.model)  # fail now, with the how-to message, not after startup
+    config = EngineConfig(
+        device=settings.device, revision=settings.revision, chat_template=settings.chat_template
+    )
+    # Fail now, before the port opens, with every problem (or the how-to message of a missing
+    # model), not later from /ready.
+    report = inspect_checkpoint(settings.model, config)
+    require_usable(report)
+    log_summary(report)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, port=settings.port))
     original_startup = server.startup

@@ -109,7 +109,7 @@ def load_checkpoint(name: str, config: EngineConfig) -> LoadedCheckpoint:
     except (OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"could not load a Qwen3-VL checkpoint from {path}: {exc}") from None
     full.model.to(device)  # the LM head stays behind: one row difference of it is all we use
-    return from_model(
+    loaded = from_model(
         full,
         tokenizer,
         image_processor,
@@ -118,6 +118,20 @@ def load_checkpoint(name: str, config: EngineConfig) -> LoadedCheckpoint:
         random_weights=is_random_checkpoint(path),
         chat_template=config.chat_template,
     )
+    at = f" (commit {loaded.revision})" if loaded.revision else ""
+    template = loaded.chat_template
+    logger.info(
+        "loaded %s from %s%s on %s in %s; chat template %s, roles %s: %s",
+        name,
+        path,
+        at,
+        loaded.device,
+        str(loaded.dtype).removeprefix("torch."),
+        template.source,
+        template.roles,
+        template.reason,
+    )
+    return loaded
 
 
 def from_model(

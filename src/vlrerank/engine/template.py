@@ -271,7 +271,7 @@ def prompt_mismatch_message(path: Path, tokenizer: Any, candidate: TemplateCandi
         f"Qwen3-VL-Reranker prompt, so this checkpoint's scores would not be the model's. Closest "
         f"rendering (roles {closest}; TEXT<n> is the n-th user string):\n{diff}\n"
         "If the checkpoint was trained on the published prompt anyway, load it with "
-        "EngineConfig(chat_template='bundled') (VLRERANK_CHAT_TEMPLATE=bundled)."
+        "EngineConfig(chat_template='bundled') (--chat-template bundled, VLRERANK_CHAT_TEMPLATE=bundled)."
     )
 
 
