@@ -38,8 +38,9 @@ class EngineConfig:
         fps / max_frames: default sampling of video files.
         default_instruction: used when a request gives none.
         allow_urls: fetch ``http(s)://`` images; off by default because it reaches the network.
-            Only public addresses are fetched, checked again on every redirect, unless
-            ``allow_private_urls`` (for trusted networks and tests).
+            Only public addresses are fetched, checked again on every redirect (at most 5), unless
+            ``allow_private_urls`` (for trusted networks and tests); the connection goes to the
+            address that was checked, and proxy variables are ignored.
         media_root: when set, local image and video paths must resolve inside this folder
             (``..`` and symlinks are followed first), so callers cannot read other files.
         prepare_workers: threads that decode and resize documents' images in parallel (1 = none).
@@ -61,7 +62,8 @@ class EngineConfig:
             forward (at most ``token_budget`` placeholder tokens of them, across requests).
         vision_patch_budget: most patches (16x16 pixels, before merging) the vision tower runs at
             once; its activations, not the language model's, set the engine's peak memory.
-        url_timeout_s / max_image_bytes / max_image_pixels: guards on what an image may cost.
+        url_timeout_s / max_image_bytes / max_image_pixels: guards on what an image may cost
+            (``url_timeout_s`` bounds a whole URL fetch, redirects included).
         revision: for a Hugging Face id, the branch, tag or commit to load (default: ``main``);
             the log names the commit that was loaded.
         chat_template: ``auto`` renders prompts with whichever of the checkpoint's templates

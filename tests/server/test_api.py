@@ -196,12 +196,13 @@ def test_operations_endpoints(api_server):
     assert httpx.get(api_server.url + "ready").json()["status"] == "ready"
     models = httpx.get(api_server.url + "v1/models", headers=AUTH).json()
     assert models["data"][0]["ready"] is True and models["data"][0]["random_weights"] is True
-    metrics = httpx.get(api_server.url + "metrics").text
+    assert httpx.get(api_server.url + "metrics").status_code == 401  # keys set: closed unless public
+    metrics = httpx.get(api_server.url + "metrics", headers=AUTH).text
     for name in ("vlrerank_requests_total", "vlrerank_request_seconds_bucket", "vlrerank_pairs_scored_total",
                  "vlrerank_queue_depth", "vlrerank_errors_total"):  # fmt: skip
         assert name in metrics
-    assert httpx.get(api_server.url + "openapi.json").json()["paths"]["/v1/rerank"]["post"]
-    assert httpx.get(api_server.url + "docs").status_code == 200
+    assert httpx.get(api_server.url + "openapi.json", headers=AUTH).json()["paths"]["/v1/rerank"]["post"]
+    assert httpx.get(api_server.url + "docs", headers=AUTH).status_code == 200
 
 
 def test_image_pixel_limit(api_server):

@@ -115,3 +115,34 @@ def test_errors_are_messages_not_traces(ui_server, browser):
     alert.wait_for(timeout=30_000)
     assert "Add at least one candidate" in alert.inner_text() and "Traceback" not in page.content()
     page.close()
+
+
+def test_the_ui_works_after_entering_the_key(keyed_ui_server, browser):
+    from .conftest import UI_KEY
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(keyed_ui_server.url, wait_until="networkidle")
+    assert page.url.endswith("/login") and "Rerank" not in page.content()
+
+    page.get_by_label("API key").fill("not-the-key")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_text("That key is not valid.").wait_for(timeout=10_000)
+
+    page.get_by_label("API key").fill(UI_KEY)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(keyed_ui_server.url, timeout=30_000)
+    page.get_by_label("Candidate text snippets (one per line)").fill("a cup of coffee\na rocket")
+    page.get_by_label("Query text").fill("coffee")
+    page.get_by_role("button", name="Rerank").click()
+    results = page.locator("#results .vlr-result")
+    results.first.wait_for(timeout=60_000)
+    assert results.count() == 2
+    (cookie,) = [c for c in context.cookies() if c["name"] == "vlrerank_key"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert "vlrerank_key" not in page.evaluate("document.cookie")  # page scripts never see the key
+
+    assert page.get_by_role("link", name="Log out").get_attribute("href") == "/logout"
+    page.goto(keyed_ui_server.url + "logout")
+    assert page.url.endswith("/login") and context.cookies() == []
+    context.close()

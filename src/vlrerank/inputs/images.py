@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import os
-import socket
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 
 from PIL import Image
 
 from ..errors import ImageLoadError, InputError
+from . import urls
 from .schema import ImageSource
 
 
@@ -25,42 +22,10 @@ class ImageLimits:
     allow_urls: bool = False
     allow_private_urls: bool = False  # loopback/private hosts too: only for trusted networks and tests
     media_root: str | None = None  # when set, local paths must lie inside it
-    url_timeout_s: float = 10.0
+    url_timeout_s: float = 10.0  # the whole fetch, redirects included, not each socket operation
+    max_redirects: int = 5
     max_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 100_000_000
-
-
-def _check_address(url: str, field: str, limits: ImageLimits) -> None:
-    """Refuse URLs whose host resolves to a loopback, private, link-local or otherwise non-public address."""
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise InputError(f"only http(s) URLs are fetched, got {url[:60]!r}", field=field)
-    if limits.allow_private_urls:
-        return
-    try:
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        infos = socket.getaddrinfo(parsed.hostname, port, type=socket.SOCK_STREAM)
-    except (OSError, ValueError) as exc:
-        raise ImageLoadError(f"could not resolve {parsed.hostname}: {exc}", field=field) from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global or address.is_multicast:
-            raise InputError(
-                f"{parsed.hostname} resolves to {address}, which is not a public address; "
-                "only public addresses are fetched",
-                field=field,
-            )
-
-
-class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
-    """Every redirect target is checked like the first URL (a public URL may point inwards)."""
-
-    def __init__(self, field: str, limits: ImageLimits) -> None:
-        self.field, self.limits = field, limits
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        _check_address(newurl, self.field, self.limits)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def _read_url(url: str, field: str, limits: ImageLimits) -> bytes:
@@ -70,18 +35,7 @@ def _read_url(url: str, field: str, limits: ImageLimits) -> bytes:
             "or enable URLs with EngineConfig(allow_urls=True)",
             field=field,
         )
-    _check_address(url, field, limits)
-    opener = urllib.request.build_opener(_CheckedRedirects(field, limits))
-    try:
-        with opener.open(url, timeout=limits.url_timeout_s) as response:
-            data = response.read(limits.max_bytes + 1)
-    except InputError:
-        raise
-    except OSError as exc:
-        raise ImageLoadError(f"could not fetch {url}: {exc}", field=field) from None
-    if len(data) > limits.max_bytes:
-        raise ImageLoadError(f"image at {url} is larger than {limits.max_bytes} bytes", field=field)
-    return data
+    return urls.fetch(url, field, limits)
 
 
 def _read_data_uri(uri: str, field: str) -> bytes:

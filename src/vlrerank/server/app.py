@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import signal
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from .. import __version__
 from ..reranker import Reranker
-from . import http_errors
+from . import auth, http_errors
+from .audit import Audit
+from .keys import KeyRing
 from .metrics import Metrics
 from .middleware import BodyLimit, RequestMetrics
 from .routes import health, models, rerank
 from .service import RerankService
 from .settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, reranker: Reranker | None = None) -> FastAPI:
@@ -26,13 +34,18 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
     """
     settings = settings or Settings()
     metrics = Metrics()
+    keyring = KeyRing(settings)  # a broken keys file fails here, before the port opens
     service = RerankService(settings, metrics, reranker)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        _announce_access(settings, keyring)
+        rotate_on_sighup = _on_sighup(lambda: keyring.refresh(force=True))
         if service.reranker is None:
             service.load_in_background()
         yield
+        rotate_on_sighup()
+        service.audit.close()
 
     app = FastAPI(
         title="vlrerank",
@@ -44,17 +57,65 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
     )
     _offline_docs(app)
     app.state.service = service
+    app.state.keyring = keyring
     http_errors.install(app, on_error=lambda kind: metrics.errors.labels(type=kind).inc())
-    for router in (health.router, models.router, rerank.router):
+    for router in (health.router, models.router, rerank.router, auth.router):  # before the UI's mount
         app.include_router(router)
+    # Outermost last: CORS answers preflights (which carry no key) before the key check; the audit
+    # line also records the requests the key check refuses.
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(auth.AccessControl, keyring=keyring, settings=settings)
+    app.add_middleware(Audit, log=service.audit, metrics=metrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["Retry-After", "X-Request-ID"],
+            max_age=600,
+        )
     if settings.ui:
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
         from .ui.blocks import mount_ui
 
         mount_ui(app, service)
     return app
+
+
+def _announce_access(settings: Settings, keyring: KeyRing) -> None:
+    if keyring.active:
+        names = ", ".join(keyring.names) or "none yet"
+        logger.warning("API keys required on every route but /health and /ready; keys: %s", names)
+        return
+    try:
+        loopback = ipaddress.ip_address(settings.host).is_loopback
+    except ValueError:
+        loopback = settings.host == "localhost"
+    if not loopback:
+        logger.warning(
+            "no API key is set and the server listens on %s: anyone who can reach it can use the API "
+            "and the UI. Set VLRERANK_API_KEY, VLRERANK_API_KEYS or VLRERANK_API_KEYS_FILE "
+            "(docs/security.md).",
+            settings.host,
+        )
+
+
+def _on_sighup(handler: Callable[[], None]) -> Callable[[], None]:
+    """Re-read the keys on SIGHUP; returns the undo. Only where a signal can be caught: the main
+    thread's loop of a real server (not a test client's thread, not Windows)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    with suppress(ValueError, RuntimeError, NotImplementedError, AttributeError):
+        loop.add_signal_handler(signal.SIGHUP, handler)
+
+        def undo() -> None:
+            loop.remove_signal_handler(signal.SIGHUP)
+
+        return undo
+    return lambda: None
 
 
 def _offline_docs(app: FastAPI) -> None:

@@ -48,6 +48,21 @@ class Overloaded(ServiceError):
     headers: ClassVar[dict[str, str]] = {"Retry-After": "1"}
 
 
+class QuotaExceeded(ServiceError):
+    """A key used up its requests or pairs for now; ``Retry-After`` says when it has enough again."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int, kind: str) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+        self.kind = kind
+
+
+class RequestRejected(ServiceError):
+    status = 422
+
+
 class NotReady(ServiceError):
     status = 503
     headers: ClassVar[dict[str, str]] = {"Retry-After": "5"}
@@ -84,6 +99,22 @@ def error_body(kind: str, message: str, field: str | None = None) -> dict[str, o
     return {"error": {"type": kind, "message": message, "field": field or None}}
 
 
+def headers_of(exc: Exception) -> dict[str, str]:
+    headers = dict(exc.headers) if isinstance(exc, ServiceError) else {}
+    if isinstance(exc, QuotaExceeded):
+        headers["Retry-After"] = str(exc.retry_after)
+    return headers
+
+
+def response_for(exc: VlrerankError) -> JSONResponse:
+    """The JSON answer to one of our errors (also used by middleware, which sits outside the handlers)."""
+    field = getattr(exc, "field", None)
+    message = getattr(exc, "reason", None) or str(exc)
+    return JSONResponse(
+        error_body(type(exc).__name__, message, field), status_code=status_of(exc), headers=headers_of(exc)
+    )
+
+
 def install(app: FastAPI, on_error: object = None) -> None:
     """Register the handlers; ``on_error(type_name)`` is called for metrics."""
 
@@ -93,12 +124,8 @@ def install(app: FastAPI, on_error: object = None) -> None:
 
     @app.exception_handler(VlrerankError)
     async def _vlrerank(_: Request, exc: VlrerankError) -> JSONResponse:
-        kind = type(exc).__name__
-        count(kind)
-        field = getattr(exc, "field", None)
-        message = getattr(exc, "reason", None) or str(exc)
-        headers = exc.headers if isinstance(exc, ServiceError) else None
-        return JSONResponse(error_body(kind, message, field), status_code=status_of(exc), headers=headers)
+        count(type(exc).__name__)
+        return response_for(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

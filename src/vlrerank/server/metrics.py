@@ -23,3 +23,13 @@ class Metrics:
             "vlrerank_queue_depth", "requests admitted, not finished", registry=self.registry
         )
         self.errors = Counter("vlrerank_errors_total", "errors by type", ["type"], registry=self.registry)
+        # By the key's name (never the key); "-" for requests without one. Bounded by the key count.
+        self.key_requests = Counter(
+            "vlrerank_key_requests_total", "requests by key name", ["key", "status"], registry=self.registry
+        )
+        self.key_pairs = Counter(
+            "vlrerank_key_pairs_total", "pairs scored by API key name", ["key"], registry=self.registry
+        )
+        self.quota_refusals = Counter(
+            "vlrerank_quota_refusals_total", "429s by key and quota", ["key", "kind"], registry=self.registry
+        )

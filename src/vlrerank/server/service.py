@@ -14,8 +14,11 @@ from ..preprocess.config import PreprocessConfig, QualityPolicy
 from ..ranking import RankedResults
 from ..reranker import Reranker
 from ..testing import RANDOM_WEIGHTS_WARNING
-from .http_errors import NotReady, ServiceError
+from .audit import AuditLog
+from .http_errors import NotReady, QuotaExceeded, RequestRejected, ServiceError
+from .keys import ApiKey
 from .metrics import Metrics
+from .quotas import Quotas
 from .scheduler import Scheduler
 from .schemas import MultimodalObject, RejectedOut, RerankRequest, RerankResponse, ResultOut, Timing, Usage
 from .settings import Settings
@@ -26,10 +29,6 @@ T = TypeVar("T")
 
 class ModelNotServed(ServiceError):
     status = 404
-
-
-class RequestRejected(ServiceError):
-    status = 422
 
 
 class RerankService:
@@ -45,6 +44,8 @@ class RerankService:
         )
         self.reranker = reranker
         self.load_error: Exception | None = None
+        self.quotas = Quotas(settings.quota_requests_per_minute, settings.quota_pairs_per_minute)
+        self.audit = AuditLog(settings.audit_log)
 
     # -- model lifecycle -----------------------------------------------------------------------
     def load(self) -> None:
@@ -132,11 +133,37 @@ class RerankService:
             "images must be data: URIs or uploaded files; server file paths are never accepted", field=field
         )
 
+    def charge(self, key: ApiKey | None, pairs: int) -> None:
+        """Take a scoring request of ``pairs`` pairs from the key's quota (429 when used up)."""
+        try:
+            self.quotas.charge(key, pairs=pairs)
+        except QuotaExceeded as exc:
+            self.metrics.quota_refusals.labels(key=key.name if key else "-", kind=exc.kind).inc()
+            raise
+
+    def count(self, key: ApiKey | None, ranked: RankedResults, record: dict[str, Any] | None) -> None:
+        """What a scored request used, for metrics and its audit line (counts only, no content)."""
+        self.metrics.pairs.inc(len(ranked.results))
+        self.metrics.key_pairs.labels(key=key.name if key else "-").inc(len(ranked.results))
+        if record is not None:
+            images = sum(len(r.images) for r in ranked.results) + len(ranked.query_images)
+            record.update(images=images, tokens=sum(r.num_tokens for r in ranked.results))
+
     async def rerank(
-        self, request: RerankRequest, *, max_documents: int, uploads: dict[str, bytes] | None = None
+        self,
+        request: RerankRequest,
+        *,
+        max_documents: int,
+        uploads: dict[str, bytes] | None = None,
+        key: ApiKey | None = None,
+        record: dict[str, Any] | None = None,
     ) -> RerankResponse:
+        """Check, charge the caller's quota, score. ``record`` (the audit line's counts) is filled."""
+        if record is not None:
+            record["documents"] = len(request.documents)
         self.check(request, max_documents=max_documents)
         reranker = self.require_model()
+        self.charge(key, len(request.documents))
         query = _side(request.query, uploads)
         documents = [_side(d, uploads) for d in request.documents]
         try:
@@ -156,7 +183,7 @@ class RerankService:
             )  # fmt: skip
 
         ranked = await self.run_scoring(work)
-        self.metrics.pairs.inc(len(ranked.results))
+        self.count(key, ranked, record)
         return self.response(request, ranked)
 
     async def run_scoring(self, work: Callable[[], T]) -> T:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -40,6 +40,33 @@ class Settings(BaseSettings):
         "their forwards may be merged (measured in docs/benchmarks.md before raising it)",
     )
     max_queue: int = Field(8, ge=0, description="requests waiting beyond those; more get 429")
-    api_key: str | None = Field(None, description="require 'Authorization: Bearer <key>' on /v1/*")
+    api_key: str | None = Field(None, description="one key, named 'default' (see docs/security.md)")
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="named keys, 'name:key,name:key' (or a JSON list of them)"
+    )
+    api_keys_file: str | None = Field(
+        None, description="TOML file of named keys and their quotas; re-read on change and on SIGHUP"
+    )
+    public_metrics: bool = Field(False, description="/metrics answers without a key when keys are set")
+    public_docs: bool = Field(False, description="/docs and /openapi.json answer without a key")
+    quota_requests_per_minute: int = Field(0, ge=0, description="scoring requests per key (0: none)")
+    quota_pairs_per_minute: int = Field(0, ge=0, description="pairs scored per key (0: none)")
+    audit_log: str | None = Field(None, description="JSON lines, one per request: a file path, or '-'")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="origins allowed to call the API from a browser ('*': any)"
+    )
     allow_urls: bool = Field(False, description="fetch http(s) images (public addresses only)")
     ui: bool = Field(True, description="mount the web UI at /")
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        """Lists from the environment: a JSON list, or comma-separated words."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value

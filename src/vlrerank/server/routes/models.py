@@ -2,11 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from ..auth import require_api_key
-
-router = APIRouter(tags=["rerank"], dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["rerank"])
 
 
 @router.get("/v1/models", summary="the model this server serves")

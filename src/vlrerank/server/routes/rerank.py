@@ -3,15 +3,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
-from ..auth import require_api_key
-from ..http_errors import PayloadTooLarge
+from ..auth import caller
+from ..http_errors import PayloadTooLarge, RequestRejected
 from ..schemas import ErrorResponse, RerankRequest, RerankResponse
-from ..service import RequestRejected
 
-router = APIRouter(tags=["rerank"], dependencies=[Depends(require_api_key)])
+# Keys are checked for every route at once, by auth.AccessControl.
+router = APIRouter(tags=["rerank"])
 # The error shape, documented for every status the API can answer with.
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (401, 404, 413, 422, 429, 503, 504)
@@ -23,7 +23,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 )
 async def rerank(body: RerankRequest, request: Request) -> RerankResponse:
     service = request.app.state.service
-    return await service.rerank(body, max_documents=service.settings.max_documents)
+    record = _audit(request, "json")
+    return await service.rerank(
+        body, max_documents=service.settings.max_documents, key=caller(request), record=record
+    )
 
 
 @router.post(
@@ -80,4 +83,17 @@ async def rerank_upload(request: Request) -> RerankResponse:
                 f"{value.filename} is larger than {settings.max_image_bytes} bytes", field="files"
             )
         uploads[value.filename or str(len(uploads))] = data
-    return await service.rerank(body, max_documents=settings.max_documents, uploads=uploads)
+    return await service.rerank(
+        body,
+        max_documents=settings.max_documents,
+        uploads=uploads,
+        key=caller(request),
+        record=_audit(request, "multipart"),
+    )
+
+
+def _audit(request: Request, dialect: str) -> dict[str, Any]:
+    """The audit line's counts for this request (see audit.py), tagged with the request's dialect."""
+    record: dict[str, Any] = getattr(request.state, "audit", {})
+    record["dialect"] = dialect
+    return record

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import gradio as gr
@@ -11,6 +12,8 @@ from ...config import DEFAULT_INSTRUCTION
 from ...errors import ConfigError, VlrerankError
 from ...preprocess.config import INTERPOLATIONS, PRESETS, PreprocessConfig, QualityPolicy, size_from_text
 from ...testing import RANDOM_WEIGHTS_WARNING, TINY_MODEL_NAME, is_random_checkpoint
+from ..audit import FIELDS as AUDIT_FIELDS
+from ..http_errors import status_of
 from . import render
 
 SIZE_CHOICES = [*PRESETS, "custom"]
@@ -32,7 +35,7 @@ def preprocess_from(mode: str, preset: str, custom: str, interpolation: str, blu
     return PreprocessConfig(mode=mode, preset=preset, **options)  # type: ignore[arg-type]
 
 
-def build(service: Any) -> gr.Blocks:
+def build(service: Any, *, logout: bool = False) -> gr.Blocks:
     limit = service.settings.ui_max_documents
 
     async def rerank(
@@ -50,6 +53,7 @@ def build(service: Any) -> gr.Blocks:
         threshold: float,
         policy: str,
         explain: bool,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented pattern
     ) -> str:
         files = list(candidate_files or [])
@@ -69,10 +73,16 @@ def build(service: Any) -> gr.Blocks:
             query["video"] = list(query_frames)
         if not query:
             return render.error("Give a query: text, an image, video frames, or a mix.")
+        # The key the page's HTTP request was let in with (auth.AccessControl): same quotas as the API.
+        state = getattr(getattr(request, "request", None), "state", None)
+        key = getattr(state, "api_key", None)
+        record: dict[str, Any] = {"dialect": "ui", "documents": len(documents)}
+        status, start = 200, time.perf_counter()
         try:
             config = preprocess_from(mode, preset, custom, interpolation, blur)
             quality = QualityPolicy(mode=policy, threshold=threshold)  # type: ignore[arg-type]
             reranker = service.require_model()
+            service.charge(key, len(documents))
             progress(0.1, desc="scoring")
 
             def work() -> Any:
@@ -81,9 +91,22 @@ def build(service: Any) -> gr.Blocks:
                 )
 
             ranked = await service.run_scoring(work)
+            service.count(key, ranked, record)
         except VlrerankError as exc:  # a message for the person, never a traceback
+            status = status_of(exc)
             return render.error(str(exc))
-        service.metrics.pairs.inc(len(ranked.results))
+        finally:
+            service.audit.write(
+                {
+                    "request_id": getattr(state, "request_id", None),  # of the queue/join request
+                    "key": key.name if key else None,
+                    "method": "POST",
+                    "route": "ui:rerank",
+                    **{field: record.get(field) for field in AUDIT_FIELDS},
+                    "status": status,
+                    "latency_ms": round((time.perf_counter() - start) * 1000, 2),
+                }
+            )
         thumbnails = {i: render.thumbnail(path) for i, path in enumerate(files)}
         warning = RANDOM_WEIGHTS_WARNING if ranked.random_weights else None
         return render.results(ranked, labels, thumbnails, warning)
@@ -92,6 +115,7 @@ def build(service: Any) -> gr.Blocks:
         gr.Markdown(
             "## vlrerank — multimodal reranking\n"
             f"Model: `{service.model_name}`. REST API at `/v1/rerank`, docs at `/docs`."
+            + (" [Log out](/logout)" if logout else "")
             + (f"\n\n**{RANDOM_WEIGHTS_WARNING}**" if _random_model(service.model_name) else "")
         )
         instruction = gr.Textbox(label="Instruction", value=DEFAULT_INSTRUCTION, elem_id="instruction")
@@ -153,7 +177,7 @@ def mount_ui(app: Any, service: Any) -> None:
     )
     gr.mount_gradio_app(
         app,
-        build(service),
+        build(service, logout=app.state.keyring.active),
         path="/",
         theme=theme,
         css=render.CSS,

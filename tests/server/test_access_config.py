@@ -1,0 +1,93 @@
+"""Access settings that need no running server: the startup log, keys files that cannot be used, and
+the quota arithmetic on a clock the test controls."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from vlrerank.errors import ConfigError
+from vlrerank.server.app import create_app
+from vlrerank.server.http_errors import QuotaExceeded
+from vlrerank.server.keys import ApiKey, KeyRing, digest
+from vlrerank.server.quotas import Quotas
+from vlrerank.server.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("host", "key", "says"),
+    [
+        ("0.0.0.0", None, "no API key is set and the server listens on 0.0.0.0"),
+        ("::", None, "no API key is set and the server listens on ::"),
+        ("127.0.0.1", None, None),
+        ("localhost", None, None),
+        ("0.0.0.0", "s3cret-value", "API keys required on every route but /health and /ready; keys: default"),
+    ],
+)
+def test_startup_log_says_when_the_server_is_open_beyond_loopback(reranker, caplog, host, key, says):
+    app = create_app(Settings(host=host, api_key=key, ui=False), reranker=reranker)
+    with caplog.at_level(logging.WARNING), TestClient(app):
+        pass
+    text = caplog.text
+    assert (says in text) if says else ("no API key" not in text and "API keys required" not in text)
+    assert "s3cret-value" not in text
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[keys.a\n", "not valid TOML"),
+        ("[keys.a]\nkey = ''\n", "needs a non-empty 'key'"),
+        ("[keys.a]\nsha256 = 'abc'\n", "64 hex digits"),
+        ("[keys.a]\nkey = 'k'\nrequests_per_minute = -1\n", "whole number"),
+        ("[keys.a]\nkey = 'k'\npassword = 'x'\n", "unknown field(s) password"),
+        ("[other]\nx = 1\n", "[keys.<name>] tables only"),
+    ],
+)
+def test_an_unusable_keys_file_fails_at_startup_naming_the_problem(tmp_path, content, message):
+    path = tmp_path / "keys.toml"
+    path.write_text(content)
+    with pytest.raises(
+        ConfigError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")
+    ):
+        create_app(Settings(api_keys_file=str(path), ui=False))
+
+
+def test_missing_keys_file_and_duplicate_names_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read the keys file"):
+        KeyRing(Settings(api_keys_file=str(tmp_path / "absent.toml")))
+    with pytest.raises(ConfigError, match="given twice: a"):
+        KeyRing(Settings(api_keys=["a:one", "a:two"]))
+    with pytest.raises(ConfigError, match="name:key"):
+        KeyRing(Settings(api_keys=["just-a-key"]))
+
+
+def test_env_list_of_named_keys(monkeypatch):
+    monkeypatch.setenv("VLRERANK_API_KEYS", "alice:k1, bob:k2")
+    ring = KeyRing(Settings())
+    assert ring.names == ["alice", "bob"]
+    assert ring.identify("k2").name == "bob" and ring.identify("k3") is None  # type: ignore[union-attr]
+
+
+def test_token_buckets_refill_at_the_per_minute_rate():
+    now = [0.0]
+    quotas = Quotas(requests_per_minute=3, pairs_per_minute=0, clock=lambda: now[0])
+    key = ApiKey("k", digest("s"))
+    for _ in range(3):
+        quotas.charge(key, pairs=50)  # pairs unlimited by default
+    with pytest.raises(QuotaExceeded) as info:
+        quotas.charge(key, pairs=1)
+    assert info.value.retry_after == 20 and info.value.kind == "requests"
+    now[0] = 19.0
+    with pytest.raises(QuotaExceeded):
+        quotas.charge(key, pairs=1)
+    now[0] = 20.0
+    quotas.charge(key, pairs=1)
+    own = ApiKey("own", digest("t"), requests_per_minute=0, pairs_per_minute=10)  # per-key override
+    quotas.charge(own, pairs=10)
+    with pytest.raises(QuotaExceeded) as info:
+        quotas.charge(own, pairs=5)
+    assert info.value.kind == "pairs" and info.value.retry_after == 30
+    quotas.charge(None, pairs=10**6)  # no keys: unmetered
