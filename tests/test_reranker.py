@@ -171,3 +171,43 @@ def test_native_preprocess_is_the_reference(reranker, images):
 
     docs = [{"image": images["png_alpha_path"]}, {"image": images["grey"]}, {"image": images["png_bytes"]}]
     assert reranker.score("q", docs, preprocess=PreprocessConfig()) == reranker.score("q", docs)
+
+
+def test_a_bare_string_naming_an_image_file_is_refused_with_both_spellings(reranker, images, tmp_path):
+    path = images["jpeg_path"]
+    with pytest.raises(InputError, match=r"names an image, but a bare string is scored as text") as info:
+        reranker.rank("red shoe", ["a caption", path])
+    assert info.value.field == "documents[1]"
+    assert f"{{'image': '{path}'}}" not in str(info.value)  # the message shows JSON-like spellings
+    assert f'{{"image": {path!r}}}' in str(info.value) and f'{{"text": {path!r}}}' in str(info.value)
+    with pytest.raises(InputError, match="names an image") as info:
+        reranker.score(path, ["a caption"])
+    assert info.value.field == "query"
+    with pytest.raises(InputError, match="names an image"):
+        reranker.process({"query": "q", "documents": [path]})
+    (tmp_path / "clip.mp4").write_bytes(b"\0")
+    with pytest.raises(InputError, match=r'names a video.*\{"video": '):
+        reranker.rank("q", [str(tmp_path / "clip.mp4")])
+    # Saying which was meant works both ways; a path that does not exist is just text.
+    as_image = reranker.rank("red shoe", [{"image": path}])
+    assert as_image.results[0].images and as_image.results[0].images[0].visual_tokens > 0
+    as_text = reranker.rank("red shoe", [{"text": path}, str(tmp_path / "missing.jpg")])
+    assert all(not r.images for r in as_text.results)
+
+
+def test_batch_size_points_to_token_budget(tiny_dir):
+    with pytest.raises(ConfigError, match=r"no keyword 'batch_size'.*token_budget"):
+        Reranker(str(tiny_dir), batch_size=8)
+
+
+def test_print_and_to_dict_of_results(reranker, images):
+    import json
+
+    ranked = reranker.rank("q", ["a text", {"text": "caption", "image": images["small"]}], explain=True)
+    shown = str(ranked)
+    assert "RANDOM weights" in shown and "a text" in shown and "<Image 64x48>" in shown
+    assert len(shown.splitlines()) == 4 and "RankedResult(" not in shown
+    data = json.loads(json.dumps(ranked.to_dict()))
+    assert [r["index"] for r in data["results"]] == [r.index for r in ranked]
+    assert data["random_weights"] is True and data["results"][0]["num_tokens"] > 0
+    assert ranked.pairs == 2 + 3  # explain's visual-match, text-alignment and consistency pairs

@@ -6,6 +6,8 @@ not a ``VlrerankError`` is a bug.
 
 from __future__ import annotations
 
+import re
+
 
 class VlrerankError(Exception):
     """Base class: an error with a message meant for the person who caused it."""
@@ -47,6 +49,11 @@ class ConfigError(VlrerankError, ValueError):
 
 class ModelNotFoundError(VlrerankError, FileNotFoundError):
     """Model weights or files are missing; the message says how to get them."""
+
+    def __init__(self, message: str) -> None:
+        # Messages quote a library's own sentence ("... try again.") before adding ours ("."):
+        # one full stop is enough.
+        super().__init__(re.sub(r"\.\.(?=\s|$)", ".", message))
 
 
 class ModelLoadError(VlrerankError, RuntimeError):

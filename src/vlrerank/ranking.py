@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .engine.explain import Explanation
@@ -43,6 +43,27 @@ class RankedResult:
     def ranking_score(self) -> float:
         return self.score if self.penalized_score is None else self.penalized_score
 
+    @property
+    def pairs(self) -> int:
+        """Pairs the model scored for this document: 1, plus one per measured sub-score of ``explain``."""
+        if self.explanation is None:
+            return 1
+        return 1 + sum(1 for s in asdict(self.explanation).values() if s["split"] is not None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data; the document is summarised (see :func:`describe`)."""
+        return {
+            "index": self.index,
+            "score": self.score,
+            "document": describe(self.document),
+            "num_tokens": self.num_tokens,
+            "images": [i.to_dict() for i in self.images],
+            "quality": self.quality,
+            "penalized_score": self.penalized_score,
+            "sub_scores": asdict(self.explanation) if self.explanation else None,
+            "logit": self.logit,
+        }
+
 
 @dataclass(frozen=True)
 class RejectedDocument:
@@ -79,6 +100,7 @@ class RankedResults:
     random_weights: bool
     prepare_s: float
     forward_s: float
+    pairs: int = 0  # pairs the model scored, explain's extra ones included (before top_n)
 
     def __iter__(self) -> Iterator[RankedResult]:
         return iter(self.results)
@@ -96,6 +118,72 @@ class RankedResults:
     @property
     def scores(self) -> list[float]:
         return [r.score for r in self.results]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (``json.dumps(ranked.to_dict())`` works); documents are summarised."""
+        return {
+            "model": self.model,
+            "random_weights": self.random_weights,
+            "instruction": self.instruction,
+            "query": describe(self.query),
+            "results": [r.to_dict() for r in self.results],
+            "rejected": [
+                {
+                    "index": g.index,
+                    "document": describe(g.document),
+                    "message": g.message,
+                    "quality": g.quality,
+                }
+                for g in self.rejected
+            ],
+            "pairs": self.pairs,
+            "prepare_s": self.prepare_s,
+            "forward_s": self.forward_s,
+        }
+
+    def __str__(self) -> str:
+        """A table: rank, index, score and a short view of each document."""
+        lines = [f"{len(self.results)} ranked by {self.model}"]
+        if self.random_weights:
+            lines.append("(RANDOM weights: these scores are meaningless)")
+        for rank, r in enumerate(self.results, start=1):
+            extra = f" penalized={r.penalized_score:.4f}" if r.penalized_score is not None else ""
+            lines.append(f"{rank:>3}. [{r.index}] {r.score:.4f}{extra}  {_short(describe(r.document))}")
+        for gone in self.rejected:
+            lines.append(f"  rejected [{gone.index}] {_short(describe(gone.document))}: {gone.message}")
+        return "\n".join(lines)
+
+
+def describe(value: Any) -> Any:
+    """A document or query as JSON-ready data: texts as given, images and frames summarised
+    (``<PIL image 640x480>``, ``<1234 bytes>``, a ``data:`` URI's type and length), paths and URLs
+    kept, so no output carries a whole encoded image."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): (v if k == "text" else describe_media(v)) for k, v in value.items()}
+    return describe_media(value)
+
+
+def describe_media(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [describe_media(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, str) and value.startswith("data:"):
+        head = value.split(",", 1)[0]
+        return f"{head},<{len(value) - len(head) - 1} characters omitted>"
+    if isinstance(value, str) or value is None:
+        return value
+    size = getattr(value, "size", None)
+    if isinstance(size, tuple) and len(size) == 2:
+        return f"<{type(value).__name__} {size[0]}x{size[1]}>"
+    return f"<{type(value).__name__}>"
+
+
+def _short(value: Any, limit: int = 70) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def rank_order(scores: list[float]) -> list[int]:

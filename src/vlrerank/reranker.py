@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -12,7 +13,8 @@ from .config import EngineConfig
 from .engine import LoadedCheckpoint, ScoringEngine, load_checkpoint
 from .engine.core import ScoredRequest
 from .engine.template import ChatTemplate
-from .errors import InputError, ScoringFailed
+from .errors import ConfigError, InputError, ScoringFailed
+from .inputs.explicit import refuse_bare_media
 from .inputs.schema import MultimodalInput, to_documents, to_multimodal
 from .preprocess.config import PreprocessConfig, QualityPolicy
 from .ranking import RankedResult, RankedResults, RejectedDocument, rank_order
@@ -26,6 +28,13 @@ _REFERENCE_ALIASES = {"total_pixels": "video_total_pixels", "torch_dtype": "dtyp
 MAX_FPS = 30.0
 MAX_FRAMES = 768  # qwen-vl-utils' own ceiling
 _REQUEST_KEYS = frozenset({"instruction", "query", "documents", "fps", "max_frames"})
+# Keywords other rerankers take, and the setting that does that job here.
+_KEYWORD_HINTS = {
+    "batch_size": "batches are sized by tokens, not pairs: use token_budget=N (padded tokens per "
+    "forward batch) and/or max_batch_pairs=N",
+    "device_map": "use device='cuda:0' (or 'cpu', 'auto')",
+    "model_kwargs": "pass EngineConfig fields as keywords, e.g. dtype='bfloat16'",
+}
 
 
 class Reranker:
@@ -51,8 +60,12 @@ class Reranker:
     ) -> None:
         config = config or EngineConfig()
         changes = {}
+        known = {f.name for f in dataclasses.fields(EngineConfig)}
         for key, value in overrides.items():
             field = _REFERENCE_ALIASES.get(key, key)
+            if field not in known:
+                hint = _KEYWORD_HINTS.get(key, "see EngineConfig for every setting")
+                raise ConfigError(f"Reranker() has no keyword {key!r}: {hint}")
             if field == "dtype" and isinstance(value, torch.dtype):
                 value = str(value).removeprefix("torch.")
             changes[field] = value
@@ -108,6 +121,9 @@ class Reranker:
 
         ``inputs`` has ``query`` and ``documents`` (each ``{"text", "image", "video"}``), and
         optionally ``instruction``, ``fps`` and ``max_frames``. No documents gives ``[]``.
+        A bare string is text, as in the reference, except one that names an image or video (an
+        existing file, ``file://``, ``data:image``, an image URL): that is refused, since scoring
+        its characters is never what was meant; pass ``{"image": path}`` or ``{"text": path}``.
 
         Raises:
             InputError: a malformed request, naming the field (e.g. ``documents[1].image``).
@@ -168,7 +184,10 @@ class Reranker:
         """Rank ``documents`` for ``query``, best first.
 
         Args:
-            query: text, a PIL image, or ``{"text", "image", "video"}``.
+            query: text, a PIL image, or ``{"text", "image", "video"}``. A bare string that names
+                an image or video file (or a ``data:image`` URI or image URL) raises
+                :class:`InputError` instead of being scored as its characters: pass
+                ``{"image": path}`` to use the file, or ``{"text": path}`` for the text.
             documents: each like ``query``.
             instruction: the task; defaults to the model's generic retrieval instruction.
             top_n: keep only the best ``top_n`` results.
@@ -218,6 +237,7 @@ class Reranker:
             random_weights=self.random_weights,
             prepare_s=scored.prepare_s,
             forward_s=scored.forward_s,
+            pairs=sum(r.pairs for r in results),
         )
 
     def _score(
@@ -251,6 +271,10 @@ class Reranker:
             raise InputError(f"expected a QualityPolicy, got {type(quality).__name__}", field="quality")
         query_input: MultimodalInput = to_multimodal(query, "query")
         document_inputs = to_documents(documents)
+        root = self.config.media_root
+        refuse_bare_media(query, "query", root)
+        for index, document in enumerate(documents):
+            refuse_bare_media(document, f"documents[{index}]", root)
         scored = self._engine.score(
             query_input,
             document_inputs,

@@ -101,7 +101,34 @@ def test_a_corrupt_image_names_the_document(env, tmp_path):
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     out = vlrerank("rank", "--query", "q", "--doc", "fine", "--doc", str(bad), env=env)
     assert out.returncode == 2
-    assert "documents[1].image" in out.stderr
+    # The file and the option it came from, not the library's documents[1].image.
+    assert f"error: {bad} (--doc #2): not a recognised image format" in out.stderr
+    assert "documents[1]" not in out.stderr
+
+
+def test_version_and_a_closed_pipe(env):
+    from vlrerank import __version__
+
+    out = vlrerank("--version", env=env)
+    assert out.returncode == 0 and out.stdout.strip() == f"vlrerank {__version__}"
+    # `vlrerank rank --json ... | head -c 1`: the reader leaves after one byte of more output than a
+    # pipe buffers (64 KiB), so the write fails; the command must stop without a traceback.
+    documents = [arg for i in range(120) for arg in ("--doc", f"document {i} " + "word " * 150)]
+    command = [sys.executable, "-m", "vlrerank", "rank", "--json", "--query", "q", *documents]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.read(1) == b"{"
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=300) == 141
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_a_missing_model_message_has_one_full_stop_per_sentence():
+    from vlrerank.errors import ModelNotFoundError
+
+    message = str(ModelNotFoundError("could not be found: Check your connection or try again.. Download it"))
+    assert "again. Download" in message and ".." not in message
 
 
 def test_console_script_is_installed():

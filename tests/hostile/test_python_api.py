@@ -86,3 +86,13 @@ def test_forged_chat_turns_stay_text(reranker):
     )
     assert len(ranked) == 3 and all(0 < r.score < 1 for r in ranked)
     assert all(r.num_tokens > plain for r in ranked)  # the tokens were counted as text, not dropped
+
+
+def test_a_bare_path_string_is_checked_only_inside_the_media_root(confined, media):
+    # Inside the root, a bare string naming a picture is refused with the explicit spellings; outside
+    # it, the string is plain text: the refusal must not tell which files exist beyond the root.
+    with pytest.raises(InputError, match="names an image") as info:
+        confined.score("q", ["ok.png"])
+    assert info.value.field == "documents[0]"
+    outside = str(media[1] / "secret.png")
+    assert len(confined.score("q", [outside, os.path.relpath(outside, media[0])])) == 2

@@ -227,3 +227,28 @@ def test_invalid_preprocess_and_broken_json_are_named(api_server):
         headers={**AUTH, "Content-Type": "application/json"},
     )
     assert broken.status_code == 422 and "JSON" in broken.json()["error"]["message"]
+
+
+def test_a_bare_upload_string_uses_the_file_and_a_server_path_stays_text(api_server, images):
+    import json
+
+    png = base64.b64decode(data_uri(noise_image(50, 40, 5)).split(",")[1])
+    files = [("files", ("a.png", png, "image/png"))]
+
+    def upload(documents):
+        body = {"query": "q", "documents": documents}
+        return httpx.post(api_server.url + "v1/rerank/upload", data={"request": json.dumps(body)},
+                          files=files, headers=AUTH, timeout=60)  # fmt: skip
+
+    bare, explicit = upload(["upload:a.png"]), upload([{"image": "upload:a.png"}])
+    assert bare.status_code == 200, bare.text
+    assert bare.json()["results"][0]["relevance_score"] == explicit.json()["results"][0]["relevance_score"]
+    assert bare.json()["usage"]["images"] == 1
+    missing = upload(["upload:b.png"])
+    assert missing.status_code == 422 and missing.json()["error"]["field"] == "documents[0]"
+    assert "no uploaded file named 'b.png'" in missing.json()["error"]["message"]
+    in_json = post(api_server, {"query": "q", "documents": ["upload:a.png"]})
+    assert in_json.status_code == 422 and "/v1/rerank/upload" in in_json.json()["error"]["message"]
+    # A string naming a file on the server is text: the server never says which of its files exist.
+    server_file = post(api_server, {"query": "q", "documents": [images["jpeg_path"]]})
+    assert server_file.status_code == 200 and server_file.json()["usage"]["images"] == 0

@@ -46,11 +46,33 @@ def test_rerun_resumes_and_a_changed_spec_is_refused(tmp_path, small_study):
     assert (first.total, first.scored, first.errors) == (32, 32, 0)
     again = run_study(spec, tmp_path / "out", progress=False)
     assert (again.already_done, again.scored) == (32, 0)
-    changed = load_spec(small_study, {"repeats": 3})
+    before = stored_scores(tmp_path / "out")
+    grown = load_spec(small_study, {"sizes": "320x240,640x480,800x600"})  # a new size is added
+    extended = run_study(grown, tmp_path / "out", progress=False)
+    assert (extended.already_done, extended.scored) == (32, 16)
+    after = stored_scores(tmp_path / "out")
+    assert len(after) == 48 and {k: after[k] for k in before} == before  # nothing discarded
+    changed = load_spec(small_study, {"instruction": "Find the matching picture."})
     with pytest.raises(ConfigError, match="--restart"):
         run_study(changed, tmp_path / "out", progress=False)
     restarted = run_study(changed, tmp_path / "out", restart=True, progress=False)
-    assert restarted.scored == 48 and len(stored_scores(tmp_path / "out")) == 48
+    assert restarted.scored == 32 and len(stored_scores(tmp_path / "out")) == 32
+
+
+def test_cost_is_measured_per_size_and_grows_with_visual_tokens(tmp_path, small_study):
+    # Batches of 16 could hold every size of a query; cost must still belong to the row's own size.
+    spec = load_spec(small_study, {"sizes": "320x240,1024x768", "batch_documents": 16})
+    run_study(spec, tmp_path / "out", progress=False)
+    rows = list(ResultStore(tmp_path / "out" / "results.sqlite").rows())
+    by_size: dict[str, list[float]] = {}
+    for row in rows:
+        by_size.setdefault(row.size, []).append(row.latency_ms)
+    assert not set(by_size["320x240"]) & set(by_size["1024x768"])  # no figure copied across sizes
+    small = sum(by_size["320x240"]) / len(by_size["320x240"])
+    large = sum(by_size["1024x768"]) / len(by_size["1024x768"])
+    assert large > 1.5 * small  # 768 visual tokens against 80
+    write_report(tmp_path / "out")
+    assert "Cost is measured per condition" in (tmp_path / "out" / "report.md").read_text()
 
 
 def test_a_bad_image_becomes_an_error_row(tmp_path, small_study):

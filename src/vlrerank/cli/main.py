@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -12,12 +13,16 @@ from . import doctor, inspect, rank, serve, study
 
 EXIT_USAGE = 2  # bad input or options: the message says what to change
 EXIT_MODEL = 3  # the model could not be found or loaded
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader went away
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vlrerank", description="Fast, exact multimodal reranking with Qwen3-VL-Reranker."
     )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"vlrerank {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     rank.register(commands)
     inspect.register(commands)
@@ -51,3 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_MODEL if isinstance(exc, (ModelNotFoundError, ModelLoadError)) else EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`vlrerank inspect --json | head`): stop quietly, as Unix tools do,
+        # and point stdout at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

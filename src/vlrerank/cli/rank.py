@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from dataclasses import asdict
 from typing import Any
@@ -63,6 +64,22 @@ def parse_document(value: str, index: int) -> dict[str, Any]:
     return {"text": value}
 
 
+def _named_by_option(exc: InputError, query: dict[str, Any], documents: list[dict[str, Any]]) -> InputError:
+    """The library names a field (``documents[1].image``); on the command line, name the file
+    and the option it came from instead."""
+    match = re.match(r"(query|documents\[(\d+)\])\.image(?:\[(\d+)\])?", exc.field)
+    if match is None:
+        return exc
+    side = query if match.group(2) is None else documents[int(match.group(2))]
+    images = side.get("image")
+    images = images if isinstance(images, list) else [images]
+    position = int(match.group(3) or 0)
+    if position >= len(images) or not isinstance(images[position], str):
+        return exc
+    option = "--query-image" if match.group(2) is None else f"--doc #{int(match.group(2)) + 1}"
+    return type(exc)(f"{images[position]} ({option}): {exc.reason}")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.top_n is not None and args.top_n < 1:
         raise InputError("--top-n must be at least 1", field="top_n")
@@ -99,15 +116,18 @@ def run(args: argparse.Namespace) -> int:
     require_usable(report)
     log_summary(report)
     reranker = Reranker(args.model, config=config)
-    ranked = reranker.rank(
-        query,
-        documents,
-        instruction=args.instruction,
-        top_n=args.top_n,
-        preprocess=preprocess,
-        quality=quality,
-        explain=args.explain,
-    )
+    try:
+        ranked = reranker.rank(
+            query,
+            documents,
+            instruction=args.instruction,
+            top_n=args.top_n,
+            preprocess=preprocess,
+            quality=quality,
+            explain=args.explain,
+        )
+    except InputError as exc:
+        raise _named_by_option(exc, query, documents) from None
     warning = RANDOM_WEIGHTS_WARNING if ranked.random_weights else None
     if args.json:
         print(json.dumps(_as_json(ranked, warning), indent=2))

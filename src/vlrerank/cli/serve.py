@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     require_usable(report)
     log_summary(report)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, port=settings.port))
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port))
     original_startup = server.startup
 
     async def startup(sockets: Any = None) -> None:
@@ -67,9 +68,26 @@ def run(args: argparse.Namespace) -> int:
             for sock in listener.sockets:
                 host, port = sock.getsockname()[:2]
                 url = f"http://{host}:{port}/"
-                print(
-                    f"vlrerank serving {settings.model} at {url}  (API: /v1/rerank, docs: /docs)", flush=True
+                where = (
+                    "web UI at /, API: POST /v1/rerank, docs: /docs"
+                    if settings.ui
+                    else "REST API only (--no-ui): POST /v1/rerank; / redirects to the docs at /docs"
                 )
+                print(f"vlrerank serving {settings.model} at {url}  ({where})", flush=True)
+        keyring = app.state.keyring
+        if keyring.active:
+            names = ", ".join(keyring.names) or "none yet"
+            print(
+                "API key required on every route but /health and /ready: send "
+                f"'Authorization: Bearer <key>' (keys: {names}); the UI asks for it at /login",
+                flush=True,
+            )
+        else:
+            print(
+                "no API key set: anyone who can reach this address can use it "
+                "(set VLRERANK_API_KEY, VLRERANK_API_KEYS or VLRERANK_API_KEYS_FILE; docs/security.md)",
+                flush=True,
+            )
         if settings.model == "tiny-random":
             print(
                 "NOTE: tiny-random has RANDOM weights: its scores are meaningless; use --model.", flush=True

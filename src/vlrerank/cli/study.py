@@ -18,9 +18,17 @@ def register(commands: Any) -> None:
     run = steps.add_parser(
         "run",
         help="score every condition of SPEC, resumably",
-        description="Run a study. Results are written as they are made; rerun the same command to resume.",
+        description=(
+            "Run a study. Results are written as they are made; rerun the same command to resume. "
+            "The grid and its condition count are printed first. New sizes, interpolations, modes, "
+            "blurs or repeats are added to a stored study; the rows it has are kept. Without SPEC, "
+            "the flags below are the spec (--manifest is then required); defaults: sizes "
+            "320x240..2048x1536 (7), interpolations bicubic,nearest, modes stretch, blur 0, 1 repeat."
+        ),
     )
-    run.add_argument("spec", type=Path, help="study spec (YAML or TOML)")
+    run.add_argument(
+        "spec", type=Path, nargs="?", default=None, help="study spec (YAML or TOML); optional, see above"
+    )
     run.add_argument("--out", type=Path, required=True, help="results folder")
     run.add_argument("--executor", choices=["local", "ray"], default="local")
     run.add_argument(
@@ -65,8 +73,9 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_study(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
     from ..study.runner import run_study as run
-    from ..study.spec import load_spec
+    from ..study.spec import build_spec, load_spec
 
     names = (
         "manifest",
@@ -81,7 +90,17 @@ def run_study(args: argparse.Namespace) -> int:
         "batch_documents",
         "explain",
     )
-    spec = load_spec(args.spec, {name: getattr(args, name) for name in names})
+    flags = {name: getattr(args, name) for name in names}
+    if args.spec is None:
+        if flags["manifest"] is None:
+            raise ConfigError(
+                "give a study spec file, or --manifest (a CSV/JSONL file or a folder per category) and "
+                "any other fields as flags; `vlrerank study sample DIR` writes an example of both"
+            )
+        given = {k: v for k, v in flags.items() if v is not None}
+        spec = build_spec(given, base_dir=Path.cwd(), source="command line")
+    else:
+        spec = load_spec(args.spec, flags)
     summary = run(
         spec,
         args.out,
@@ -90,6 +109,7 @@ def run_study(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         workers=args.workers,
         progress=not args.quiet,
+        announce=print,
     )
     print(
         f"{summary.total} conditions: {summary.already_done} already stored, {summary.scored} scored now "

@@ -8,8 +8,10 @@ import os
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from starlette.middleware.cors import CORSMiddleware
 
 from .. import __version__
@@ -81,7 +83,43 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
         from .ui.blocks import mount_ui
 
         mount_ui(app, service)
+    else:  # the printed address should lead somewhere useful without the UI too
+
+        @app.get("/", include_in_schema=False)
+        async def root() -> RedirectResponse:
+            return RedirectResponse("/docs")
+
+    _bearer_in_openapi(app, keyring)
     return app
+
+
+def _bearer_in_openapi(app: FastAPI, keyring: KeyRing) -> None:
+    """Declare the bearer key in the OpenAPI document, so /docs shows an Authorize button and
+    clients generated from it send the header. The check itself is auth.AccessControl's."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an API key (VLRERANK_API_KEY, VLRERANK_API_KEYS or a keys file); "
+                    "not needed when the server has none",
+                }
+            }
+            if keyring.active:
+                schema["security"] = [{"bearerAuth": []}]
+                for path in auth.PROBES:  # the probes stay open
+                    for operation in schema.get("paths", {}).get(path, {}).values():
+                        operation["security"] = []
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _announce_access(settings: Settings, keyring: KeyRing) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ImageRef = str
 
@@ -24,7 +24,13 @@ class MultimodalObject(Strict):
 
 
 class PreprocessOptions(Strict):
-    mode: Literal["native", "fit", "crop", "stretch"] | None = None
+    mode: Literal["native", "fit", "crop", "stretch"] | None = Field(
+        None,
+        description=(
+            "default: crop when a size or preset is given (cuts another aspect ratio to the target's; "
+            "use fit to keep the whole image), else native"
+        ),
+    )
     size: tuple[int, int] | None = None
     preset: Literal["general", "product", "art", "art-large", "document"] | None = None
     aspect_snap: Literal["off", "auto"] = "off"
@@ -34,8 +40,21 @@ class PreprocessOptions(Strict):
 
 
 class QualityOptions(Strict):
-    policy: Literal["off", "reject", "penalize"] = "off"
+    policy: Literal["off", "reject", "penalize"] = Field(
+        "off", description="off, reject or penalize (the Python API's QualityPolicy calls it `mode`)"
+    )
     threshold: float = Field(0.65, gt=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _policy_not_mode(cls, data: Any) -> Any:
+        # The Python API names this field `mode`; say so rather than "extra inputs are not permitted".
+        if isinstance(data, dict) and "mode" in data:
+            raise ValueError(
+                "the quality option is called 'policy' in the REST API ('mode' is its name in the "
+                'Python API\'s QualityPolicy): send {"policy": "reject"} or "penalize" or "off"'
+            )
+        return data
 
 
 class RerankRequest(Strict):
@@ -44,7 +63,13 @@ class RerankRequest(Strict):
     documents: list[str | MultimodalObject]
     instruction: str | None = None
     top_n: int | None = Field(None, ge=1)
-    return_documents: bool = False
+    return_documents: bool = Field(
+        False,
+        description=(
+            "echo each document in its result: texts and image references as sent, but a data: URI "
+            "only as its header and length (e.g. `data:image/png;base64,<5012 characters omitted>`)"
+        ),
+    )
     preprocess: PreprocessOptions | None = None
     quality: QualityOptions | None = None
     explain: bool = False
@@ -78,7 +103,9 @@ class RejectedOut(BaseModel):
 class Usage(BaseModel):
     total_tokens: int
     images: int
-    pairs: int
+    pairs: int = Field(
+        description="(query, document) pairs the model scored, explain's sub-score pairs included"
+    )
 
 
 class Timing(BaseModel):

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from ..config import EngineConfig
 from ..errors import ConfigError, VlrerankError
 from ..preprocess.config import PreprocessConfig, QualityPolicy
-from ..ranking import RankedResults
+from ..ranking import RankedResults, describe
 from ..reranker import Reranker
 from ..testing import RANDOM_WEIGHTS_WARNING
 from .audit import AuditLog
@@ -143,8 +143,8 @@ class RerankService:
 
     def count(self, key: ApiKey | None, ranked: RankedResults, record: dict[str, Any] | None) -> None:
         """What a scored request used, for metrics and its audit line (counts only, no content)."""
-        self.metrics.pairs.inc(len(ranked.results))
-        self.metrics.key_pairs.labels(key=key.name if key else "-").inc(len(ranked.results))
+        self.metrics.pairs.inc(ranked.pairs)
+        self.metrics.key_pairs.labels(key=key.name if key else "-").inc(ranked.pairs)
         if record is not None:
             images = sum(len(r.images) for r in ranked.results) + len(ranked.query_images)
             record.update(images=images, tokens=sum(r.num_tokens for r in ranked.results))
@@ -164,8 +164,8 @@ class RerankService:
         self.check(request, max_documents=max_documents)
         reranker = self.require_model()
         self.charge(key, len(request.documents))
-        query = _side(request.query, uploads)
-        documents = [_side(d, uploads) for d in request.documents]
+        query = _side(request.query, uploads, "query")
+        documents = [_side(d, uploads, f"documents[{i}]") for i, d in enumerate(request.documents)]
         try:
             preprocess = PreprocessConfig(**request.preprocess.model_dump()) if request.preprocess else None
         except ConfigError as exc:
@@ -210,7 +210,10 @@ class RerankService:
             if not request.return_documents:
                 return None
             original = request.documents[index]
-            return {"text": original} if isinstance(original, str) else original.model_dump(exclude_none=True)
+            if isinstance(original, str):
+                return {"text": original}
+            # Texts and references come back; a data: URI's payload does not (it can be megabytes).
+            return dict(describe(original.model_dump(exclude_none=True)))
 
         results = [
             ResultOut(
@@ -235,7 +238,7 @@ class RerankService:
             results=results,
             rejected=rejected,
             usage=Usage(
-                total_tokens=sum(r.num_tokens for r in ranked.results), images=images, pairs=len(results)
+                total_tokens=sum(r.num_tokens for r in ranked.results), images=images, pairs=ranked.pairs
             ),
             timing=Timing(prepare_ms=ranked.prepare_s * 1000, model_ms=ranked.forward_s * 1000),
             warning=RANDOM_WEIGHTS_WARNING if ranked.random_weights else None,
@@ -252,9 +255,23 @@ def _resolve(ref: str, uploads: dict[str, bytes] | None) -> str | bytes:
     return ref
 
 
-def _side(side: str | MultimodalObject, uploads: dict[str, bytes] | None) -> Any:
+def _side(side: str | MultimodalObject, uploads: dict[str, bytes] | None, field: str) -> Any:
+    """A request side as the Python API takes it. A bare string is always sent on as explicit
+    ``{"text": ...}``, so the library's check for path-like strings never runs on remote input
+    (a server must not say which of its files exist); a bare ``upload:NAME`` is the uploaded file."""
     if isinstance(side, str):
-        return side
+        if side.startswith("upload:"):
+            if uploads is None:
+                raise RequestRejected(
+                    f"{side!r} refers to an uploaded file, which only POST /v1/rerank/upload carries; "
+                    'send the file there, or {"text": ...} to score these characters as text',
+                    field=field,
+                )
+            try:
+                return {"image": [_resolve(side, uploads)]}
+            except RequestRejected as exc:
+                raise RequestRejected(str(exc), field=field) from None
+        return {"text": side}
     out: dict[str, Any] = {}
     if side.text is not None:
         out["text"] = side.text

@@ -71,7 +71,13 @@ def expand(spec: StudySpec, items: list[StudyItem]) -> list[Condition]:
 
 
 def fingerprint(spec: StudySpec, items: list[StudyItem], version: str) -> str:
-    """Changes whenever results could: model, swept values, manifest content, package version."""
+    """Changes whenever a stored result could: model, instruction, explain, manifest, package version.
+
+    The swept values (sizes, interpolations, modes, blurs, repeats) are left out on purpose: each
+    condition's key already names them, so a grid that grows keeps every row it shares with the old
+    one and only the new conditions are scored.
+    """
     manifest = [[file_digest(i.image), i.category, i.query, i.relevant, i.group, i.text] for i in items]
-    blob = json.dumps({"spec": spec.canonical(), "manifest": manifest, "version": version}, sort_keys=True)
+    setup = {k: v for k, v in spec.canonical().items() if k in ("model", "instruction", "explain")}
+    blob = json.dumps({"setup": setup, "manifest": manifest, "version": version}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -17,6 +17,7 @@ from .store import ResultRow
 
 class Executor(Protocol):
     random_weights: bool
+    memory_method: str  # how peak memory is measured, for the report
 
     def map(self, batches: list[Any]) -> Iterator[list[ResultRow]]: ...
 
@@ -34,10 +35,15 @@ class LocalExecutor:
         self.spec, self.items = spec, items
         self.reranker = _reranker(spec)
         self.random_weights = bool(self.reranker.random_weights)
+        from .runner import memory_method
+
+        self.memory_method = memory_method(self.reranker)
 
     def map(self, batches: list[Any]) -> Iterator[list[ResultRow]]:
-        from .runner import score_batch
+        from .runner import score_batch, warm_up
 
+        if batches:
+            warm_up(self.reranker, self.spec, self.items, batches[0])
         for batch in batches:
             yield score_batch(self.reranker, self.spec, self.items, batch)
 
@@ -69,6 +75,7 @@ class RayExecutor:
         self._actors: list[Any] = [actor.remote(spec, items) for _ in range(count)]
         self._pool = ActorPool(self._actors)
         self.random_weights = bool(ray.get(self._actors[0].random_weights.remote()))
+        self.memory_method = str(ray.get(self._actors[0].memory_method.remote()))
 
     def map(self, batches: list[Any]) -> Iterator[list[ResultRow]]:
         yield from self._pool.map_unordered(lambda actor, batch: actor.score.remote(batch), batches)
@@ -84,13 +91,22 @@ class _ScoringActor:
     def __init__(self, spec: StudySpec, items: list[StudyItem]) -> None:
         self.spec, self.items = spec, items
         self.reranker = _reranker(spec)
+        self._warm = False
 
     def random_weights(self) -> bool:
         return bool(self.reranker.random_weights)
 
-    def score(self, batch: list[Any]) -> list[ResultRow]:
-        from .runner import score_batch
+    def memory_method(self) -> str:
+        from .runner import memory_method
 
+        return memory_method(self.reranker)
+
+    def score(self, batch: list[Any]) -> list[ResultRow]:
+        from .runner import score_batch, warm_up
+
+        if not self._warm:
+            warm_up(self.reranker, self.spec, self.items, batch)
+            self._warm = True
         return score_batch(self.reranker, self.spec, self.items, batch)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import ConfigError, MissingDependencyError
 from ..testing import RANDOM_WEIGHTS_WARNING
 from .analysis import Analysis, analyse, size_order
+from .report_text import remedy, spec_lines
 from .runner import STORE_NAME
 from .store import ResultRow, ResultStore
 
@@ -257,7 +258,8 @@ def write_report(out_dir: str | Path) -> Path:
     store = ResultStore(out / STORE_NAME)
     try:
         rows = list(store.rows())
-        meta = {k: store.meta(k) for k in ("fingerprint", "model", "version", "spec", "random_weights")}
+        keys = ("fingerprint", "model", "version", "spec", "random_weights", "cost_method")
+        meta = {k: store.meta(k) for k in keys}
     finally:
         store.close()
     if not rows:
@@ -265,6 +267,7 @@ def write_report(out_dir: str | Path) -> Path:
     analysis = analyse(rows)
     all_tables = tables(analysis)
     random = meta.get("random_weights") == "true"
+    cost_note = meta.get("cost_method") or "How cost was measured was not recorded (an older results store)."
 
     with (out / "results.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -284,13 +287,18 @@ def write_report(out_dir: str | Path) -> Path:
         f"# Resolution study\n\n{banner}Model `{meta['model']}`, vlrerank {meta['version']}, "
         f"fingerprint `{(meta['fingerprint'] or '')[:16]}`. "
         f"{analysis.rows} results, {analysis.errors} errors. "
-        f"Cheapest size within one CI of the best mean score: **{analysis.cheapest_size}**.\n"
+        f"Cheapest size within one CI of the best mean score: **{analysis.cheapest_size}**.\n",
+        "\n## Spec\n\n```\n" + "\n".join(spec_lines(meta["spec"])) + "\n```\n",
     ]
     for title, (header, body) in all_tables.items():
-        markdown.append(f"\n## {title}\n\n| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n")
-        markdown += ["| " + " | ".join(cells) + " |\n" for cells in body]
+        markdown.append(f"\n## {title}\n\n")
+        if title == "Cost per size":
+            markdown.append(f"{cost_note}\n\n")
         if not body:
-            markdown.append("(not applicable to these results)\n")
+            markdown.append(f"{remedy(title)}\n")
+            continue
+        markdown.append("| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n")
+        markdown += ["| " + " | ".join(cells) + " |\n" for cells in body]
     (out / "report.md").write_text("".join(markdown), encoding="utf-8")
 
     html = [
@@ -316,13 +324,15 @@ def write_report(out_dir: str | Path) -> Path:
         )
     for title, (header, body) in all_tables.items():
         html.append(f"<h2>{escape(title)}</h2>")
+        if title == "Cost per size":
+            html.append(f"<p>{escape(cost_note)}</p>")
         if not body:
-            html.append("<p>(not applicable to these results)</p>")
+            html.append(f"<p>{escape(remedy(title))}</p>")
             continue
         html.append("<table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr>")
         html += ["<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>" for cells in body]
         html.append("</table>")
-    html.append(f"<h2>Spec</h2><pre>{escape(str(meta['spec']))}</pre></body></html>")
+    html.append(f"<h2>Spec</h2><pre>{escape(chr(10).join(spec_lines(meta['spec'])))}</pre></body></html>")
     path = out / "report.html"
     path.write_text("".join(html), encoding="utf-8")
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import resource
 import time
@@ -13,6 +14,7 @@ from typing import Any
 from .. import __version__
 from ..errors import InputError
 from .conditions import Condition, expand, fingerprint
+from .report_text import grid_summary
 from .spec import StudyItem, StudySpec, load_manifest
 from .store import ResultRow, ResultStore
 
@@ -29,16 +31,63 @@ class RunSummary:
     store: Path
 
 
+COST_METHOD = (
+    "Cost is measured per condition: every batch holds one query at one preprocessing condition "
+    "(size, interpolation, mode, blur), so its wall time (prepare + model) divided by its pairs is "
+    "that condition's ms/pair, and its peak memory is that condition's peak. The model is warmed up "
+    "once before the first timed batch. Peak memory is {memory}."
+)
+MEMORY_CUDA = "the GPU's peak allocated memory during the batch (peak statistics reset before each)"
+MEMORY_RSS = (
+    "the process's peak resident memory during the batch (Linux VmHWM, reset before each; batches "
+    "run from the smallest size up, since a process keeps memory it has used, and the figure "
+    "includes the model's weights)"
+)
+MEMORY_PROCESS = "the process's peak resident memory so far (this system cannot reset it per batch)"
+
+
 def batches(spec: StudySpec, items: list[StudyItem], todo: list[Condition]) -> list[list[Condition]]:
-    """Conditions grouped by query (one request each), at most ``batch_documents`` per batch."""
-    by_query: dict[str, list[Condition]] = {}
-    for condition in todo:
-        by_query.setdefault(items[condition.item].query, []).append(condition)
+    """Conditions grouped by query and preprocessing condition, at most ``batch_documents`` per batch,
+    smallest sizes first.
+
+    A batch never mixes sizes (or interpolations, modes, blurs): its time and memory are measured
+    once and belong to every pair in it, so mixing would copy one size's cost onto another.
+    """
+    groups: dict[tuple[Any, ...], list[Condition]] = {}
+    for c in todo:
+        groups.setdefault((items[c.item].query, c.size, c.interpolation, c.mode, c.blur), []).append(c)
+    # Smallest sizes first (native last): a process keeps memory it once used, so a small size
+    # scored after a large one would otherwise inherit the large one's resident memory.
+    order = sorted(groups, key=lambda key: (1 << 62) if key[1] is None else key[1][0] * key[1][1])
     out = []
-    for group in by_query.values():
+    for group in (groups[key] for key in order):
         for start in range(0, len(group), spec.batch_documents):
             out.append(group[start : start + spec.batch_documents])
     return out
+
+
+def memory_method(reranker: Any) -> str:
+    """How :func:`score_batch` measures peak memory on this reranker's device and system."""
+    if reranker.device.type == "cuda":
+        return MEMORY_CUDA
+    return MEMORY_RSS if _reset_rss_peak() else MEMORY_PROCESS
+
+
+def _reset_rss_peak() -> bool:
+    try:  # Linux: writing 5 to clear_refs resets the peak RSS (VmHWM) to the current RSS
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _reset_peak_memory(reranker: Any) -> None:
+    import torch
+
+    if reranker.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(reranker.device)
+    else:
+        _reset_rss_peak()
 
 
 def _peak_memory_mb(reranker: Any) -> float:
@@ -46,7 +95,21 @@ def _peak_memory_mb(reranker: Any) -> float:
 
     if reranker.device.type == "cuda":
         return float(torch.cuda.max_memory_allocated(reranker.device)) / 2**20
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def warm_up(reranker: Any, spec: StudySpec, items: list[StudyItem], batch: list[Condition]) -> None:
+    """One untimed pair, so the first timed batch does not carry one-off start-up costs."""
+    first = batch[0]
+    with contextlib.suppress(InputError):  # a bad image is reported by the real batch
+        reranker.rank(items[first.item].query, [_document(items[first.item])], spec.instruction,
+                      preprocess=[first.preprocess()])  # fmt: skip
 
 
 def score_batch(
@@ -55,6 +118,7 @@ def score_batch(
     """Score one batch (all the same query). A bad image becomes an error row; the rest is scored."""
     pending = list(batch)
     failed: dict[str, str] = {}
+    _reset_peak_memory(reranker)
     ranked = None
     while pending:
         documents = [_document(items[c.item]) for c in pending]
@@ -145,23 +209,32 @@ def run_study(
     workers: int | None = None,
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> RunSummary:
-    """Score every condition not yet in ``out_dir``'s store. Safe to kill and rerun at any moment."""
+    """Score every condition not yet in ``out_dir``'s store. Safe to kill and rerun at any moment.
+
+    ``announce`` receives the grid, its condition count and how many are stored, before any scoring.
+    """
     start = time.perf_counter()
     items = load_manifest(spec.manifest)
     conditions = expand(spec, items)
     store = ResultStore(Path(out_dir) / STORE_NAME)
     try:
         store.claim(fingerprint(spec, items, __version__), restart=restart)
-        store.set_meta(
-            {
-                "spec": json.dumps(spec.canonical(), sort_keys=True),
-                "model": spec.model,
-                "version": __version__,
-            }
-        )
+        described = {
+            **spec.canonical(),
+            "manifest": str(spec.manifest),
+            "device": spec.device,
+            "batch_documents": spec.batch_documents,
+        }
+        store.set_meta({"spec": json.dumps(described), "model": spec.model, "version": __version__})
         done = store.done()
         todo = [c for c in conditions if c.key not in done]
+        if announce:
+            announce(
+                f"{grid_summary(spec.canonical(), len(conditions))} ({len(items)} images); "
+                f"{len(conditions) - len(todo)} already stored, {len(todo)} to score"
+            )
         work = batches(spec, items, todo)
         if not work:  # everything is stored already: no model to load
             return RunSummary(len(conditions), len(done), 0, 0, time.perf_counter() - start, store.path)
@@ -169,7 +242,12 @@ def run_study(
 
         runner = make_executor(executor, spec, items, address=ray_address, workers=workers)
         try:
-            store.set_meta({"random_weights": str(runner.random_weights).lower()})
+            store.set_meta(
+                {
+                    "random_weights": str(runner.random_weights).lower(),
+                    "cost_method": COST_METHOD.format(memory=runner.memory_method),
+                }
+            )
             scored = errors = 0
             for rows in _with_progress(runner.map(work), sum(len(b) for b in work), progress):
                 store.write(rows)

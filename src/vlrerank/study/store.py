@@ -90,9 +90,10 @@ class ResultStore:
         existing = self.meta("fingerprint")
         if existing is not None and existing != fingerprint and not restart:
             raise ConfigError(
-                f"{self.path} holds results of a different model, spec or manifest "
-                f"(fingerprint {existing[:12]} != {fingerprint[:12]}); use --restart to start over, "
-                "or --out a new folder"
+                f"{self.path} holds results of a different model, instruction, explain setting, "
+                f"manifest or vlrerank version (fingerprint {existing[:12]} != {fingerprint[:12]}); "
+                "use --restart to discard them and start over, or --out a new folder "
+                "(new sizes, interpolations, modes, blurs or repeats need neither: they are added)"
             )
         if restart or existing != fingerprint:
             with self._writing():

@@ -58,7 +58,8 @@ def build(service: Any, *, logout: bool = False) -> gr.Blocks:
     ) -> str:
         files = list(candidate_files or [])
         texts = [line.strip() for line in (candidate_texts or "").splitlines() if line.strip()]
-        documents: list[Any] = [{"image": path} for path in files] + texts
+        # Typed text stays explicit text: the library's path check must never see remote input.
+        documents: list[Any] = [{"image": path} for path in files] + [{"text": t} for t in texts]
         labels = [os.path.basename(p) for p in files] + texts
         if not documents:
             return render.error("Add at least one candidate: drop images or type text snippets.")
