@@ -165,3 +165,33 @@ def test_rank_explain_prints_measured_sub_scores(env, photo):
         explanation = result["explanation"]
         assert set(explanation) == {"visual_match", "text_alignment", "cross_modal_consistency"}
         assert explanation["visual_match"]["value"] is None and explanation["visual_match"]["reason"]
+
+
+def test_engine_settings_reach_the_model_and_bad_ones_are_named(env, photo):
+    out = vlrerank(
+        "rank", "--query", "a red car", "--doc", photo, "--max-pixels", "16384", "--dtype", "float32",
+        "--token-budget", "512", "--max-batch-pairs", "2", "--json", env=env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    (image,) = json.loads(out.stdout)["results"][0]["images"]
+    assert image["model_width"] * image["model_height"] <= 16384 and image["visual_tokens"] <= 16
+    bad = vlrerank("rank", "--query", "q", "--doc", "d", "--min-pixels", "9000000", env=env)
+    assert bad.returncode == 2 and "min_pixels" in bad.stderr and "Traceback" not in bad.stderr
+    for args, extra_env in ((["--max-pixels", "0"], {}), ([], {"VLRERANK_TOKEN_BUDGET": "none"})):
+        refused = vlrerank("serve", "--port", "0", *args, env={**env, **extra_env})
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+        assert "invalid server setting" in refused.stderr
+
+
+def test_server_settings_build_the_engine_config_with_its_defaults():
+    from vlrerank import EngineConfig
+    from vlrerank.server.settings import Settings
+
+    assert Settings().engine_config() == EngineConfig(max_image_bytes=20 * 2**20, max_image_pixels=50_000_000)
+    tuned = Settings(dtype="bfloat16", max_pixels=16384, token_budget=4096, max_batch_pairs=8).engine_config()
+    assert (tuned.dtype, tuned.max_pixels, tuned.token_budget, tuned.max_batch_pairs) == (
+        "bfloat16",
+        16384,
+        4096,
+        8,
+    )

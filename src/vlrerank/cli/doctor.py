@@ -9,6 +9,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from .options import add_engine_arguments, engine_overrides
+
 if TYPE_CHECKING:  # the engine imports torch: too slow for every command's start
     from ..engine.inspection import CheckpointReport, PixelBounds
 
@@ -28,6 +30,7 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("model", metavar="MODEL", help="HF id, local checkpoint dir, or tiny-random")
     add_checkpoint_arguments(parser)
+    add_engine_arguments(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (decides the dtype)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(handler=run)
@@ -56,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
     # The report states every finding itself; the library's log lines would repeat them on stderr.
     logging.getLogger("vlrerank").setLevel(logging.ERROR)
     config = EngineConfig(
-        device=args.device, revision=args.revision, chat_template=args.chat_template or "auto"
+        device=args.device,
+        revision=args.revision,
+        chat_template=args.chat_template or "auto",
+        **engine_overrides(args),
     )
     report = inspect_checkpoint(args.model, config)
     text = json.dumps(report.to_dict(), indent=2) if args.json else render(report)

@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import InputError
 from ..inputs.schema import IMAGE_EXTENSIONS
 from .doctor import add_checkpoint_arguments, log_summary
-from .options import add_preprocess_arguments, preprocess_config
+from .options import add_engine_arguments, add_preprocess_arguments, engine_overrides, preprocess_config
 
 
 def register(commands: Any) -> None:
@@ -45,6 +45,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--instruction", default=None, help="task instruction (default: generic retrieval)")
     parser.add_argument("--top-n", type=int, default=None, help="show only the best N")
     add_checkpoint_arguments(parser)
+    add_engine_arguments(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--explain", action="store_true", help="add measured sub-scores per document")
@@ -109,7 +110,10 @@ def run(args: argparse.Namespace) -> int:
     preprocess = preprocess_config(args)
     quality = QualityPolicy(mode=args.quality, threshold=args.threshold)
     config = EngineConfig(
-        device=args.device, revision=args.revision, chat_template=args.chat_template or "auto"
+        device=args.device,
+        revision=args.revision,
+        chat_template=args.chat_template or "auto",
+        **engine_overrides(args),
     )
     # Checked before loading so that every problem is named at once, as `vlrerank doctor` does.
     report = inspect_checkpoint(args.model, config)

@@ -6,8 +6,9 @@ import argparse
 import os
 from typing import Any
 
-from ..errors import MissingDependencyError
+from ..errors import ConfigError, MissingDependencyError
 from .doctor import add_checkpoint_arguments, log_summary
+from .options import add_engine_arguments, engine_overrides
 
 
 def register(commands: Any) -> None:
@@ -20,6 +21,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default 8000; 0 picks a free one)")
     add_checkpoint_arguments(parser)
+    add_engine_arguments(parser)
     parser.add_argument("--device", default=None, help="auto, cpu or cuda[:N]")
     parser.add_argument("--no-ui", action="store_true", help="serve the REST API only")
     parser.set_defaults(handler=run)
@@ -28,6 +30,7 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
+        from pydantic import ValidationError
 
         from ..server.app import create_app
         from ..server.settings import Settings
@@ -42,16 +45,20 @@ def run(args: argparse.Namespace) -> int:
         "device": args.device,
         "revision": args.revision,
         "chat_template": args.chat_template,
+        **engine_overrides(args),
     }
     if args.no_ui:
         overrides["ui"] = False
-    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
-    from ..config import EngineConfig
+    try:
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:  # a bad option or VLRERANK_* variable: say which, no traceback
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise ConfigError(f"invalid server setting (option or VLRERANK_* variable): {problems}") from None
     from ..engine.inspection import inspect_checkpoint, require_usable
 
-    config = EngineConfig(
-        device=settings.device, revision=settings.revision, chat_template=settings.chat_template
-    )
+    config = settings.engine_config()
     # Fail now, before the port opens, with every problem (or the how-to message of a missing
     # model), not later from /ready.
     report = inspect_checkpoint(settings.model, config)

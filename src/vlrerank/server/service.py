@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, TypeVar
 
-from ..config import EngineConfig
 from ..errors import ConfigError, VlrerankError
 from ..preprocess.config import PreprocessConfig, QualityPolicy
 from ..ranking import RankedResults, describe
@@ -51,15 +50,7 @@ class RerankService:
     def load(self) -> None:
         """Load the model (in a background thread, so /health answers meanwhile)."""
         try:
-            config = EngineConfig(
-                device=self.settings.device,
-                revision=self.settings.revision,
-                chat_template=self.settings.chat_template,
-                allow_urls=self.settings.allow_urls,
-                max_image_bytes=self.settings.max_image_bytes,
-                max_image_pixels=self.settings.max_image_pixels,
-            )
-            self.reranker = Reranker(self.settings.model, config=config)
+            self.reranker = Reranker(self.settings.model, config=self.settings.engine_config())
         except Exception as exc:  # kept and reported by /ready and every request
             self.load_error = exc
 

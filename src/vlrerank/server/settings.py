@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ..config import EngineConfig
+
 
 class Settings(BaseSettings):
     """Configuration of one server process (one model, one device).
@@ -23,6 +25,12 @@ class Settings(BaseSettings):
         "auto", description="auto: the checkpoint's template that renders the published prompt"
     )
     device: str = "auto"
+    # Engine settings; None keeps EngineConfig's default, so the engine's defaults live in one place.
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    min_pixels: int | None = Field(None, ge=1, description="model-side image pixel floor")
+    max_pixels: int | None = Field(None, ge=1, description="model-side image pixel cap")
+    token_budget: int | None = Field(None, ge=1, description="padded tokens per forward batch")
+    max_batch_pairs: int | None = Field(None, ge=1, description="pairs per forward batch")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     max_documents: int = Field(100, ge=1, description="documents per API request")
@@ -57,6 +65,24 @@ class Settings(BaseSettings):
     )
     allow_urls: bool = Field(False, description="fetch http(s) images (public addresses only)")
     ui: bool = Field(True, description="mount the web UI at /")
+
+    def engine_config(self) -> EngineConfig:
+        """The engine settings this server runs with (also what ``serve`` checks before starting)."""
+        optional = {
+            name: getattr(self, name)
+            for name in ("min_pixels", "max_pixels", "token_budget", "max_batch_pairs")
+            if getattr(self, name) is not None
+        }
+        return EngineConfig(
+            device=self.device,
+            dtype=self.dtype,
+            revision=self.revision,
+            chat_template=self.chat_template,
+            allow_urls=self.allow_urls,
+            max_image_bytes=self.max_image_bytes,
+            max_image_pixels=self.max_image_pixels,
+            **optional,
+        )
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
