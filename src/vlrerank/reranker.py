@@ -110,6 +110,13 @@ class Reranker:
     def dtype(self) -> torch.dtype:
         return self._checkpoint.dtype
 
+    def vision_stats(self) -> dict[str, int]:
+        """Since the model loaded: ``cache_hits`` (pictures whose vision-tower output was reused
+        from the cache) and ``computed`` (pictures the vision tower ran). Zeros for a backend
+        without a vision stage."""
+        stats = getattr(self._engine.backend, "vision_stats", None)
+        return dict(stats()) if callable(stats) else {"cache_hits": 0, "computed": 0}
+
     def clear_caches(self) -> None:
         """Forget cached vision outputs (kept for identical pixels across requests; see
         ``EngineConfig.vision_cache_mb``), e.g. before timing a cold run."""

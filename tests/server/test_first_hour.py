@@ -78,3 +78,53 @@ def test_startup_says_a_key_is_required_and_what_no_ui_serves(tiny_dir):
     output = "".join(lines)
     assert "REST API only (--no-ui)" in output and "/ redirects to the docs" in output
     assert "'Authorization: Bearer <key>'" in output
+
+
+def scrape(server) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(server.url + "metrics", headers=AUTH).text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def shapes():
+    """A clean picture: flat colours with sharp edges (noise would be rejected as noisy)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (320, 240), (90, 140, 200))
+    draw = ImageDraw.Draw(image)
+    for i in range(6):
+        draw.rectangle(
+            (20 + i * 45, 40 + i * 10, 55 + i * 45, 200 - i * 8), fill=(30 * i, 200 - 20 * i, 60 + 25 * i)
+        )
+    draw.ellipse((200, 20, 300, 120), fill=(240, 220, 40))
+    return image
+
+
+def test_metrics_count_rejections_visual_tokens_stage_times_and_vision_cache_hits(api_server):
+    photo = data_uri(shapes())
+    flat = data_uri(noise_image(1, 1, 0).resize((320, 240)))  # one colour: low contrast, rejected
+    before = scrape(api_server)
+    bodies = [
+        post(
+            api_server,
+            {"query": "q", "documents": [{"image": photo}, {"image": flat}], "quality": {"policy": "reject"}},
+        ).json()
+        for _ in range(2)  # the same picture twice: the second request reuses its vision output
+    ]
+    after = scrape(api_server)
+
+    def delta(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert all(len(b["rejected"]) == 1 for b in bodies)
+    assert delta("vlrerank_documents_rejected_total", reason="quality") == 2
+    seen = sum(image["visual_tokens"] for b in bodies for r in b["results"] for image in r["images"])
+    assert seen > 0 and delta("vlrerank_visual_tokens_total") == seen
+    assert delta("vlrerank_prepare_seconds_count") == 2 and delta("vlrerank_model_seconds_count") == 2
+    assert delta("vlrerank_vision_pictures", outcome="cache_hit") >= 1

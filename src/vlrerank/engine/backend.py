@@ -106,6 +106,10 @@ class TransformersBackend:
         if torch_compile:
             compile_layers(model)
 
+    def vision_stats(self) -> dict[str, int]:
+        """Visuals found in the vision cache and visuals the tower ran, since the model loaded."""
+        return {"cache_hits": self.vision.cache_hits, "computed": self.vision.computed}
+
     def clear_caches(self) -> None:
         self.vision.cache.clear()
 

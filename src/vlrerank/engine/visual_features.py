@@ -104,6 +104,9 @@ class VisionEncoder:
         # one count per hold.
         self._held: dict[str, tuple[VisualFeatures, int]] = {}
         self._held_lock = threading.Lock()
+        # Since load: visuals found in the cache, and visuals the tower ran (for /metrics).
+        self.cache_hits = 0
+        self.computed = 0
 
     def hold(self, visuals: Sequence[VisualInput]) -> None:
         """Compute (or find) the features of ``visuals`` now and keep them until :meth:`release`."""
@@ -138,7 +141,15 @@ class VisionEncoder:
                 continue
             with self._held_lock:
                 held = self._held.get(visual.key)
-            cached = held[0] if held is not None else self.cache.get(visual.key)
+            if held is not None:  # sent ahead by this or another request: counted when computed
+                found[visual.key] = held[0]
+                continue
+            cached = self.cache.get(visual.key)
+            with self._held_lock:
+                if cached is not None:
+                    self.cache_hits += 1
+                else:
+                    self.computed += 1
             if cached is not None:
                 found[visual.key] = cached
             else:

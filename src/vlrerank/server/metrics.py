@@ -30,6 +30,31 @@ class Metrics:
         self.key_pairs = Counter(
             "vlrerank_key_pairs_total", "pairs scored by API key name", ["key"], registry=self.registry
         )
+        self.rejections = Counter(
+            "vlrerank_documents_rejected_total",
+            "documents left unscored: by the quality gate, or failed even alone",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.visual_tokens = Counter(
+            "vlrerank_visual_tokens_total", "visual tokens the model saw (queries and documents)",
+            registry=self.registry,
+        )  # fmt: skip
+        stage_buckets = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+        self.prepare_seconds = Histogram(
+            "vlrerank_prepare_seconds", "per request: decoding, resizing and tokenising (CPU)",
+            buckets=stage_buckets, registry=self.registry,
+        )  # fmt: skip
+        self.model_seconds = Histogram(
+            "vlrerank_model_seconds", "per request: vision tower and language model forwards",
+            buckets=stage_buckets, registry=self.registry,
+        )  # fmt: skip
+        self.vision = Gauge(
+            "vlrerank_vision_pictures",
+            "pictures since the model loaded: 'cache_hit' reused the vision cache, 'computed' ran the tower",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.quota_refusals = Counter(
             "vlrerank_quota_refusals_total", "429s by key and quota", ["key", "kind"], registry=self.registry
         )

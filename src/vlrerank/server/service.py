@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, TypeVar
 
+from ..engine.core import OUT_OF_MEMORY
 from ..errors import ConfigError, VlrerankError
 from ..preprocess.config import PreprocessConfig, QualityPolicy
 from ..ranking import RankedResults, describe
@@ -134,8 +135,20 @@ class RerankService:
 
     def count(self, key: ApiKey | None, ranked: RankedResults, record: dict[str, Any] | None) -> None:
         """What a scored request used, for metrics and its audit line (counts only, no content)."""
-        self.metrics.pairs.inc(ranked.pairs)
-        self.metrics.key_pairs.labels(key=key.name if key else "-").inc(ranked.pairs)
+        metrics = self.metrics
+        metrics.pairs.inc(ranked.pairs)
+        metrics.key_pairs.labels(key=key.name if key else "-").inc(ranked.pairs)
+        for rejected in ranked.rejected:
+            reason = "failed" if rejected.message == OUT_OF_MEMORY else "quality"
+            metrics.rejections.labels(reason=reason).inc()
+        pictures = [f for r in ranked.results for f in r.images] + list(ranked.query_images)
+        metrics.visual_tokens.inc(sum(f.visual_tokens for f in pictures))
+        metrics.prepare_seconds.observe(ranked.prepare_s)
+        metrics.model_seconds.observe(ranked.forward_s)
+        if self.reranker is not None:
+            stats = self.reranker.vision_stats()
+            metrics.vision.labels(outcome="cache_hit").set(stats["cache_hits"])
+            metrics.vision.labels(outcome="computed").set(stats["computed"])
         if record is not None:
             images = sum(len(r.images) for r in ranked.results) + len(ranked.query_images)
             record.update(images=images, tokens=sum(r.num_tokens for r in ranked.results))
