@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -119,17 +120,19 @@ def run(args: argparse.Namespace) -> int:
     report = inspect_checkpoint(args.model, config)
     require_usable(report)
     log_summary(report)
-    reranker = Reranker(args.model, config=config)
+    with _status(f"loading {args.model}"):
+        reranker = Reranker(args.model, config=config)
     try:
-        ranked = reranker.rank(
-            query,
-            documents,
-            instruction=args.instruction,
-            top_n=args.top_n,
-            preprocess=preprocess,
-            quality=quality,
-            explain=args.explain,
-        )
+        with _status(f"scoring {len(documents)} document(s)"):
+            ranked = reranker.rank(
+                query,
+                documents,
+                instruction=args.instruction,
+                top_n=args.top_n,
+                preprocess=preprocess,
+                quality=quality,
+                explain=args.explain,
+            )
     except InputError as exc:
         raise _named_by_option(exc, query, documents) from None
     warning = RANDOM_WEIGHTS_WARNING if ranked.random_weights else None
@@ -205,3 +208,13 @@ def _print_table(ranked: Any, warning: str | None) -> None:
     for rejected in ranked.rejected:
         console.print(f"[bold red]rejected[/] doc {rejected.index}: {rejected.message}")
     console.print(f"prepare {ranked.prepare_s * 1000:.0f} ms, model {ranked.forward_s * 1000:.0f} ms")
+
+
+def _status(what: str) -> contextlib.AbstractContextManager[Any]:
+    """A spinner on stderr, naming the step, while a long step runs, for people at a terminal;
+    nothing when stderr is a pipe or file (scripts and ``--json`` consumers read clean output)."""
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(f"{what}...", spinner="dots")
