@@ -1,4 +1,4 @@
-"""Peak activation memory of the engine at full width, measured on the CPU (SPEC §3.4 memory target).
+"""Peak activation memory of the engine at full width, measured on the CPU (target: weights + 30%).
 
 The engine's peak device memory is weights + the largest set of tensors alive at once during a
 forward. Those transients do not depend on depth (layers run one after another, nothing is kept

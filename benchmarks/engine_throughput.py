@@ -1,4 +1,4 @@
-"""Engine vs reference throughput on the same pairs, in the same process (SPEC §3.4, §8).
+"""Engine vs reference throughput on the same pairs, in the same process.
 
 Workloads (each request: one query, ``--docs`` documents):
   image_docs   text query + 1024x768 image documents

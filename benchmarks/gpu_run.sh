@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The prepared GPU run for the speed targets (issue 6, SPEC 3.4): full-size random-weight 8B and 2B
+# The prepared GPU run for the speed targets: full-size random-weight 8B and 2B
 # models, engine against the reference in the same process, JSON + logs + profiles into $OUT.
 # The main runs also time sentence-transformers' CrossEncoder on the same pairs and weights (ST=auto:
 # where it imports; ST=on fails without it; ST=off). The machine has no network: carry its wheels,

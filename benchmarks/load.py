@@ -1,6 +1,6 @@
 """Bounded overload test of the server, loopback only: about twice its capacity for a while.
 
-Checks what the service promises under overload (SPEC §5 limits):
+Checks what the service promises under overload (its limits):
   - every answer is 200, 429 (with Retry-After) or 503, never another error or a hang;
   - the admitted requests (running + waiting) never exceed max_concurrent + max_queue;
   - accepted requests finish well inside the request timeout (p99 reported);

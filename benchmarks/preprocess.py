@@ -1,4 +1,4 @@
-"""Image preprocessing throughput: 4000x3000 JPEG -> 1024x768 bicubic (SPEC §4, issue #3).
+"""Image preprocessing throughput: 4000x3000 JPEG -> 1024x768 bicubic.
 
 Compares, on the same files in one process:
   pillow          Image.open + convert("RGB") + resize((1024, 768), BICUBIC): the plain way

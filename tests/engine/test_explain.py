@@ -1,4 +1,4 @@
-"""Sub-scores are measured: each equals the model's score on the reduced pair (SPEC §5.1)."""
+"""Sub-scores are measured: each equals the model's score on the reduced pair."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GPU checks (SPEC 3.3, 3.4): bf16 on CUDA stays within 2e-2 of the float32 reference, on every
+"""GPU checks: bf16 on CUDA stays within 2e-2 of the float32 reference, on every
 engine path (whole pairs, shared prefixes, merged concurrent requests, cuDNN attention, compiled
 layers, pictures sent ahead or not), and pictures patched on the device carry the image
 processor's values bit for bit. Skipped without CUDA; ``VLRERANK_GPU_TESTS_DEVICE=cpu`` rehearses

@@ -1,4 +1,4 @@
-"""Running out of device memory splits the batch and retries; nothing is lost (SPEC 3.4).
+"""Running out of device memory splits the batch and retries; nothing is lost.
 
 The GPU's memory limit is simulated on CPU by a backend that refuses batches above a size: the
 engine under test is the real one, with the real model behind that limit.

@@ -1,4 +1,4 @@
-"""Parity: the engine's scores equal the reference per-pair algorithm's (SPEC §3.3, ≤1e-5 fp32)."""
+"""Parity: the engine's scores equal the reference per-pair algorithm's (≤1e-5 in float32)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shared-prefix reuse (SPEC 3.4): same scores as the reference, and the prefix path really runs.
+"""Shared-prefix reuse: same scores as the reference, and the prefix path really runs.
 
 The backends here are the real one behind a recorder (or a gate that only delays): the model work
 is never faked.

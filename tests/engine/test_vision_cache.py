@@ -1,4 +1,4 @@
-"""The vision stage (SPEC 3.4): each distinct picture reaches the vision tower once; scores unchanged.
+"""The vision stage: each distinct picture reaches the vision tower once; scores unchanged.
 
 What reaches the tower is counted with a forward hook on the real vision model.
 """

@@ -1,4 +1,4 @@
-"""Measured sub-scores (SPEC §5.1): each is the model's score on a pair built from parts of the inputs.
+"""Measured sub-scores: each is the model's score on a pair built from parts of the inputs.
 
 - visual match: the score with only the image/video parts of the side that mixes text and media
   (the document when it does, else the query);

@@ -1,4 +1,4 @@
-"""The multimodal object (SPEC §3.1): text, images and videos on one side of a pair."""
+"""The multimodal object: text, images and videos on one side of a pair."""
 
 from __future__ import annotations
 

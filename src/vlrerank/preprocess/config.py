@@ -1,4 +1,4 @@
-"""What to do to an image before the model's own resize (SPEC §4): one frozen, hashable object.
+"""What to do to an image before the model's own resize: one frozen, hashable object.
 
 The resolution study sweeps these, the REST API accepts them as JSON, and provenance records them.
 """

@@ -1,4 +1,4 @@
-"""Decode an image safely and normalise it to RGB, recording every fix (SPEC §4 hygiene).
+"""Decode an image safely and normalise it to RGB, recording every fix.
 
 Checks that need no pixels run on the header before decoding: pixel count (decompression bombs)
 and aspect ratio. Then: the first frame of an animation, EXIF orientation, and conversion of every

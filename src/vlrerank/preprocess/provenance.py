@@ -1,4 +1,4 @@
-"""Provenance: what happened to each image on its way into the model (SPEC §4)."""
+"""Provenance: what happened to each image on its way into the model."""
 
 from __future__ import annotations
 

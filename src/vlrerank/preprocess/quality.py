@@ -1,4 +1,4 @@
-"""Image quality ``q`` in [0, 1] with named reasons (SPEC §4 quality gate).
+"""Image quality ``q`` in [0, 1] with named reasons.
 
 ``q`` is the product of sub-scores, each 1.0 for an unremarkable image and falling towards 0 as one
 defect grows, so any single severe defect pulls ``q`` down on its own. The gate has to be fair to

@@ -1,4 +1,4 @@
-"""The web UI (SPEC §5): instruction, mixed query, up to 10 candidates, settings, ranked results."""
+"""The web UI: instruction, mixed query, up to 10 candidates, settings, ranked results."""
 
 from __future__ import annotations
 
