@@ -8,9 +8,6 @@ that is broken or not a reranker: every such finding becomes one of the report's
 
 from __future__ import annotations
 
-import json
-import math
-import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from ..config import IMAGE_FACTOR, EngineConfig
 from ..errors import ModelLoadError, ModelNotFoundError
 from .loading import resolve_device, resolve_model_path, snapshot_revision
 from .template import BUNDLED_SOURCE, ROLE_LAYOUTS, choose_template, find_templates, probe
+from .weights import Weights, read_json, read_weights
 
 QWEN3_VL_MODEL_TYPE = "qwen3_vl"
 QWEN3_VL_ARCHITECTURE = "Qwen3VLForConditionalGeneration"
@@ -37,35 +35,6 @@ SENTENCE_TRANSFORMERS_FILES = (
 )
 # Bytes per element of the dtypes vlrerank runs in, to size the weights on the device.
 _ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2}
-# safetensors' dtype names, in torch's words (the ones users see everywhere else).
-_DTYPE_NAMES = {
-    "F64": "float64",
-    "F32": "float32",
-    "F16": "float16",
-    "BF16": "bfloat16",
-    "F8_E4M3": "float8_e4m3fn",
-    "F8_E5M2": "float8_e5m2",
-    "I64": "int64",
-    "I32": "int32",
-    "I16": "int16",
-    "I8": "int8",
-    "U8": "uint8",
-    "BOOL": "bool",
-}
-# A header larger than this is not a safetensors header: refuse it rather than read gigabytes.
-_MAX_HEADER_BYTES = 100 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Weights:
-    """The weight files and what their safetensors headers say (no tensor is read)."""
-
-    files: tuple[str, ...] = ()
-    total_bytes: int = 0
-    parameters: int | None = None  # None when some weights are not safetensors, or unreadable
-    dtypes: dict[str, int] = field(default_factory=dict)  # parameters stored in each dtype
-    stored_dtype: str | None = None  # the dtype most parameters are stored in
-    lm_head_parameters: int = 0  # 0 when the head is tied to the embeddings (not stored)
 
 
 @dataclass(frozen=True)
@@ -199,7 +168,7 @@ def _inspect_directory(
     from ..testing import RANDOM_WEIGHTS_WARNING, is_random_checkpoint
 
     warnings: list[str] = []
-    model_config = _read_json(path / "config.json", problems) if (path / "config.json").is_file() else None
+    model_config = read_json(path / "config.json", problems) if (path / "config.json").is_file() else None
     model_type: Any = None
     architectures: Any = None
     if model_config is not None:
@@ -215,7 +184,7 @@ def _inspect_directory(
                 f"config.json names architectures {architectures}; "
                 f"vlrerank loads it as {QWEN3_VL_ARCHITECTURE}"
             )
-    weights = _read_weights(path, problems)
+    weights = read_weights(path, problems)
     tied = bool((model_config or {}).get("tie_word_embeddings", False))
     if weights.parameters is not None and weights.files and not tied and not weights.lm_head_parameters:
         problems.append(
@@ -284,81 +253,6 @@ def _present(path: Path, names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(name for name in names if (path / name).is_file())
 
 
-def _read_json(file: Path, problems: list[str]) -> dict[str, Any] | None:
-    try:
-        value = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        problems.append(f"{file.name} cannot be read as JSON: {exc}")
-        return None
-    if not isinstance(value, dict):
-        problems.append(f"{file.name} is not a JSON object")
-        return None
-    return value
-
-
-def _read_weights(path: Path, problems: list[str]) -> Weights:
-    safetensors = sorted(path.glob("*.safetensors"))
-    # transformers loads safetensors when a repository has both; .bin files only count without them.
-    others = [] if safetensors else sorted(path.glob("pytorch_model*.bin"))
-    index_file = path / "model.safetensors.index.json"
-    if index_file.is_file():
-        index = _read_json(index_file, problems) or {}
-        shards = sorted(set((index.get("weight_map") or {}).values()))
-        missing = [shard for shard in shards if not (path / shard).is_file()]
-        if missing:
-            problems.append(
-                f"weights incomplete: {', '.join(missing)} listed in {index_file.name} are missing"
-            )
-    if not safetensors and not others:
-        problems.append("no weights: no *.safetensors (or pytorch_model*.bin) files")
-        return Weights()
-    dtypes: dict[str, int] = {}
-    head = 0
-    readable = not others
-    for file in safetensors:
-        try:
-            header = read_safetensors_header(file)
-        except (OSError, ValueError) as exc:
-            problems.append(f"{file.name} is not a readable safetensors file: {exc}")
-            readable = False
-            continue
-        for tensor, info in header.items():
-            if tensor == "__metadata__" or not isinstance(info, dict):
-                continue
-            count = math.prod(int(n) for n in info.get("shape", ()))
-            dtype = _DTYPE_NAMES.get(str(info.get("dtype")), str(info.get("dtype")))
-            dtypes[dtype] = dtypes.get(dtype, 0) + count
-            if tensor.endswith("lm_head.weight"):
-                head += count
-    files = [*safetensors, *others]
-    return Weights(
-        files=tuple(f.name for f in files),
-        total_bytes=sum(f.stat().st_size for f in files),
-        parameters=sum(dtypes.values()) if readable else None,
-        dtypes=dict(sorted(dtypes.items(), key=lambda item: -item[1])),
-        stored_dtype=max(dtypes, key=dtypes.__getitem__) if dtypes else None,
-        lm_head_parameters=head,
-    )
-
-
-def read_safetensors_header(file: Path) -> dict[str, Any]:
-    """The JSON header of a safetensors file: each tensor's dtype, shape and byte range.
-
-    The format is an 8-byte little-endian header length, then that many bytes of JSON, then data.
-    """
-    with file.open("rb") as handle:
-        prefix = handle.read(8)
-        if len(prefix) != 8:
-            raise ValueError("shorter than a safetensors header")
-        (length,) = struct.unpack("<Q", prefix)
-        if length > min(_MAX_HEADER_BYTES, file.stat().st_size - 8):
-            raise ValueError(f"header length {length} does not fit the file")
-        header = json.loads(handle.read(length))
-    if not isinstance(header, dict):
-        raise ValueError("the header is not a JSON object")
-    return header
-
-
 def _load_tokenizer(path: Path, problems: list[str]) -> Any:
     if not any((path / name).is_file() for name in TOKENIZER_FILES):
         problems.append(f"no tokenizer: none of {', '.join(TOKENIZER_FILES)} is there")
@@ -381,7 +275,7 @@ def _tokens(path: Path, tokenizer: Any, problems: list[str]) -> Tokens:
     logit_score: dict[str, Any] = {}
     logit_file = path / "1_LogitScore" / "config.json"
     if logit_file.is_file():
-        logit_score = _read_json(logit_file, problems) or {}
+        logit_score = read_json(logit_file, problems) or {}
     true_id, false_id = logit_score.get("true_token_id"), logit_score.get("false_token_id")
     vocab = tokenizer.get_vocab() if tokenizer is not None else {}
     tokens = Tokens(vocab.get("yes"), vocab.get("no"), true_id, false_id)
@@ -406,7 +300,7 @@ def _processor_bounds(path: Path) -> PixelBounds | None:
     file = path / "preprocessor_config.json"
     if not file.is_file():
         return None
-    config = _read_json(file, [])  # a broken file here only hides a comparison
+    config = read_json(file, [])  # a broken file here only hides a comparison
     if config is None:
         return None
     size: dict[str, Any] = config["size"] if isinstance(config.get("size"), dict) else {}
