@@ -15,7 +15,14 @@ from typing import Any
 from ..config import IMAGE_FACTOR, EngineConfig
 from ..errors import ModelLoadError, ModelNotFoundError
 from .loading import resolve_device, resolve_model_path, snapshot_revision
-from .template import BUNDLED_SOURCE, ROLE_LAYOUTS, choose_template, find_templates, probe
+from .template import (
+    BUNDLED_SOURCE,
+    ROLE_LAYOUTS,
+    ProbeResult,
+    choose_template,
+    find_templates,
+    probe,
+)
 from .weights import Weights, read_json, read_weights
 
 QWEN3_VL_MODEL_TYPE = "qwen3_vl"
@@ -35,16 +42,6 @@ SENTENCE_TRANSFORMERS_FILES = (
 )
 # Bytes per element of the dtypes vlrerank runs in, to size the weights on the device.
 _ITEMSIZE = {"float32": 4, "bfloat16": 2, "float16": 2}
-
-
-@dataclass(frozen=True)
-class Probe:
-    """One template rendered in one role layout: does it give the published reranker prompt?"""
-
-    source: str
-    roles: str
-    matches: bool
-    detail: str = ""  # the first difference, or why it does not render
 
 
 @dataclass(frozen=True)
@@ -106,7 +103,7 @@ class CheckpointReport:
     sentence_transformers_files: tuple[str, ...] = ()
     random_weights: bool = False
     templates_found: tuple[str, ...] = ()
-    probes: tuple[Probe, ...] = ()  # every template in every role layout
+    probes: tuple[ProbeResult, ...] = ()  # every template in every role layout
     template: TemplateChoice | None = None  # None when no template can be used
     tokens: Tokens = field(default_factory=Tokens)
     engine_pixels: PixelBounds
@@ -201,15 +198,13 @@ def _inspect_directory(
     tokenizer = _load_tokenizer(path, problems)
     tokens = _tokens(path, tokenizer, problems)
     candidates = find_templates(path)
-    probes: tuple[Probe, ...] = ()
+    probes: tuple[ProbeResult, ...] = ()
     template = None
     if tokenizer is not None:
         # Every template in every role layout, not only those tried before the choice: the user
         # sees all that the checkpoint carries.
         probes = tuple(
-            Probe(r.source, r.roles, r.matches, r.detail)
-            for candidate in candidates
-            for r in (probe(tokenizer, candidate, roles) for roles in ROLE_LAYOUTS)
+            probe(tokenizer, candidate, roles) for candidate in candidates for roles in ROLE_LAYOUTS
         )
         try:
             chosen = choose_template(path, tokenizer, config.chat_template)
