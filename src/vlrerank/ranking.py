@@ -27,6 +27,8 @@ class RankedResult:
         explanation: measured sub-scores when ``explain=True`` was asked for.
         logit: the yes-minus-no logit behind ``score`` (``score == sigmoid(logit)``), the raw value
             sentence-transformers' ``CrossEncoder`` returns for these checkpoints.
+        probability: the calibrated probability of relevance, when a calibrator is loaded
+            (``score`` is the model's own sigmoid and is not calibrated).
     """
 
     index: int
@@ -38,6 +40,7 @@ class RankedResult:
     penalized_score: float | None = None
     explanation: Explanation | None = None
     logit: float | None = None
+    probability: float | None = None
 
     @property
     def ranking_score(self) -> float:
@@ -62,6 +65,7 @@ class RankedResult:
             "penalized_score": self.penalized_score,
             "sub_scores": asdict(self.explanation) if self.explanation else None,
             "logit": self.logit,
+            "probability": self.probability,
         }
 
 

@@ -117,6 +117,19 @@ class Reranker:
         stats = getattr(self._engine.backend, "vision_stats", None)
         return dict(stats()) if callable(stats) else {"cache_hits": 0, "computed": 0}
 
+    def engine_stats(self) -> dict[str, int]:
+        """Since the model loaded: ``runs`` (batches of requests the engine served, each one or
+        more forwards), ``merged_runs`` (runs that served more than one request at once: concurrent
+        requests sharing forwards), ``merged_requests`` (requests served in such a run), plus
+        :meth:`vision_stats`."""
+        handler = self._engine.handler
+        return {
+            "runs": handler.runs,
+            "merged_runs": handler.merged_runs,
+            "merged_requests": handler.merged_requests,
+            **self.vision_stats(),
+        }
+
     def clear_caches(self) -> None:
         """Forget cached vision outputs (kept for identical pixels across requests; see
         ``EngineConfig.vision_cache_mb``), e.g. before timing a cold run."""

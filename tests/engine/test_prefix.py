@@ -212,7 +212,7 @@ def test_concurrent_requests_are_merged_into_shared_forwards(reranker, reference
         results = [first.result(30)] + [f.result(30) for f in rest]
     for got, request in zip(results, requests, strict=True):
         assert_close(got, reference.process(request))
-    assert engine._engine.handler.merged_runs == 1
+    assert engine.engine_stats()["merged_runs"] == 1
     assert [len(rows) for rows in gate.prefills] == [1, 3]  # the three waiting requests: one prefill
 
 

@@ -76,7 +76,9 @@ class BatchHandler:
         self._changed = threading.Condition()
         self._worker: threading.Thread | None = None
         self._closed = False
+        self.runs = 0  # batches of requests served (each one or more forwards)
         self.merged_runs = 0  # runs that served more than one request
+        self.merged_requests = 0  # requests served in a run shared with another request
         _open_handlers.add(self)
 
     def close(self, timeout_s: float = 60.0) -> None:
@@ -235,8 +237,10 @@ class BatchHandler:
             for job in jobs:
                 self._serve([job])
             return
+        self.runs += 1
         if len(jobs) > 1:
             self.merged_runs += 1
+            self.merged_requests += len(jobs)
         start = 0
         for job in jobs:
             job.result.set_result((scores[start : start + len(job.pairs)], forwards))
