@@ -14,6 +14,9 @@ DEFAULT_MAX_PIXELS = 1800 * IMAGE_FACTOR * IMAGE_FACTOR
 FRAME_MAX_PIXELS = 768 * IMAGE_FACTOR * IMAGE_FACTOR
 DEFAULT_VIDEO_TOTAL_PIXELS = 10 * FRAME_MAX_PIXELS
 DEFAULT_MAX_LENGTH = 10240
+# One image's guards, shared by the engine, the server's uploads and the image loader.
+DEFAULT_MAX_IMAGE_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
 DEFAULT_INSTRUCTION = "Given a search query, retrieve relevant candidates that answer the query."
 
 DeviceName = str  # "auto", "cpu", "cuda", "cuda:1", ...
@@ -88,8 +91,8 @@ class EngineConfig:
     allow_private_urls: bool = False
     media_root: str | None = None
     url_timeout_s: float = 10.0
-    max_image_bytes: int = 50 * 1024 * 1024
-    max_image_pixels: int = 100_000_000
+    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     prepare_workers: int = 4
     prefix_reuse: bool = True
     prefix_min_saved_tokens: int = 2048

@@ -9,7 +9,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .options import add_engine_arguments, engine_overrides
+from .options import add_engine_arguments, engine_sources
 
 if TYPE_CHECKING:  # the engine imports torch: too slow for every command's start
     from ..engine.inspection import CheckpointReport, PixelBounds
@@ -29,41 +29,18 @@ def register(commands: Any) -> None:
         ),
     )
     parser.add_argument("model", metavar="MODEL", help="HF id, local checkpoint dir, or tiny-random")
-    add_checkpoint_arguments(parser)
     add_engine_arguments(parser)
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (decides the dtype)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(handler=run)
 
 
-def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--revision`` and ``--chat-template``, shared by doctor, rank and serve."""
-    parser.add_argument(
-        "--revision", default=None, help="branch, tag or commit of a Hugging Face id (default: main)"
-    )
-    parser.add_argument(
-        "--chat-template",
-        dest="chat_template",
-        choices=["auto", "bundled"],
-        default=None,
-        help="auto (default): the checkpoint's template that renders the published prompt; "
-        "bundled: vlrerank's own",
-    )
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..config import EngineConfig
     from ..engine.inspection import inspect_checkpoint
     from .main import EXIT_MODEL
 
     # The report states every finding itself; the library's log lines would repeat them on stderr.
     logging.getLogger("vlrerank").setLevel(logging.ERROR)
-    config = EngineConfig(
-        device=args.device,
-        revision=args.revision,
-        chat_template=args.chat_template or "auto",
-        **engine_overrides(args),
-    )
+    config = engine_sources(args).engine_config()
     report = inspect_checkpoint(args.model, config)
     text = json.dumps(report.to_dict(), indent=2) if args.json else render(report)
     try:

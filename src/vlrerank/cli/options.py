@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..config_sources import Sourced, gather, parse_assignments
 from ..errors import ConfigError
 from ..preprocess.config import INTERPOLATIONS, PRESETS, RESIZE_MODES, PreprocessConfig, size_from_text
 
@@ -19,14 +20,44 @@ def add_preprocess_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--snap", action="store_true", help="crop to the nearest of 4:3, 16:9, 1:1 first")
 
 
-def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """Engine settings a user changes from the command line (defaults: ``EngineConfig``'s)."""
-    group = parser.add_argument_group("engine")
+def add_engine_arguments(parser: argparse.ArgumentParser, *, shortcuts: bool = True) -> None:
+    """Every engine setting: ``--engine KEY=VALUE`` for any :class:`EngineConfig` field, a few
+    shortcuts for the common ones, and ``--config FILE``. Unset options keep what the environment,
+    the config file or the defaults say (see ``docs/configuration.md``)."""
+    group = parser.add_argument_group(
+        "engine", "any EngineConfig field; also VLRERANK_ENGINE__<FIELD> or [engine] in a config file"
+    )
+    group.add_argument(
+        "--engine",
+        dest="engine_settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set an EngineConfig field, e.g. --engine torch_compile=true (repeatable)",
+    )
+    group.add_argument(
+        "--config", dest="config_file", default=None, metavar="FILE",
+        help="TOML config file (default: $VLRERANK_CONFIG); see `vlrerank config`",
+    )  # fmt: skip
+    if not shortcuts:
+        return
+    group.add_argument("--device", default=None, help="auto (default), cpu or cuda[:N]")
     group.add_argument(
         "--dtype",
         choices=["auto", "float32", "bfloat16", "float16"],
         default=None,
         help="model dtype (auto: bfloat16 on CUDA, float32 on CPU)",
+    )
+    group.add_argument(
+        "--revision", default=None, help="branch, tag or commit of a Hugging Face id (default: main)"
+    )
+    group.add_argument(
+        "--chat-template",
+        dest="chat_template",
+        choices=["auto", "bundled"],
+        default=None,
+        help="auto (default): the checkpoint's template that renders the published prompt; "
+        "bundled: vlrerank's own",
     )
     group.add_argument(
         "--min-pixels",
@@ -53,12 +84,33 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                        help="pairs per forward batch (default 64)")  # fmt: skip
 
 
-ENGINE_ARGUMENTS = ("dtype", "min_pixels", "max_pixels", "token_budget", "max_batch_pairs")
+# The shortcut options, each an EngineConfig field of the same name.
+ENGINE_SHORTCUTS = (
+    "device", "dtype", "revision", "chat_template",
+    "min_pixels", "max_pixels", "token_budget", "max_batch_pairs",
+)  # fmt: skip
 
 
-def engine_overrides(args: Any) -> dict[str, Any]:
-    """The engine settings given on the command line (the rest keep their defaults)."""
-    return {name: getattr(args, name) for name in ENGINE_ARGUMENTS if getattr(args, name, None) is not None}
+def engine_options(args: Any) -> dict[str, Any]:
+    """The engine fields given on this command line: ``--engine KEY=VALUE`` first, then the
+    shortcuts (which win, being the more specific)."""
+    given: dict[str, Any] = parse_assignments(getattr(args, "engine_settings", None) or [])
+    for name in ENGINE_SHORTCUTS:
+        if getattr(args, name, None) is not None:
+            given[name] = getattr(args, name)
+    return given
+
+
+def engine_sources(args: Any, *, model: str | None = None) -> Sourced:
+    """Engine settings (and ``model``) from the command line, the environment and the config file.
+    Server-only keys in a shared config file are left to ``serve``."""
+    return gather(
+        top_level=("model",),
+        cli={"model": model},
+        cli_engine=engine_options(args),
+        config_file=getattr(args, "config_file", None),
+        strict=False,
+    )
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -14,8 +14,8 @@ from typing import Any
 
 from ..errors import InputError
 from ..inputs.schema import IMAGE_EXTENSIONS
-from .doctor import add_checkpoint_arguments, log_summary
-from .options import add_engine_arguments, add_preprocess_arguments, engine_overrides, preprocess_config
+from .doctor import log_summary
+from .options import add_engine_arguments, add_preprocess_arguments, engine_sources, preprocess_config
 
 
 def register(commands: Any) -> None:
@@ -28,9 +28,7 @@ def register(commands: Any) -> None:
             "--doc 'a red car parked' --doc photo.jpg"
         ),
     )
-    parser.add_argument(
-        "--model", default="tiny-random", help="HF id, local checkpoint dir, or tiny-random (default)"
-    )
+    parser.add_argument("--model", default=None, help="HF id, local checkpoint dir, or tiny-random (default)")
     parser.add_argument("--query", default=None, help="query text")
     parser.add_argument(
         "--query-image", action="append", default=[], metavar="PATH", help="query image (repeatable)"
@@ -45,9 +43,7 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--instruction", default=None, help="task instruction (default: generic retrieval)")
     parser.add_argument("--top-n", type=int, default=None, help="show only the best N")
-    add_checkpoint_arguments(parser)
     add_engine_arguments(parser)
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--explain", action="store_true", help="add measured sub-scores per document")
     add_preprocess_arguments(parser)
@@ -102,7 +98,6 @@ def run(args: argparse.Namespace) -> int:
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     logging.getLogger("vlrerank").setLevel(logging.ERROR)  # the CLI prints its own warning
-    from ..config import EngineConfig
     from ..engine.inspection import inspect_checkpoint, require_usable
     from ..preprocess.config import QualityPolicy
     from ..reranker import Reranker
@@ -110,18 +105,15 @@ def run(args: argparse.Namespace) -> int:
 
     preprocess = preprocess_config(args)
     quality = QualityPolicy(mode=args.quality, threshold=args.threshold)
-    config = EngineConfig(
-        device=args.device,
-        revision=args.revision,
-        chat_template=args.chat_template or "auto",
-        **engine_overrides(args),
-    )
+    sources = engine_sources(args, model=args.model)
+    config = sources.engine_config()
+    model = str(sources.top.get("model", "tiny-random"))
     # Checked before loading so that every problem is named at once, as `vlrerank doctor` does.
-    report = inspect_checkpoint(args.model, config)
+    report = inspect_checkpoint(model, config)
     require_usable(report)
     log_summary(report)
-    with _status(f"loading {args.model}"):
-        reranker = Reranker(args.model, config=config)
+    with _status(f"loading {model}"):
+        reranker = Reranker(model, config=config)
     try:
         with _status(f"scoring {len(documents)} document(s)"):
             ranked = reranker.rank(

@@ -6,9 +6,9 @@ import argparse
 import os
 from typing import Any
 
-from ..errors import ConfigError, MissingDependencyError
-from .doctor import add_checkpoint_arguments, log_summary
-from .options import add_engine_arguments, engine_overrides
+from ..errors import MissingDependencyError
+from .doctor import log_summary
+from .options import add_engine_arguments, engine_options
 
 
 def register(commands: Any) -> None:
@@ -17,48 +17,42 @@ def register(commands: Any) -> None:
         help="start the REST API (/v1/rerank) and the web UI (/)",
         description="Start the server. Every setting can also come from a VLRERANK_* variable.",
     )
+    add_server_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``serve`` (also taken by ``vlrerank config``, which shows what they resolve to)."""
     parser.add_argument("--model", default=None, help="HF id, local checkpoint dir, or tiny-random (default)")
     parser.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default 8000; 0 picks a free one)")
-    add_checkpoint_arguments(parser)
     add_engine_arguments(parser)
-    parser.add_argument("--device", default=None, help="auto, cpu or cuda[:N]")
     parser.add_argument("--no-ui", action="store_true", help="serve the REST API only")
-    parser.set_defaults(handler=run)
+
+
+def load_settings(args: argparse.Namespace) -> tuple[Any, Any]:
+    """``(Settings, Sourced)`` from these options, the environment and the config file."""
+    from ..server.settings import Settings
+
+    cli: dict[str, Any] = {"model": args.model, "host": args.host, "port": args.port}
+    if args.no_ui:
+        cli["ui"] = False
+    return Settings.load(config_file=args.config_file, cli=cli, cli_engine=engine_options(args))
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
-        from pydantic import ValidationError
 
         from ..server.app import create_app
-        from ..server.settings import Settings
     except ImportError as exc:
         raise MissingDependencyError(
             f"the server needs its extra: pip install 'vlrerank[ui]' (missing: {exc.name})"
         ) from None
-    overrides: dict[str, Any] = {
-        "model": args.model,
-        "host": args.host,
-        "port": args.port,
-        "device": args.device,
-        "revision": args.revision,
-        "chat_template": args.chat_template,
-        **engine_overrides(args),
-    }
-    if args.no_ui:
-        overrides["ui"] = False
-    try:
-        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:  # a bad option or VLRERANK_* variable: say which, no traceback
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
-        )
-        raise ConfigError(f"invalid server setting (option or VLRERANK_* variable): {problems}") from None
+    settings, _ = load_settings(args)
     from ..engine.inspection import inspect_checkpoint, require_usable
 
-    config = settings.engine_config()
+    config = settings.engine
     # Fail now, before the port opens, with every problem (or the how-to message of a missing
     # model), not later from /ready.
     report = inspect_checkpoint(settings.model, config)

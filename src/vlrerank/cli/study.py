@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from .options import add_engine_arguments, engine_sources
+
 
 def register(commands: Any) -> None:
     parser = commands.add_parser("study", help="resolution study: sample | run | report")
@@ -40,6 +42,7 @@ def register(commands: Any) -> None:
     )
     run.add_argument("--resume", action="store_true", help="(the default) skip conditions already stored")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_engine_arguments(run, shortcuts=False)
     fields = run.add_argument_group("spec fields (override the file)")
     fields.add_argument("--manifest")
     fields.add_argument("--sizes", help="comma-separated, e.g. 320x240,1024x768,native")
@@ -101,9 +104,11 @@ def run_study(args: argparse.Namespace) -> int:
         spec = build_spec(given, base_dir=Path.cwd(), source="command line")
     else:
         spec = load_spec(args.spec, flags)
+    engine = engine_sources(args).engine_config()
     summary = run(
         spec,
         args.out,
+        engine=engine,
         executor=args.executor,
         restart=args.restart,
         ray_address=args.ray_address,

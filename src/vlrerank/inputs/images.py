@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from ..config import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS
 from ..errors import ImageLoadError, InputError
 from . import urls
 from .schema import ImageSource
@@ -24,8 +25,8 @@ class ImageLimits:
     media_root: str | None = None  # when set, local paths must lie inside it
     url_timeout_s: float = 10.0  # the whole fetch, redirects included, not each socket operation
     max_redirects: int = 5
-    max_bytes: int = 50 * 1024 * 1024
-    max_pixels: int = 100_000_000
+    max_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
 
 
 def _read_url(url: str, field: str, limits: ImageLimits) -> bytes:

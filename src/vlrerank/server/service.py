@@ -51,7 +51,7 @@ class RerankService:
     def load(self) -> None:
         """Load the model (in a background thread, so /health answers meanwhile)."""
         try:
-            self.reranker = Reranker(self.settings.model, config=self.settings.engine_config())
+            self.reranker = Reranker(self.settings.model, config=self.settings.engine)
         except Exception as exc:  # kept and reported by /ready and every request
             self.load_error = exc
 
@@ -116,7 +116,7 @@ class RerankService:
         if ref.startswith(("data:", "upload:")):  # inline data, or a file of this multipart request
             return
         if ref.startswith(("http://", "https://")):
-            if not self.settings.allow_urls:
+            if not self.settings.engine.allow_urls:
                 raise RequestRejected(
                     "URL images are disabled on this server; send a data: URI or upload the file", field=field
                 )

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from contextvars import ContextVar
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ..config import EngineConfig
+from ..config_sources import Sourced, gather
+from ..errors import ConfigError
+
+# What Settings.load gathered, for the _Layered source of the Settings it builds.
+_GIVEN: ContextVar[Sourced | None] = ContextVar("vlrerank_settings_given", default=None)
 
 
 class Settings(BaseSettings):
@@ -20,24 +27,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VLRERANK_", extra="forbid")
 
     model: str = Field("tiny-random", description="HF id, local checkpoint directory or tiny-random")
-    revision: str | None = Field(None, description="branch, tag or commit of a Hugging Face model id")
-    chat_template: Literal["auto", "bundled"] = Field(
-        "auto", description="auto: the checkpoint's template that renders the published prompt"
+    engine: EngineConfig = Field(
+        default_factory=EngineConfig,
+        description="how the model runs (device, dtype, batching, image limits...); "
+        "env VLRERANK_ENGINE__<FIELD> or VLRERANK_<FIELD>, [engine] in a config file",
     )
-    device: str = "auto"
-    # Engine settings; None keeps EngineConfig's default, so the engine's defaults live in one place.
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    min_pixels: int | None = Field(None, ge=1, description="model-side image pixel floor")
-    max_pixels: int | None = Field(None, ge=1, description="model-side image pixel cap")
-    token_budget: int | None = Field(None, ge=1, description="padded tokens per forward batch")
-    max_batch_pairs: int | None = Field(None, ge=1, description="pairs per forward batch")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     max_documents: int = Field(100, ge=1, description="documents per API request")
     ui_max_documents: int = Field(10, ge=1, description="candidates per UI request")
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="request body, counted on the stream")
-    max_image_bytes: int = Field(20 * 1024 * 1024, ge=1)
-    max_image_pixels: int = Field(50_000_000, ge=1)
     max_text_chars: int = Field(20_000, ge=1, description="characters per text field")
     max_upload_files: int = Field(32, ge=1, description="files in one multipart request")
     request_timeout_s: float = Field(120.0, gt=0)
@@ -63,26 +62,48 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="origins allowed to call the API from a browser ('*': any)"
     )
-    allow_urls: bool = Field(False, description="fetch http(s) images (public addresses only)")
     ui: bool = Field(True, description="mount the web UI at /")
 
-    def engine_config(self) -> EngineConfig:
-        """The engine settings this server runs with (also what ``serve`` checks before starting)."""
-        optional = {
-            name: getattr(self, name)
-            for name in ("min_pixels", "max_pixels", "token_budget", "max_batch_pairs")
-            if getattr(self, name) is not None
-        }
-        return EngineConfig(
-            device=self.device,
-            dtype=self.dtype,
-            revision=self.revision,
-            chat_template=self.chat_template,
-            allow_urls=self.allow_urls,
-            max_image_bytes=self.max_image_bytes,
-            max_image_pixels=self.max_image_pixels,
-            **optional,
-        )
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Python arguments first, then one source for the file and the environment, so that
+        # every face (serve, config, a factory app) layers settings the same way.
+        return init_settings, _Layered(settings_cls)
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        config_file: str | None = None,
+        cli: dict[str, Any] | None = None,
+        cli_engine: dict[str, Any] | None = None,
+    ) -> tuple[Settings, Sourced]:
+        """The settings from the command line, the environment and a config file (in that order
+        of precedence), and where each came from.
+
+        Raises:
+            ConfigError: a bad value, naming the option, variable or file it came from.
+        """
+        sourced = gather(top_level=_top_level(), cli=cli, cli_engine=cli_engine, config_file=config_file)
+        token = _GIVEN.set(sourced)
+        try:
+            return cls(), sourced
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc'])} ({sourced.origin(str(error['loc'][0]))}): "
+                f"{error['msg']}"
+                for error in exc.errors()
+            )
+            raise ConfigError(f"invalid server setting: {problems}") from None
+        finally:
+            _GIVEN.reset(token)
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
@@ -96,3 +117,22 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+
+def _top_level() -> list[str]:
+    return [name for name in Settings.model_fields if name != "engine"]
+
+
+class _Layered(PydanticBaseSettingsSource):
+    """The config file (``VLRERANK_CONFIG``) and the ``VLRERANK_*`` environment, as
+    :func:`vlrerank.config_sources.gather` reads them for every face."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads everything at once
+
+    def __call__(self) -> dict[str, Any]:
+        sourced = _GIVEN.get() or gather(top_level=_top_level())
+        values: dict[str, Any] = dict(sourced.top)
+        if sourced.engine:
+            values["engine"] = sourced.engine_config()
+        return values

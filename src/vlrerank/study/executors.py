@@ -24,16 +24,19 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def _reranker(spec: StudySpec) -> Any:
+def _reranker(spec: StudySpec, engine: EngineConfig | None) -> Any:
     from ..reranker import Reranker
 
-    return Reranker(spec.model, config=EngineConfig(device=spec.device))
+    config = engine or EngineConfig()
+    if spec.device != "auto":  # the spec names a device: it wins over the engine settings' default
+        config = config.with_(device=spec.device)
+    return Reranker(spec.model, config=config)
 
 
 class LocalExecutor:
-    def __init__(self, spec: StudySpec, items: list[StudyItem]) -> None:
+    def __init__(self, spec: StudySpec, items: list[StudyItem], engine: EngineConfig | None = None) -> None:
         self.spec, self.items = spec, items
-        self.reranker = _reranker(spec)
+        self.reranker = _reranker(spec, engine)
         self.random_weights = bool(self.reranker.random_weights)
         from .runner import memory_method
 
@@ -55,7 +58,13 @@ class RayExecutor:
     """Actors each load the model once; batches are spread over them as they free up."""
 
     def __init__(
-        self, spec: StudySpec, items: list[StudyItem], *, address: str | None, workers: int | None
+        self,
+        spec: StudySpec,
+        items: list[StudyItem],
+        *,
+        address: str | None,
+        workers: int | None,
+        engine: EngineConfig | None = None,
     ) -> None:
         try:
             import ray
@@ -72,7 +81,7 @@ class RayExecutor:
         gpus = int(ray.cluster_resources().get("GPU", 0))
         count = workers or (gpus if gpus else 1)
         actor: Any = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1)(_ScoringActor)
-        self._actors: list[Any] = [actor.remote(spec, items) for _ in range(count)]
+        self._actors: list[Any] = [actor.remote(spec, items, engine) for _ in range(count)]
         self._pool = ActorPool(self._actors)
         self.random_weights = bool(ray.get(self._actors[0].random_weights.remote()))
         self.memory_method = str(ray.get(self._actors[0].memory_method.remote()))
@@ -88,9 +97,9 @@ class RayExecutor:
 
 
 class _ScoringActor:
-    def __init__(self, spec: StudySpec, items: list[StudyItem]) -> None:
+    def __init__(self, spec: StudySpec, items: list[StudyItem], engine: EngineConfig | None) -> None:
         self.spec, self.items = spec, items
-        self.reranker = _reranker(spec)
+        self.reranker = _reranker(spec, engine)
         self._warm = False
 
     def random_weights(self) -> bool:
@@ -117,9 +126,10 @@ def make_executor(
     *,
     address: str | None = None,
     workers: int | None = None,
+    engine: EngineConfig | None = None,
 ) -> Executor:
     if name == "local":
-        return LocalExecutor(spec, items)
+        return LocalExecutor(spec, items, engine)
     if name == "ray":
-        return RayExecutor(spec, items, address=address, workers=workers)
+        return RayExecutor(spec, items, address=address, workers=workers, engine=engine)
     raise ConfigError(f"unknown executor {name!r}; choose local or ray")

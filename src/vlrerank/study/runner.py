@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import resource
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..config import EngineConfig
 from ..errors import InputError
 from .conditions import Condition, expand, fingerprint
 from .report_text import grid_summary
@@ -207,6 +209,7 @@ def run_study(
     restart: bool = False,
     ray_address: str | None = None,
     workers: int | None = None,
+    engine: EngineConfig | None = None,
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
     announce: Callable[[str], None] | None = None,
@@ -214,6 +217,8 @@ def run_study(
     """Score every condition not yet in ``out_dir``'s store. Safe to kill and rerun at any moment.
 
     ``announce`` receives the grid, its condition count and how many are stored, before any scoring.
+    ``engine`` sets how the model runs (the spec's ``device``, when not ``auto``, wins over its device);
+    it is recorded in the store's metadata.
     """
     start = time.perf_counter()
     items = load_manifest(spec.manifest)
@@ -227,7 +232,14 @@ def run_study(
             "device": spec.device,
             "batch_documents": spec.batch_documents,
         }
-        store.set_meta({"spec": json.dumps(described), "model": spec.model, "version": __version__})
+        store.set_meta(
+            {
+                "spec": json.dumps(described),
+                "model": spec.model,
+                "version": __version__,
+                "engine": json.dumps(dataclasses.asdict(engine or EngineConfig())),
+            }
+        )
         done = store.done()
         todo = [c for c in conditions if c.key not in done]
         if announce:
@@ -240,7 +252,7 @@ def run_study(
             return RunSummary(len(conditions), len(done), 0, 0, time.perf_counter() - start, store.path)
         from .executors import make_executor
 
-        runner = make_executor(executor, spec, items, address=ray_address, workers=workers)
+        runner = make_executor(executor, spec, items, address=ray_address, workers=workers, engine=engine)
         try:
             store.set_meta(
                 {

@@ -60,7 +60,7 @@ async def rerank_upload(request: Request) -> RerankResponse:
     service = request.app.state.service
     settings = service.settings
     form = await request.form(
-        max_files=settings.max_upload_files, max_fields=16, max_part_size=settings.max_image_bytes
+        max_files=settings.max_upload_files, max_fields=16, max_part_size=settings.engine.max_image_bytes
     )
     raw = form.get("request")
     if not isinstance(raw, str):
@@ -78,9 +78,9 @@ async def rerank_upload(request: Request) -> RerankResponse:
         if isinstance(value, str):
             raise RequestRejected("'files' must be file uploads", field="files")
         data = await value.read()
-        if len(data) > settings.max_image_bytes:
+        if len(data) > settings.engine.max_image_bytes:
             raise PayloadTooLarge(
-                f"{value.filename} is larger than {settings.max_image_bytes} bytes", field="files"
+                f"{value.filename} is larger than {settings.engine.max_image_bytes} bytes", field="files"
             )
         uploads[value.filename or str(len(uploads))] = data
     return await service.rerank(

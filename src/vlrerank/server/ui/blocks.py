@@ -182,6 +182,6 @@ def mount_ui(app: Any, service: Any) -> None:
         path="/",
         theme=theme,
         css=render.CSS,
-        max_file_size=service.settings.max_image_bytes,
+        max_file_size=service.settings.engine.max_image_bytes,
         footer_links=[],
     )
