@@ -91,3 +91,24 @@ def test_token_buckets_refill_at_the_per_minute_rate():
         quotas.charge(own, pairs=5)
     assert info.value.kind == "pairs" and info.value.retry_after == 30
     quotas.charge(None, pairs=10**6)  # no keys: unmetered
+
+
+def test_log_lines_written_while_a_request_is_handled_carry_its_request_id(reranker, caplog, tmp_path):
+    """The keys file is re-read when a request finds it changed: that log line names the request."""
+    import os
+
+    path = tmp_path / "keys.toml"
+    path.write_text("[keys.alice]\nkey = 'alice-key'\n")
+    app = create_app(Settings(api_keys_file=str(path), ui=False), reranker=reranker)
+    with caplog.at_level(logging.WARNING, logger="vlrerank"), TestClient(app) as client:
+        path.write_text("[keys.alice]\nkey = 'alice-key'\n[keys.bob]\nkey = 'bob-key'\n")
+        os.utime(path, (1, 1))  # a different stamp even within the file system's time resolution
+        response = client.get(
+            "/v1/models", headers={"Authorization": "Bearer bob-key", "X-Request-ID": "rotate-1"}
+        )
+        assert response.status_code == 200 and response.headers["x-request-id"] == "rotate-1"
+        fresh = client.get("/v1/models", headers={"Authorization": "Bearer bob-key"})
+    reloaded = [r for r in caplog.records if "API keys reloaded" in r.getMessage()]
+    assert [r.getMessage().endswith("[request rotate-1]") for r in reloaded] == [True]
+    assert reloaded[0].request_id == "rotate-1"
+    assert fresh.headers["x-request-id"] not in caplog.text  # nothing logged for the second request

@@ -17,7 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from .. import __version__
 from ..reranker import Reranker
 from . import auth, http_errors
-from .audit import Audit
+from .audit import Audit, tag_log_records_with_request_ids
 from .keys import KeyRing
 from .metrics import Metrics
 from .middleware import BodyLimit, RequestMetrics
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
         ``uvicorn --factory vlrerank.server.app:create_app`` (settings from ``VLRERANK_*``).
     """
     settings = settings or Settings()
+    tag_log_records_with_request_ids()
     metrics = Metrics()
     keyring = KeyRing(settings)  # a broken keys file fails here, before the port opens
     service = RerankService(settings, metrics, reranker)

@@ -15,6 +15,7 @@ import re
 import sys
 import time
 import uuid
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,28 @@ from .metrics import Metrics
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _QUIET = ("/health", "/ready")
 FIELDS = ("dialect", "documents", "images", "tokens")
+# The id of the request being handled; worker threads inherit it (anyio copies the context).
+REQUEST_ID: ContextVar[str | None] = ContextVar("vlrerank_request_id", default=None)
+
+
+def tag_log_records_with_request_ids() -> None:
+    """Give every log record a ``request_id`` attribute, and end vlrerank's own messages with
+    ``[request <id>]`` while a request is handled, so a log line can be matched to the response
+    (and audit line) with that ``X-Request-ID``. Installed once per process."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "tags_request_ids", False):
+        return
+
+    def tagged(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        request_id = REQUEST_ID.get()
+        record.__dict__["request_id"] = request_id
+        if request_id and record.name.startswith("vlrerank") and isinstance(record.msg, str):
+            record.msg = f"{record.msg} [request {request_id}]"
+        return record
+
+    tagged.tags_request_ids = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(tagged)
 
 
 class AuditLog:
@@ -79,6 +102,7 @@ class Audit:
         request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        token = REQUEST_ID.set(request_id)
         record: dict[str, Any] = state.setdefault("audit", {})
         status = 500
         start = time.perf_counter()
@@ -93,6 +117,7 @@ class Audit:
         try:
             await self.app(scope, receive, recording_send)
         finally:
+            REQUEST_ID.reset(token)
             key = state.get("api_key")
             name = key.name if key is not None else None
             self.metrics.key_requests.labels(key=name or "-", status=str(status)).inc()
