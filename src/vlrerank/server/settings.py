@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     )
     allow_urls: bool = Field(False, description="fetch http(s) images (public addresses only)")
     ui: bool = Field(True, description="mount the web UI at /")
+    strict_model: bool = Field(
+        False, description="refuse (404) a request naming another model; off: any name is served"
+    )
 
     def engine_config(self) -> EngineConfig:
         """The engine settings this server runs with (also what ``serve`` checks before starting)."""
