@@ -12,7 +12,9 @@ pytestmark = pytest.mark.slow
 
 def test_cohere_v1_client_with_its_usual_model_name(client_server, expected):
     co = cohere.Client(api_key=KEY, base_url=client_server.url.rstrip("/"))
-    response = co.rerank(model="rerank-v3.5", query=QUERY, documents=DOCUMENTS, top_n=3, return_documents=True)
+    response = co.rerank(
+        model="rerank-v3.5", query=QUERY, documents=DOCUMENTS, top_n=3, return_documents=True
+    )
     assert [r.index for r in response.results] == best_first(expected)[:3]
     for r in response.results:
         assert r.relevance_score == pytest.approx(expected[r.index], abs=1e-5)
@@ -44,8 +46,12 @@ def test_langchain_cohere_rerank(client_server, expected):
     from langchain_cohere import CohereRerank
     from langchain_core.documents import Document
 
-    reranker = CohereRerank(model="rerank-v3.5", cohere_api_key=KEY, base_url=client_server.url.rstrip("/"), top_n=2)
+    reranker = CohereRerank(
+        model="rerank-v3.5", cohere_api_key=KEY, base_url=client_server.url.rstrip("/"), top_n=2
+    )
     kept = reranker.compress_documents([Document(page_content=d) for d in DOCUMENTS], QUERY)
     order = best_first(expected)[:2]
     assert [d.page_content for d in kept] == [DOCUMENTS[i] for i in order]
-    assert [d.metadata["relevance_score"] for d in kept] == pytest.approx([expected[i] for i in order], abs=1e-5)
+    assert [d.metadata["relevance_score"] for d in kept] == pytest.approx(
+        [expected[i] for i in order], abs=1e-5
+    )

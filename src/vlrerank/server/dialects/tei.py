@@ -17,6 +17,7 @@ class TeiRequest(Strict):
     return_text: bool = False
     truncate: bool | None = Field(None, description="cut each text to the engine's max_length tokens")
     truncation_direction: Literal["left", "right"] = "right"
+    top_n: int | None = Field(None, ge=0, description="not TEI's: keep the best top_n (LiteLLM sends it)")
 
     @field_validator("truncation_direction", mode="before")
     @classmethod
@@ -30,6 +31,7 @@ class TeiRequest(Strict):
             use_activation=False if self.raw_scores else None,
             max_tokens_per_doc=max_length if self.truncate else None,
             truncation_direction=self.truncation_direction,
+            top_n=self.top_n,
         )
 
 
