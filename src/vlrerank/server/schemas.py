@@ -158,6 +158,7 @@ class SubScoreOut(BaseModel):
 class ResultOut(BaseModel):
     index: int
     relevance_score: float
+    logit: float | None = Field(None, description="the yes-minus-no logit (relevance_score is its sigmoid)")
     document: dict[str, Any] | None = None
     penalized_score: float | None = None
     quality: float | None = None

@@ -254,6 +254,7 @@ class RerankService:
             ResultOut(
                 index=r.index,
                 relevance_score=ranking.score_of(r, raw=request.raw),
+                logit=r.logit,
                 document=document(r.index),
                 penalized_score=r.penalized_score,
                 quality=r.quality,
