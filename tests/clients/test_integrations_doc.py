@@ -32,7 +32,9 @@ def test_python_snippet_runs(client_server, number):
     block = localised(blocks("python")[number], client_server)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(compile(block, f"docs/integrations.md python block {number + 1}", "exec"), {})  # the doc's own code
+        exec(
+            compile(block, f"docs/integrations.md python block {number + 1}", "exec"), {}
+        )  # the doc's own code
     assert printed.getvalue().strip()
 
 

@@ -8,8 +8,11 @@ import io
 
 import httpx
 import pytest
+from PIL import Image
 
-from ..conftest import noise_image
+from vlrerank.inputs.video import decode_video_file
+
+from ..conftest import noise_image, write_video
 from .conftest import DOCUMENTS, KEY, QUERY, best_first
 
 pytestmark = pytest.mark.slow
@@ -71,6 +74,30 @@ def test_a_multimodal_document_scores_the_same_in_every_shape(client_server):
     response = post(client_server, "rerank", {"query": query_parts, "documents": [shapes["ours"]]})
     scores["query as content parts, /rerank"] = response.json()["results"][0]["relevance_score"]
     assert len(set(scores.values())) == 1, scores
+
+
+def test_a_video_url_part_scores_as_its_sampled_frames(client_server, tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", frames=8)
+    video_uri = "data:video/mp4;base64," + base64.b64encode(clip.read_bytes()).decode()
+    # The server samples at its engine's defaults (fps 1, at most 64 frames), as for a video file.
+    decoded = decode_video_file(str(clip), fps=1.0, max_frames=64, field="video")
+    frames = []
+    for frame in decoded.frames:
+        buffer = io.BytesIO()
+        Image.fromarray(frame.permute(1, 2, 0).numpy()).save(buffer, format="PNG")
+        frames.append("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode())
+    parts = {
+        "content": [
+            {"type": "video_url", "video_url": {"url": video_uri}},
+            {"type": "text", "text": "a clip"},
+        ]
+    }
+    ours = {"video": frames, "text": "a clip"}
+    scores = [
+        by_index(post(client_server, "rerank", {"query": QUERY, "documents": [d]}).json()["results"])[0]
+        for d in (parts, ours)
+    ]
+    assert scores[0] == scores[1]
 
 
 def test_score_pairs_one_to_one_one_to_many_and_n_to_n(client_server, expected):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable
@@ -15,8 +16,9 @@ from ..ranking import RankedResult, RankedResults, describe
 from ..reranker import Reranker
 from ..testing import RANDOM_WEIGHTS_WARNING
 from .audit import AuditLog
-from .dialects.content import plain
+from .dialects.content import normalized, plain
 from .dialects.truncation import truncate
+from .dialects.video import VideoReader
 from .http_errors import NotFound, NotReady, QuotaExceeded, RequestRejected
 from .keys import ApiKey
 from .metrics import Metrics
@@ -171,7 +173,7 @@ class RerankService:
         ranking = await self.rank(
             request, max_documents=max_documents, uploads=uploads, key=key, record=record
         )
-        return self.response(request, ranking, request_id)
+        return self.response(ranking, request_id)
 
     async def rank(
         self,
@@ -185,8 +187,17 @@ class RerankService:
         """The one scoring path of every route and dialect: check, charge, truncate, score."""
         if record is not None:
             record["documents"] = len(request.documents)
-        self.check(request, max_documents=max_documents)
+        if len(request.documents) > max_documents:  # before any video is decoded
+            self.check(request, max_documents=max_documents)
         reranker = self.require_model()
+        videos = VideoReader(
+            allow_urls=self.settings.allow_urls,
+            max_bytes=self.settings.max_image_bytes,
+            fps=reranker.config.fps,
+            max_frames=reranker.config.max_frames,
+        )
+        request = await asyncio.to_thread(normalized, request, videos)
+        self.check(request, max_documents=max_documents)
         self.charge(key, len(request.documents))
         query = _side(request.query, uploads, "query")
         sides = [plain(d, f"documents[{i}]") for i, d in enumerate(request.documents)]
@@ -217,7 +228,7 @@ class RerankService:
 
         ranked = await self.run_scoring(work)
         self.count(key, ranked, record)
-        return Ranking(ranked, frozenset(truncated))
+        return Ranking(request, ranked, frozenset(truncated))
 
     async def run_scoring(self, work: Callable[[], T]) -> T:
         """Run model work through the queue. If the engine itself breaks (not the request), the
@@ -238,8 +249,8 @@ class RerankService:
         finally:
             self.metrics.queue_depth.set(self.scheduler.depth)
 
-    def response(self, request: RerankRequest, ranking: Ranking, request_id: str | None) -> RerankResponse:
-        ranked = ranking.ranked
+    def response(self, ranking: Ranking, request_id: str | None) -> RerankResponse:
+        ranked, request = ranking.ranked, ranking.request
 
         def document(index: int) -> dict[str, Any] | None:
             if not request.return_documents:
@@ -288,6 +299,7 @@ class RerankService:
 class Ranking:
     """What one scoring request produced: the library's ranking, and which documents were cut."""
 
+    request: RerankRequest  # as scored: every side in our shape
     ranked: RankedResults
     truncated: frozenset[int]
 

@@ -8,7 +8,8 @@ import binascii
 import re
 
 from ..http_errors import RequestRejected
-from ..schemas import ContentObject, ImageUrlPart, MediaUrl, MultimodalObject, Side, TextPart
+from ..schemas import ContentObject, ImageUrlPart, MediaUrl, MultimodalObject, RerankRequest, Side, TextPart
+from .video import VideoReader
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/\s]+={0,2}")
 # The first bytes of the image formats a bare base64 string is recognised by.
@@ -23,12 +24,20 @@ _MAGIC = {
 }
 
 
-def plain(side: Side, field: str) -> str | MultimodalObject:
+def normalized(request: RerankRequest, videos: VideoReader) -> RerankRequest:
+    """``request`` with every side in our shape, ``video_url`` parts decoded to frames (slow: call
+    it off the event loop, once per request)."""
+    query = plain(request.query, "query", videos)
+    documents: list[Side] = [plain(d, f"documents[{i}]", videos) for i, d in enumerate(request.documents)]
+    return request.model_copy(update={"query": query, "documents": documents})
+
+
+def plain(side: Side, field: str, videos: VideoReader | None = None) -> str | MultimodalObject:
     """``side`` as a string or one of our objects (content parts and bare base64 translated)."""
     if isinstance(side, str):
         return side
     if isinstance(side, ContentObject):
-        return _from_parts(side, field)
+        return _from_parts(side, field, videos)
     if side.image is None:
         return side
     images = side.image if isinstance(side.image, list) else [side.image]
@@ -36,21 +45,23 @@ def plain(side: Side, field: str) -> str | MultimodalObject:
     return side.model_copy(update={"image": images if isinstance(side.image, list) else images[0]})
 
 
-def _from_parts(side: ContentObject, field: str) -> MultimodalObject:
+def _from_parts(side: ContentObject, field: str, videos: VideoReader | None) -> MultimodalObject:
     texts: list[str] = []
     images: list[str] = []
+    frames: list[str] | None = None
     for i, part in enumerate(side.content):
+        where = f"{field}.content[{i}]"
         if isinstance(part, TextPart):
             texts.append(part.text)
         elif isinstance(part, ImageUrlPart):
-            images.append(_url(part.image_url))
+            images.append(_as_data_uri(_url(part.image_url)))
+        elif frames is not None:
+            raise RequestRejected("one video per query or document", field=where)
+        elif videos is None:  # only a request that was not normalized gets here
+            raise RequestRejected("video parts are read once per request", field=where)
         else:
-            raise RequestRejected(
-                "video files are not accepted over HTTP yet; send the video's frames as "
-                '{"video": ["data:image/...", ...]} (or POST them with vlrerank.client)',
-                field=f"{field}.content[{i}]",
-            )
-    return MultimodalObject(text=texts or None, image=images or None)
+            frames = videos.frames(_url(part.video_url), where)
+    return MultimodalObject(text=texts or None, image=images or None, video=frames)
 
 
 def _url(value: MediaUrl | str) -> str:
