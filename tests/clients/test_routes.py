@@ -213,10 +213,22 @@ def test_each_dialect_answers_errors_in_its_own_body(client_server):
         {"content": []},
         {"content": [{"type": "audio_url", "audio_url": {"url": "x"}}]},
         {"image": "L2V0Yy9wYXNzd2Q="},
+        {"content": [{"type": "video_url", "video_url": {"url": "file:///etc/passwd"}}]},
+        {"content": [{"type": "video_url", "video_url": {"url": "/dev/zero"}}]},
+        {"content": [{"type": "video_url", "video_url": {"url": "data:video/mp4;base64,AAAA"}}] * 500},
+        {"content": [{"type": "video_url", "video_url": {"url": "data:video/mp4;base64,AAAA"}}]},
+        {"content": [{"type": "text", "text": "x"}], "text": "mixed shapes"},
     ],
 )
 def test_hostile_content_parts_get_a_4xx_naming_the_field(client_server, document):
-    for path in ("v1/rerank", "rerank", "v2/rerank"):
-        response = post(client_server, path, {"query": "q", "documents": ["fine", document]})
+    for path, body in [
+        ("v1/rerank", {"query": "q", "documents": ["fine", document]}),
+        ("rerank", {"query": "q", "documents": ["fine", document]}),
+        ("v2/rerank", {"query": "q", "documents": ["fine", document]}),
+        ("rerank", {"query": "q", "texts": ["fine", document]}),
+        ("score", {"queries": "q", "documents": ["fine", document]}),
+    ]:
+        response = post(client_server, path, body)
         assert response.status_code == 422, (path, response.text)
-        assert "documents[1]" in response.text
+        assert "documents[1]" in response.text or "texts[1]" in response.text, (path, response.text)
+    assert httpx.get(client_server.url + "health", timeout=5).status_code == 200

@@ -141,14 +141,15 @@ _BY_STATUS = {
     504: ErrorType.TIMEOUT,
 }
 # Union branches and dialect tags pydantic puts in an error's location; not part of the field's name.
-_UNION_BRANCHES = {"str", "MultimodalObject", "ContentObject", "list[str]", "list[ImageRef]", "tei", "jina"}
+_UNION_BRANCHES = {"str", "MultimodalObject", "ContentObject", "tei", "jina"}
+_BRANCH_PREFIXES = ("list[", "union[", "function-")
 
 
 def field_name(loc: tuple[object, ...] | list[object]) -> str:
     """``("body", "documents", 2, "MultimodalObject", "imag")`` -> ``documents[2].imag``."""
     name = ""
     for part in loc:
-        if part == "body" or part in _UNION_BRANCHES or str(part).startswith("function-"):
+        if part == "body" or part in _UNION_BRANCHES or str(part).startswith(_BRANCH_PREFIXES):
             continue
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
     return name

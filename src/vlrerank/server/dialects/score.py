@@ -45,6 +45,7 @@ class ScoreRequest(CompatFields):
     def as_rerank(self, query: Side, indices: list[int]) -> RerankRequest:
         documents = self.documents_list()
         return RerankRequest(
+            model=self.model,
             query=query,
             documents=[documents[i] for i in indices],
             instruction=self.instruction,
