@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..schemas import RerankResponse
+from ..schemas import ErrorDetail, RerankResponse
 
 
 class CohereResult(BaseModel):
@@ -25,6 +25,14 @@ class CohereResponse(BaseModel):
     meta: dict[str, Any] = Field(description="api_version, billed_units.search_units, tokens.input_tokens")
     model: str = Field(description="the model that answered (whatever name the request gave)")
     warning: str | None = None
+
+
+class CohereError(BaseModel):
+    """Cohere's error body (``id``, ``message``), with our error detail alongside."""
+
+    id: str | None
+    message: str = Field(description="the field at fault, then the message")
+    error: ErrorDetail
 
 
 def to_cohere(response: RerankResponse) -> CohereResponse:

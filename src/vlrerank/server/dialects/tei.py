@@ -43,6 +43,13 @@ class TeiResult(BaseModel):
     probability: float | None = None
 
 
+class TeiError(BaseModel):
+    """TEI's error body."""
+
+    error: str = Field(description="the field at fault, then the message")
+    error_type: str = Field(description="one of the error types listed in docs/api.md")
+
+
 def to_tei(request: TeiRequest, response: RerankResponse) -> list[TeiResult]:
     def text(index: int) -> str | None:
         document = request.texts[index]

@@ -11,14 +11,19 @@ from pydantic import Discriminator, Tag
 
 from ...config import DEFAULT_MAX_LENGTH
 from ..auth import caller
-from ..dialects.cohere import CohereResponse, to_cohere
+from ..dialects.cohere import CohereError, CohereResponse, to_cohere
 from ..dialects.score import ScoreData, ScoreRequest, ScoreResponse
-from ..dialects.tei import TeiRequest, TeiResult, to_tei
+from ..dialects.tei import TeiError, TeiRequest, TeiResult, to_tei
 from ..http_errors import RequestRejected
-from ..schemas import RerankRequest, RerankResponse
-from .rerank import ERRORS, audit, request_id
+from ..schemas import ErrorResponse, RerankRequest, RerankResponse
+from .rerank import ERRORS, STATUSES, audit, request_id
 
 router = APIRouter(tags=["compatible"])
+COHERE_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": CohereError} for status in STATUSES}
+# /rerank answers a TEI body's errors in TEI's shape, the others in the default one.
+ANY_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse | TeiError} for status in STATUSES
+}
 
 
 async def _rerank(request: Request, body: RerankRequest, dialect: str) -> RerankResponse:
@@ -36,7 +41,7 @@ async def _rerank(request: Request, body: RerankRequest, dialect: str) -> Rerank
     "/v2/rerank",
     response_model=CohereResponse,
     response_model_exclude_none=True,
-    responses=ERRORS,
+    responses=COHERE_ERRORS,
     summary="Cohere v2 rerank (what the Cohere v2 SDK, LangChain, LlamaIndex, Haystack call)",
 )
 async def rerank_v2(body: RerankRequest, request: Request) -> CohereResponse:
@@ -56,7 +61,7 @@ RerankBody = Annotated[
     "/rerank",
     response_model=RerankResponse | list[TeiResult],
     response_model_exclude_none=True,
-    responses=ERRORS,
+    responses=ANY_ERRORS,
     summary="Jina / vLLM / Infinity rerank, or TEI's (a body with `texts` gets TEI's bare list)",
 )
 async def rerank_any(body: RerankBody, request: Request) -> RerankResponse | list[TeiResult]:

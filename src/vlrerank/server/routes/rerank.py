@@ -13,9 +13,8 @@ from ..schemas import ErrorResponse, RerankRequest, RerankResponse
 # Keys are checked for every route at once, by auth.AccessControl.
 router = APIRouter(tags=["rerank"])
 # The error shape, documented for every status the API can answer with.
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (401, 404, 413, 422, 429, 503, 504)
-}
+STATUSES = (401, 404, 413, 422, 429, 503, 504)
+ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for status in STATUSES}
 
 
 @router.post(
