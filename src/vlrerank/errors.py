@@ -62,3 +62,23 @@ class ModelLoadError(VlrerankError, RuntimeError):
 
 class MissingDependencyError(VlrerankError, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
+
+
+class ServerError(VlrerankError):
+    """A vlrerank server refused or failed a request (``vlrerank.client``); 422s are InputErrors.
+
+    Attributes:
+        status: the HTTP status.
+        error_type: the API's error type (``overloaded``, ``unauthorized``, ... see docs/api.md).
+        field: the field at fault, when one is.
+        request_id: the request's X-Request-ID, to find it in the server's log.
+    """
+
+    def __init__(
+        self, message: str, *, status: int, error_type: str, field: str = "", request_id: str | None = None
+    ) -> None:
+        self.status = status
+        self.error_type = error_type
+        self.field = field
+        self.request_id = request_id
+        super().__init__(f"{status} {error_type}: {message}" if error_type else f"{status}: {message}")

@@ -98,6 +98,11 @@ class Reranker:
         return self._checkpoint.chat_template
 
     @property
+    def tokenizer(self) -> Any:
+        """The checkpoint's (fast) text tokenizer, e.g. to cut a text to a number of tokens."""
+        return self._checkpoint.tokenizer
+
+    @property
     def revision(self) -> str | None:
         """The commit of the Hugging Face snapshot that was loaded (``None`` for a local directory)."""
         return self._checkpoint.revision

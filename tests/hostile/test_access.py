@@ -87,7 +87,7 @@ def test_every_route_refuses_without_a_valid_key(keyed_server, routes):
                 if response.status_code != 401:
                     answers.setdefault(f"{response.status_code}", []).append(f"{label}: {method} {path}")
                 elif method != "HEAD":
-                    assert response.json()["error"]["type"] == "Unauthorized"
+                    assert response.json()["error"]["type"] == "unauthorized"
                     assert response.headers["www-authenticate"] == "Bearer"
     assert answers == {}, answers
     assert len(walked) > 60
@@ -181,7 +181,7 @@ def test_pair_quota_is_exhausted_and_recovers(keyed_server):
         assert response.status_code == 200, response.text
     assert response.status_code == 429 and attempt >= 10, attempt
     error = response.json()["error"]
-    assert error["type"] == "QuotaExceeded" and "carol" in error["message"] and "pairs" in error["message"]
+    assert error["type"] == "rate_limited" and "carol" in error["message"] and "pairs" in error["message"]
     retry = int(response.headers["retry-after"])
     assert 1 <= retry <= 5
     assert httpx.post(url, json=body, headers=bearer("alice"), timeout=60).status_code == 200

@@ -133,7 +133,7 @@ def test_oversized_bodies(api_server, chunked):
         headers={**AUTH, "Content-Type": "application/json"},
         timeout=60,
     )
-    assert response.status_code == 413 and response.json()["error"]["type"] == "PayloadTooLarge"
+    assert response.status_code == 413 and response.json()["error"]["type"] == "payload_too_large"
 
 
 def test_too_many_multipart_fields_and_files(api_server):

@@ -137,8 +137,8 @@ def test_multipart_upload(api_server, tmp_path):
             "documents[0].image",
             "not a recognised",
         ),
-        ({"query": "q", "documents": ["d"], "model": "other"}, 404, "model", "not served"),
-        ({"query": "q", "documents": ["d"], "top_n": 0}, 422, "top_n", "greater than or equal to 1"),
+        ({"query": "q", "documents": ["d"], "top_n": -1}, 422, "top_n", "greater than or equal to 0"),
+        ({"query": "q", "documents": ["d"], "rank_field": ["x"]}, 422, "rank_field", "Extra inputs"),
     ],
 )
 def test_bad_requests_get_4xx_json_naming_the_field(api_server, body, status, field, message):
@@ -159,7 +159,7 @@ def test_api_key_is_required(api_server):
 def test_body_limit_with_and_without_content_length(api_server):
     big = {"query": "q", "documents": [{"image": "data:image/png;base64," + "A" * 2_500_000}]}
     response = post(api_server, big)
-    assert response.status_code == 413 and response.json()["error"]["type"] == "PayloadTooLarge"
+    assert response.status_code == 413 and response.json()["error"]["type"] == "payload_too_large"
 
     def chunks():
         yield b'{"query": "q", "documents": ["'

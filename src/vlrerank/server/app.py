@@ -21,7 +21,7 @@ from .audit import Audit, tag_log_records_with_request_ids
 from .keys import KeyRing
 from .metrics import Metrics
 from .middleware import BodyLimit, RequestMetrics
-from .routes import health, models, rerank
+from .routes import compat, health, models, rerank
 from .service import RerankService
 from .settings import Settings
 
@@ -62,7 +62,8 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
     app.state.service = service
     app.state.keyring = keyring
     http_errors.install(app, on_error=lambda kind: metrics.errors.labels(type=kind).inc())
-    for router in (health.router, models.router, rerank.router, auth.router):  # before the UI's mount
+    # Before the UI's mount.
+    for router in (health.router, models.router, rerank.router, compat.router, auth.router):
         app.include_router(router)
     # Outermost last: CORS answers preflights (which carry no key) before the key check; the audit
     # line also records the requests the key check refuses.

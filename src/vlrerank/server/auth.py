@@ -78,7 +78,8 @@ class AccessControl:
         else:
             why = "the API key is not valid" if presented else "this server needs an API key"
             response = response_for(
-                Unauthorized(f"{why}: send 'Authorization: Bearer <key>' (people: log in at /login)")
+                Unauthorized(f"{why}: send 'Authorization: Bearer <key>' (people: log in at /login)"),
+                dict(scope),
             )
         await response(scope, receive, send)
 

@@ -1,9 +1,17 @@
-"""Every error -> HTTP status, in one place. Clients get JSON ``{"error": {type, message, field}}``."""
+"""Every error -> HTTP status and error type, in one place, and the error body of each API dialect.
+
+The ``type`` of an error is one of the closed set :class:`ErrorType` (documented in docs/api.md);
+clients branch on it, never on Python class names. Each route family answers in the body its clients
+parse (see :func:`render`): OpenAI/vLLM-style ``{"error": {...}}`` by default, Cohere's
+``{"id", "message"}`` on ``/v2/rerank``, and TEI's ``{"error", "error_type"}`` to a TEI request.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import ClassVar
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,21 +20,41 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import (
     ConfigError,
+    ImageLoadError,
     InputError,
     MissingDependencyError,
     ModelLoadError,
     ModelNotFoundError,
     ScoringFailed,
+    VideoLoadError,
     VlrerankError,
 )
 
 logger = logging.getLogger(__name__)
 
 
+class ErrorType(StrEnum):
+    """The closed set of error types the API answers with (the ``type`` of an error body)."""
+
+    INVALID_REQUEST = "invalid_request"  # 422 (400): a field is malformed, missing or over a limit
+    INVALID_MEDIA = "invalid_media"  # 422: an image or video could not be read or decoded
+    UNAUTHORIZED = "unauthorized"  # 401: no key, or a key that is not valid
+    NOT_FOUND = "not_found"  # 404: no such route, or (strict servers) another model's name
+    METHOD_NOT_ALLOWED = "method_not_allowed"  # 405
+    PAYLOAD_TOO_LARGE = "payload_too_large"  # 413: the body or an uploaded file is too large
+    RATE_LIMITED = "rate_limited"  # 429: the key's quota is used up for now (Retry-After)
+    OVERLOADED = "overloaded"  # 429: the queue is full (Retry-After)
+    MODEL_NOT_READY = "model_not_ready"  # 503: loading, or restarting after a failure (Retry-After)
+    SCORING_FAILED = "scoring_failed"  # 503: a document could not be scored even alone
+    TIMEOUT = "timeout"  # 504: the request ran past the server's request timeout
+    INTERNAL = "internal"  # 500: a bug; the server log has the details
+
+
 class ServiceError(VlrerankError):
-    """An error raised by the service layer itself, carrying its HTTP status."""
+    """An error raised by the service layer itself, carrying its HTTP status and error type."""
 
     status = 500
+    error_type = ErrorType.INTERNAL
     headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, message: str, *, field: str = "") -> None:
@@ -36,15 +64,18 @@ class ServiceError(VlrerankError):
 
 class PayloadTooLarge(ServiceError):
     status = 413
+    error_type = ErrorType.PAYLOAD_TOO_LARGE
 
 
 class Unauthorized(ServiceError):
     status = 401
+    error_type = ErrorType.UNAUTHORIZED
     headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": "Bearer"}
 
 
 class Overloaded(ServiceError):
     status = 429
+    error_type = ErrorType.OVERLOADED
     headers: ClassVar[dict[str, str]] = {"Retry-After": "1"}
 
 
@@ -52,51 +83,114 @@ class QuotaExceeded(ServiceError):
     """A key used up its requests or pairs for now; ``Retry-After`` says when it has enough again."""
 
     status = 429
+    error_type = ErrorType.RATE_LIMITED
 
     def __init__(self, message: str, *, retry_after: int, kind: str) -> None:
         super().__init__(message)
         self.retry_after = max(1, retry_after)
-        self.kind = kind
+        self.kind = kind  # which quota: requests or pairs
 
 
 class RequestRejected(ServiceError):
     status = 422
+    error_type = ErrorType.INVALID_REQUEST
+
+
+class NotFound(ServiceError):
+    status = 404
+    error_type = ErrorType.NOT_FOUND
 
 
 class NotReady(ServiceError):
     status = 503
+    error_type = ErrorType.MODEL_NOT_READY
     headers: ClassVar[dict[str, str]] = {"Retry-After": "5"}
 
 
 class TimedOut(ServiceError):
     status = 504
+    error_type = ErrorType.TIMEOUT
+
+
+def classify(exc: Exception) -> tuple[int, ErrorType]:
+    """The HTTP status and error type of any exception (anything unexpected is a 500 ``internal``)."""
+    if isinstance(exc, ServiceError):
+        return exc.status, exc.error_type
+    if isinstance(exc, (ImageLoadError, VideoLoadError)):
+        return 422, ErrorType.INVALID_MEDIA
+    if isinstance(exc, (InputError, ConfigError)):
+        return 422, ErrorType.INVALID_REQUEST
+    if isinstance(exc, ScoringFailed):
+        return 503, ErrorType.SCORING_FAILED
+    if isinstance(exc, (ModelNotFoundError, ModelLoadError, MissingDependencyError)):
+        return 503, ErrorType.MODEL_NOT_READY
+    return 500, ErrorType.INTERNAL
 
 
 def status_of(exc: Exception) -> int:
-    if isinstance(exc, ServiceError):
-        return exc.status
-    if isinstance(exc, (InputError, ConfigError)):
-        return 422
-    if isinstance(exc, (ModelNotFoundError, ModelLoadError, MissingDependencyError, ScoringFailed)):
-        return 503
-    return 500
+    return classify(exc)[0]
 
 
-_UNION_BRANCHES = {"str", "MultimodalObject", "list[str]", "list[ImageRef]"}
+_BY_STATUS = {
+    401: ErrorType.UNAUTHORIZED,
+    404: ErrorType.NOT_FOUND,
+    405: ErrorType.METHOD_NOT_ALLOWED,
+    413: ErrorType.PAYLOAD_TOO_LARGE,
+    429: ErrorType.OVERLOADED,
+    503: ErrorType.MODEL_NOT_READY,
+    504: ErrorType.TIMEOUT,
+}
+# Union branches and dialect tags pydantic puts in an error's location; not part of the field's name.
+_UNION_BRANCHES = {"str", "MultimodalObject", "ContentObject", "tei", "jina"}
+_BRANCH_PREFIXES = ("list[", "union[", "function-")
 
 
 def field_name(loc: tuple[object, ...] | list[object]) -> str:
     """``("body", "documents", 2, "MultimodalObject", "imag")`` -> ``documents[2].imag``."""
     name = ""
     for part in loc:
-        if part == "body" or part in _UNION_BRANCHES:
+        if part == "body" or part in _UNION_BRANCHES or str(part).startswith(_BRANCH_PREFIXES):
             continue
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
     return name
 
 
-def error_body(kind: str, message: str, field: str | None = None) -> dict[str, object]:
-    return {"error": {"type": kind, "message": message, "field": field or None}}
+def dialect_of(path: str, state: Any = None) -> str:
+    """Which error body a request gets: a route may set ``request.state.dialect`` (TEI's /rerank)."""
+    chosen = getattr(state, "dialect", None) if state is not None else None
+    if chosen:
+        return str(chosen)
+    return "cohere" if path == "/v2/rerank" else "openai"
+
+
+def render(
+    dialect: str, kind: ErrorType, message: str, field: str | None, status: int, request_id: str | None = None
+) -> Any:
+    """The error body of ``dialect``: ``openai`` (the default: vLLM, Jina, Cohere v1), ``cohere``
+    (v2) or ``tei``."""
+    # The bodies without a field slot name the field in the message.
+    named = f"{field}: {message}" if field else message
+    if dialect == "tei":
+        return {"error": named, "error_type": kind.value}
+    where = field or None
+    detail = {"message": message, "type": kind.value, "param": where, "code": status, "field": where}
+    if dialect == "cohere":
+        return {"id": request_id, "message": named, "error": detail}
+    return {"error": detail}
+
+
+def _answer(
+    request_scope: dict[str, Any],
+    kind: ErrorType,
+    message: str,
+    field: str | None,
+    status: int,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    state = request_scope.get("state") or {}
+    dialect = state.get("dialect") or dialect_of(request_scope.get("path", ""))
+    body = render(dialect, kind, message, field, status, state.get("request_id"))
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def headers_of(exc: Exception) -> dict[str, str]:
@@ -106,51 +200,52 @@ def headers_of(exc: Exception) -> dict[str, str]:
     return headers
 
 
-def response_for(exc: VlrerankError) -> JSONResponse:
-    """The JSON answer to one of our errors (also used by middleware, which sits outside the handlers)."""
+def response_for(exc: VlrerankError, scope: dict[str, Any] | None = None) -> JSONResponse:
+    """The answer to one of our errors (also used by middleware, which sits outside the handlers);
+    ``scope`` (the ASGI scope) picks the dialect's body."""
     field = getattr(exc, "field", None)
     message = getattr(exc, "reason", None) or str(exc)
-    return JSONResponse(
-        error_body(type(exc).__name__, message, field), status_code=status_of(exc), headers=headers_of(exc)
-    )
+    status, kind = classify(exc)
+    return _answer(scope or {}, kind, message, field, status, headers_of(exc))
 
 
 def install(app: FastAPI, on_error: object = None) -> None:
-    """Register the handlers; ``on_error(type_name)`` is called for metrics."""
+    """Register the handlers; ``on_error(error_type)`` is called for metrics."""
 
-    def count(kind: str) -> None:
+    def count(kind: ErrorType) -> None:
         if callable(on_error):
-            on_error(kind)
+            on_error(kind.value)
 
     @app.exception_handler(VlrerankError)
-    async def _vlrerank(_: Request, exc: VlrerankError) -> JSONResponse:
-        count(type(exc).__name__)
-        return response_for(exc)
+    async def _vlrerank(request: Request, exc: VlrerankError) -> JSONResponse:
+        count(classify(exc)[1])
+        return response_for(exc, dict(request.scope))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        count("ValidationError")
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        kind = ErrorType.INVALID_REQUEST
+        count(kind)
+        scope = dict(request.scope)
+        if request.url.path == "/rerank" and isinstance(exc.body, dict) and "texts" in exc.body:
+            scope["state"] = {**(scope.get("state") or {}), "dialect": "tei"}
         errors = exc.errors() or [{"loc": (), "msg": "invalid request"}]
         # A union (string or object) reports one error per branch: the deepest is the useful one.
         best = max(errors, key=lambda e: len(e.get("loc", ())))
         loc, message = tuple(best.get("loc", ())), str(best.get("msg"))
         if best.get("type") == "json_invalid":  # loc is ("body", character position)
             where = f" at character {loc[-1]}" if loc else ""
-            return JSONResponse(error_body("ValidationError", message + where), status_code=422)
-        return JSONResponse(error_body("ValidationError", message, field_name(loc)), status_code=422)
+            return _answer(scope, kind, message + where, None, 422)
+        return _answer(scope, kind, message, field_name(loc), 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = "PayloadTooLarge" if exc.status_code == 413 else f"HTTP{exc.status_code}"
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = _BY_STATUS.get(exc.status_code, ErrorType.INVALID_REQUEST)
         count(kind)
-        return JSONResponse(
-            error_body(kind, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
-        )
+        return _answer(dict(request.scope), kind, str(exc.detail), None, exc.status_code, exc.headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        count("InternalError")
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        count(ErrorType.INTERNAL)
         logger.exception("unexpected error")
-        return JSONResponse(
-            error_body("InternalError", "internal error; see the server log"), status_code=500
-        )
+        message = "internal error; see the server log"
+        return _answer(dict(request.scope), ErrorType.INTERNAL, message, None, 500)

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .http_errors import ErrorType, dialect_of, render
 from .metrics import Metrics
 
 
@@ -29,7 +30,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         seen = 0
         response_started = False
@@ -52,18 +53,14 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not response_started:
-                await self._refuse(send)
+                await self._refuse(scope, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "type": "PayloadTooLarge",
-                    "message": f"request body is larger than {self.max_bytes} bytes",
-                    "field": None,
-                }
-            }
-        ).encode()
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        state = scope.get("state") or {}
+        message = f"request body is larger than {self.max_bytes} bytes"
+        dialect = dialect_of(scope.get("path", ""))
+        kind = ErrorType.PAYLOAD_TOO_LARGE
+        body = json.dumps(render(dialect, kind, message, None, 413, state.get("request_id"))).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -94,7 +91,9 @@ class RequestMetrics:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not (path.startswith("/v1/") or path in ("/health", "/ready")):
+        if scope["type"] != "http" or not (
+            path.startswith(("/v1/", "/v2/")) or path in ("/health", "/ready", "/rerank", "/score")
+        ):
             await self.app(scope, receive, send)
             return
         status: dict[str, Any] = {"code": 500}

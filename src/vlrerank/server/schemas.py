@@ -1,14 +1,17 @@
 """Request and response bodies of the REST API, shaped like the common rerank APIs.
 
-``query`` and ``documents`` take plain strings (as Cohere/Jina/vLLM clients send) or multimodal
-objects; images are ``data:`` URIs (or URLs when the server allows them), never server paths.
+``query`` and ``documents`` take plain strings (as Cohere/Jina/vLLM clients send), our multimodal
+objects ``{text, image, video}`` (also Jina's ``{"image": ...}``), or OpenAI/vLLM content parts
+``{"content": [{"type": "text"|"image_url"|"video_url", ...}]}``; images are ``data:`` URIs (or
+URLs when the server allows them), never server paths. The other dialects' bodies (Cohere v2, TEI,
+vLLM's /score) are in ``dialects/``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ImageRef = str
 
@@ -21,6 +24,38 @@ class MultimodalObject(Strict):
     text: str | list[str] | None = None
     image: ImageRef | list[ImageRef] | None = None
     video: list[ImageRef] | None = Field(None, description="frames, each an image reference")
+
+
+class MediaUrl(Strict):
+    url: str = Field(description="a data: URI, or an http(s) URL when the server allows URLs")
+    detail: str | None = Field(None, description="OpenAI's image detail hint; accepted and ignored")
+
+
+class TextPart(Strict):
+    type: Literal["text"]
+    text: str
+
+
+class ImageUrlPart(Strict):
+    type: Literal["image_url"]
+    image_url: MediaUrl | str
+
+
+class VideoUrlPart(Strict):
+    type: Literal["video_url"]
+    video_url: MediaUrl | str
+
+
+ContentPart = Annotated[TextPart | ImageUrlPart | VideoUrlPart, Field(discriminator="type")]
+
+
+class ContentObject(Strict):
+    """OpenAI/vLLM content parts, as vLLM's rerank and score APIs take a multimodal document."""
+
+    content: list[ContentPart] = Field(min_length=1)
+
+
+Side = str | MultimodalObject | ContentObject
 
 
 class PreprocessOptions(Strict):
@@ -57,12 +92,51 @@ class QualityOptions(Strict):
         return data
 
 
-class RerankRequest(Strict):
-    model: str | None = Field(None, description="must name the served model when given")
-    query: str | MultimodalObject
-    documents: list[str | MultimodalObject]
+IGNORED_FIELDS = ("rank_fields", "max_chunks_per_doc", "priority")
+
+
+class CompatFields(Strict):
+    """Fields the stock clients send: honoured where they mean something here, else ignored."""
+
+    max_tokens_per_doc: int | None = Field(
+        None, ge=1, description="cut each document's text to this many tokens (each result says so)"
+    )
+    truncate_prompt_tokens: int | None = Field(
+        None, description="vLLM's name for max_tokens_per_doc; -1 or 0: no cut"
+    )
+    truncation_direction: Literal["left", "right"] = Field(
+        "right", description="which end of a too-long text is cut away"
+    )
+    use_activation: bool | None = Field(
+        None, description="false: relevance_score is the raw yes-minus-no logit instead of its sigmoid"
+    )
+    rank_fields: Any = Field(None, description="accepted and ignored (documents are not structured)")
+    max_chunks_per_doc: Any = Field(None, description="accepted and ignored (documents are not chunked)")
+    priority: Any = Field(None, description="accepted and ignored (requests are served in order)")
+
+    @field_validator("truncation_direction", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value  # TEI writes "Left" / "Right"
+
+    @property
+    def token_limit(self) -> int | None:
+        limit = self.max_tokens_per_doc or self.truncate_prompt_tokens
+        return limit if limit is not None and limit > 0 else None
+
+    @property
+    def raw(self) -> bool:
+        return self.use_activation is False
+
+
+class RerankRequest(CompatFields):
+    model: str | None = Field(
+        None, description="any name (the response says which model answered); strict servers want theirs"
+    )
+    query: Side
+    documents: list[Side]
     instruction: str | None = None
-    top_n: int | None = Field(None, ge=1)
+    top_n: int | None = Field(None, ge=0, description="keep the best top_n; 0 or absent: all")
     return_documents: bool = Field(
         False,
         description=(
@@ -84,12 +158,15 @@ class SubScoreOut(BaseModel):
 class ResultOut(BaseModel):
     index: int
     relevance_score: float
+    logit: float | None = Field(None, description="the yes-minus-no logit (relevance_score is its sigmoid)")
     document: dict[str, Any] | None = None
     penalized_score: float | None = None
     quality: float | None = None
     num_tokens: int
     images: list[dict[str, Any]] = []
     sub_scores: dict[str, SubScoreOut] | None = None
+    truncated: bool | None = Field(None, description="true when the document's text was cut")
+    probability: float | None = Field(None, description="calibrated probability, when calibrated")
 
 
 class RejectedOut(BaseModel):
@@ -114,6 +191,7 @@ class Timing(BaseModel):
 
 
 class RerankResponse(BaseModel):
+    id: str | None = Field(None, description="the request's id (X-Request-ID)")
     model: str
     results: list[ResultOut]
     rejected: list[RejectedOut] = []
@@ -123,9 +201,11 @@ class RerankResponse(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    type: str
+    type: str = Field(description="one of the error types listed in docs/api.md")
     message: str
-    field: str | None = None
+    param: str | None = Field(None, description="the field at fault (OpenAI's name)")
+    code: int = Field(description="the HTTP status")
+    field: str | None = Field(None, description="the field at fault")
 
 
 class ErrorResponse(BaseModel):

@@ -2,33 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from ..engine.core import OUT_OF_MEMORY
 from ..errors import ConfigError, VlrerankError
 from ..preprocess.config import PreprocessConfig, QualityPolicy
-from ..ranking import RankedResults, describe
+from ..ranking import RankedResult, RankedResults, describe
 from ..reranker import Reranker
 from ..testing import RANDOM_WEIGHTS_WARNING
 from .audit import AuditLog
-from .http_errors import NotReady, QuotaExceeded, RequestRejected, ServiceError
+from .dialects.content import normalized, plain
+from .dialects.truncation import truncate
+from .dialects.video import VideoReader
+from .http_errors import NotFound, NotReady, QuotaExceeded, RequestRejected
 from .keys import ApiKey
 from .metrics import Metrics
 from .quotas import Quotas
 from .scheduler import Scheduler
-from .schemas import MultimodalObject, RejectedOut, RerankRequest, RerankResponse, ResultOut, Timing, Usage
+from .schemas import RejectedOut, RerankRequest, RerankResponse, ResultOut, Side, Timing, Usage
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class ModelNotServed(ServiceError):
-    status = 404
+class ModelNotServed(NotFound):
+    pass
 
 
 class RerankService:
@@ -77,7 +81,8 @@ class RerankService:
     # -- requests ------------------------------------------------------------------------------
     def check(self, request: RerankRequest, *, max_documents: int) -> None:
         """Limits the schema cannot express; each error names its field."""
-        if request.model is not None and request.model != self.model_name:
+        strict = self.settings.strict_model
+        if strict and request.model is not None and request.model != self.model_name:
             raise ModelNotServed(
                 f"model {request.model!r} is not served here; this server serves {self.model_name!r}",
                 field="model",
@@ -94,8 +99,9 @@ class RerankService:
         ]:
             self._check_side(field, side)
 
-    def _check_side(self, field: str, side: str | MultimodalObject) -> None:
+    def _check_side(self, field: str, side: Side) -> None:
         limit = self.settings.max_text_chars
+        side = plain(side, field)
         if isinstance(side, str):
             if len(side) > limit:
                 raise RequestRejected(f"text is longer than {limit} characters", field=field)
@@ -161,15 +167,49 @@ class RerankService:
         uploads: dict[str, bytes] | None = None,
         key: ApiKey | None = None,
         record: dict[str, Any] | None = None,
+        request_id: str | None = None,
     ) -> RerankResponse:
         """Check, charge the caller's quota, score. ``record`` (the audit line's counts) is filled."""
+        ranking = await self.rank(
+            request, max_documents=max_documents, uploads=uploads, key=key, record=record
+        )
+        return self.response(ranking, request_id)
+
+    async def rank(
+        self,
+        request: RerankRequest,
+        *,
+        max_documents: int,
+        uploads: dict[str, bytes] | None = None,
+        key: ApiKey | None = None,
+        record: dict[str, Any] | None = None,
+    ) -> Ranking:
+        """The one scoring path of every route and dialect: check, charge, truncate, score."""
         if record is not None:
             record["documents"] = len(request.documents)
-        self.check(request, max_documents=max_documents)
+        if len(request.documents) > max_documents:  # before any video is decoded
+            self.check(request, max_documents=max_documents)
         reranker = self.require_model()
+        videos = VideoReader(
+            allow_urls=self.settings.allow_urls,
+            max_bytes=self.settings.max_image_bytes,
+            fps=reranker.config.fps,
+            max_frames=reranker.config.max_frames,
+        )
+        request = await asyncio.to_thread(normalized, request, videos)
+        self.check(request, max_documents=max_documents)
         self.charge(key, len(request.documents))
         query = _side(request.query, uploads, "query")
-        documents = [_side(d, uploads, f"documents[{i}]") for i, d in enumerate(request.documents)]
+        sides = [plain(d, f"documents[{i}]") for i, d in enumerate(request.documents)]
+        truncated: set[int] = set()
+        if request.token_limit is not None:
+            for i, side in enumerate(sides):
+                sides[i], cut = truncate(
+                    side, reranker.tokenizer, request.token_limit, request.truncation_direction
+                )
+                if cut:
+                    truncated.add(i)
+        documents = [_side(d, uploads, f"documents[{i}]") for i, d in enumerate(sides)]
         try:
             preprocess = PreprocessConfig(**request.preprocess.model_dump()) if request.preprocess else None
         except ConfigError as exc:
@@ -182,13 +222,13 @@ class RerankService:
 
         def work() -> RankedResults:
             return reranker.rank(
-                query, documents, request.instruction, request.top_n,
+                query, documents, request.instruction, request.top_n or None,
                 preprocess=preprocess, quality=quality, explain=request.explain,
             )  # fmt: skip
 
         ranked = await self.run_scoring(work)
         self.count(key, ranked, record)
-        return self.response(request, ranked)
+        return Ranking(request, ranked, frozenset(truncated))
 
     async def run_scoring(self, work: Callable[[], T]) -> T:
         """Run model work through the queue. If the engine itself breaks (not the request), the
@@ -209,11 +249,13 @@ class RerankService:
         finally:
             self.metrics.queue_depth.set(self.scheduler.depth)
 
-    def response(self, request: RerankRequest, ranked: RankedResults) -> RerankResponse:
+    def response(self, ranking: Ranking, request_id: str | None) -> RerankResponse:
+        ranked, request = ranking.ranked, ranking.request
+
         def document(index: int) -> dict[str, Any] | None:
             if not request.return_documents:
                 return None
-            original = request.documents[index]
+            original = plain(request.documents[index], f"documents[{index}]")
             if isinstance(original, str):
                 return {"text": original}
             # Texts and references come back; a data: URI's payload does not (it can be megabytes).
@@ -222,13 +264,16 @@ class RerankService:
         results = [
             ResultOut(
                 index=r.index,
-                relevance_score=r.score,
+                relevance_score=ranking.score_of(r, raw=request.raw),
+                logit=r.logit,
                 document=document(r.index),
                 penalized_score=r.penalized_score,
                 quality=r.quality,
                 num_tokens=r.num_tokens,
                 images=[f.to_dict() for f in r.images],
                 sub_scores={k: v for k, v in asdict(r.explanation).items()} if r.explanation else None,
+                truncated=ranking.truncated_flag(r.index),
+                probability=r.probability,
             )
             for r in ranked.results
         ]
@@ -238,6 +283,7 @@ class RerankService:
         ]
         images = sum(len(r.images) for r in ranked.results) + len(ranked.query_images)
         return RerankResponse(
+            id=request_id,
             model=self.model_name,
             results=results,
             rejected=rejected,
@@ -247,6 +293,23 @@ class RerankService:
             timing=Timing(prepare_ms=ranked.prepare_s * 1000, model_ms=ranked.forward_s * 1000),
             warning=RANDOM_WEIGHTS_WARNING if ranked.random_weights else None,
         )
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """What one scoring request produced: the library's ranking, and which documents were cut."""
+
+    request: RerankRequest  # as scored: every side in our shape
+    ranked: RankedResults
+    truncated: frozenset[int]
+
+    def score_of(self, result: RankedResult, *, raw: bool) -> float:
+        """The score a client asked for: the probability, or (``raw``) the yes-minus-no logit."""
+        return result.logit if raw and result.logit is not None else result.score
+
+    def truncated_flag(self, index: int) -> bool | None:
+        """True for a document whose text was cut; None (left out of the JSON) for the others."""
+        return True if index in self.truncated else None
 
 
 def _resolve(ref: str, uploads: dict[str, bytes] | None) -> str | bytes:
@@ -259,10 +322,11 @@ def _resolve(ref: str, uploads: dict[str, bytes] | None) -> str | bytes:
     return ref
 
 
-def _side(side: str | MultimodalObject, uploads: dict[str, bytes] | None, field: str) -> Any:
+def _side(side: Side, uploads: dict[str, bytes] | None, field: str) -> Any:
     """A request side as the Python API takes it. A bare string is always sent on as explicit
     ``{"text": ...}``, so the library's check for path-like strings never runs on remote input
     (a server must not say which of its files exist); a bare ``upload:NAME`` is the uploaded file."""
+    side = plain(side, field)
     if isinstance(side, str):
         if side.startswith("upload:"):
             if uploads is None:

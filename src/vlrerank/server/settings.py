@@ -63,6 +63,9 @@ class Settings(BaseSettings):
         default_factory=list, description="origins allowed to call the API from a browser ('*': any)"
     )
     ui: bool = Field(True, description="mount the web UI at /")
+    strict_model: bool = Field(
+        False, description="refuse (404) a request naming another model; off: any name is served"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -13,9 +13,8 @@ from ..schemas import ErrorResponse, RerankRequest, RerankResponse
 # Keys are checked for every route at once, by auth.AccessControl.
 router = APIRouter(tags=["rerank"])
 # The error shape, documented for every status the API can answer with.
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (401, 404, 413, 422, 429, 503, 504)
-}
+STATUSES = (401, 404, 413, 422, 429, 503, 504)
+ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for status in STATUSES}
 
 
 @router.post(
@@ -23,9 +22,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 )
 async def rerank(body: RerankRequest, request: Request) -> RerankResponse:
     service = request.app.state.service
-    record = _audit(request, "json")
+    record = audit(request, "json")
     return await service.rerank(
-        body, max_documents=service.settings.max_documents, key=caller(request), record=record
+        body,
+        max_documents=service.settings.max_documents,
+        key=caller(request),
+        record=record,
+        request_id=request_id(request),
     )
 
 
@@ -88,11 +91,17 @@ async def rerank_upload(request: Request) -> RerankResponse:
         max_documents=settings.max_documents,
         uploads=uploads,
         key=caller(request),
-        record=_audit(request, "multipart"),
+        record=audit(request, "multipart"),
+        request_id=request_id(request),
     )
 
 
-def _audit(request: Request, dialect: str) -> dict[str, Any]:
+def request_id(request: Request) -> str | None:
+    """The request's X-Request-ID (given by the audit middleware)."""
+    return getattr(request.state, "request_id", None)
+
+
+def audit(request: Request, dialect: str) -> dict[str, Any]:
     """The audit line's counts for this request (see audit.py), tagged with the request's dialect."""
     record: dict[str, Any] = getattr(request.state, "audit", {})
     record["dialect"] = dialect

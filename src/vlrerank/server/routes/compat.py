@@ -1,0 +1,113 @@
+"""The routes stock clients call: Cohere v2 (``/v2/rerank``), Jina/vLLM/Infinity and TEI
+(``/rerank``) and vLLM's ``/score``. Each translates its body to a RerankRequest and its answer
+from the one rerank service; none scores anything itself."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from pydantic import Discriminator, Tag
+
+from ...config import DEFAULT_MAX_LENGTH
+from ..auth import caller
+from ..dialects.cohere import CohereError, CohereResponse, to_cohere
+from ..dialects.score import ScoreData, ScoreRequest, ScoreResponse
+from ..dialects.tei import TeiError, TeiRequest, TeiResult, to_tei
+from ..http_errors import RequestRejected
+from ..schemas import ErrorResponse, RerankRequest, RerankResponse
+from .rerank import ERRORS, STATUSES, audit, request_id
+
+router = APIRouter(tags=["compatible"])
+COHERE_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": CohereError} for status in STATUSES}
+# /rerank answers a TEI body's errors in TEI's shape, the others in the default one.
+ANY_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse | TeiError} for status in STATUSES
+}
+
+
+async def _rerank(request: Request, body: RerankRequest, dialect: str) -> RerankResponse:
+    service = request.app.state.service
+    return await service.rerank(
+        body,
+        max_documents=service.settings.max_documents,
+        key=caller(request),
+        record=audit(request, dialect),
+        request_id=request_id(request),
+    )
+
+
+@router.post(
+    "/v2/rerank",
+    response_model=CohereResponse,
+    response_model_exclude_none=True,
+    responses=COHERE_ERRORS,
+    summary="Cohere v2 rerank (what the Cohere v2 SDK, LangChain, LlamaIndex, Haystack call)",
+)
+async def rerank_v2(body: RerankRequest, request: Request) -> CohereResponse:
+    return to_cohere(await _rerank(request, body, "cohere"))
+
+
+def _dialect(body: Any) -> str:
+    return "tei" if isinstance(body, dict) and "texts" in body else "jina"
+
+
+RerankBody = Annotated[
+    Annotated[RerankRequest, Tag("jina")] | Annotated[TeiRequest, Tag("tei")], Discriminator(_dialect)
+]
+
+
+@router.post(
+    "/rerank",
+    response_model=RerankResponse | list[TeiResult],
+    response_model_exclude_none=True,
+    responses=ANY_ERRORS,
+    summary="Jina / vLLM / Infinity rerank, or TEI's (a body with `texts` gets TEI's bare list)",
+)
+async def rerank_any(body: RerankBody, request: Request) -> RerankResponse | list[TeiResult]:
+    if isinstance(body, TeiRequest):
+        request.state.dialect = "tei"
+        max_length = getattr(getattr(request.app.state.service.reranker, "config", None), "max_length", None)
+        response = await _rerank(request, body.as_rerank(max_length or DEFAULT_MAX_LENGTH), "tei")
+        return to_tei(body, response)
+    return await _rerank(request, body, "jina")
+
+
+@router.post(
+    "/score",
+    response_model=ScoreResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="vLLM score: queries and documents paired 1:1, 1:N or N:N; scores in input order",
+)
+async def score(body: ScoreRequest, request: Request) -> ScoreResponse:
+    service = request.app.state.service
+    total = len(body.documents_list())
+    if total > service.settings.max_documents:
+        raise RequestRejected(
+            f"{total} documents, above the limit of {service.settings.max_documents}", field="documents"
+        )
+    data: list[ScoreData] = []
+    tokens = 0
+    model, warning = service.model_name, None
+    for query, indices in body.pairs():
+        response = await _rerank(request, body.as_rerank(query, indices), "score")
+        model, warning = response.model, response.warning
+        tokens += response.usage.total_tokens
+        data += [
+            ScoreData(
+                index=indices[r.index],
+                score=r.relevance_score,
+                truncated=r.truncated,
+                probability=r.probability,
+            )
+            for r in response.results
+        ]
+    data.sort(key=lambda d: d.index)
+    return ScoreResponse(
+        id=f"score-{request_id(request)}",
+        model=model,
+        data=data,
+        usage={"prompt_tokens": tokens, "total_tokens": tokens},
+        warning=warning,
+    )
