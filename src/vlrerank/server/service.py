@@ -191,8 +191,8 @@ class RerankService:
             self.check(request, max_documents=max_documents)
         reranker = self.require_model()
         videos = VideoReader(
-            allow_urls=self.settings.allow_urls,
-            max_bytes=self.settings.max_image_bytes,
+            allow_urls=self.settings.engine.allow_urls,
+            max_bytes=self.settings.engine.max_image_bytes,
             fps=reranker.config.fps,
             max_frames=reranker.config.max_frames,
         )
