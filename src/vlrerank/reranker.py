@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
+from .calibration import Calibrator
 from .config import EngineConfig
 from .engine import LoadedCheckpoint, ScoringEngine, load_checkpoint
 from .engine.core import ScoredRequest
@@ -46,6 +48,9 @@ class Reranker:
         config: engine settings; keyword arguments override single fields, and the reference's
             names (``max_length``, ``min_pixels``, ``max_pixels``, ``total_pixels``, ``fps``,
             ``max_frames``, ``default_instruction``, ``torch_dtype``) are accepted too.
+        calibration: a calibrator file (or :class:`~vlrerank.calibration.Calibrator`) fitted by
+            ``vlrerank eval``; every result of :meth:`rank` then carries a calibrated
+            ``probability`` (and ``below_threshold`` when the file holds a threshold).
 
     Example:
         >>> from vlrerank import Reranker
@@ -56,7 +61,12 @@ class Reranker:
     """
 
     def __init__(
-        self, model_name_or_path: str, *, config: EngineConfig | None = None, **overrides: Any
+        self,
+        model_name_or_path: str,
+        *,
+        config: EngineConfig | None = None,
+        calibration: str | os.PathLike[str] | Calibrator | None = None,
+        **overrides: Any,
     ) -> None:
         config = config or EngineConfig()
         changes = {}
@@ -70,7 +80,11 @@ class Reranker:
                 value = str(value).removeprefix("torch.")
             changes[field] = value
         config = config.with_(**changes) if changes else config
+        calibrator = Calibrator.load(calibration) if isinstance(calibration, (str, os.PathLike)) else calibration
         self._setup(load_checkpoint(model_name_or_path, config), config)
+        if calibrator is not None:
+            calibrator.check_setup(model=self.model_name)
+        self._calibrator = calibrator
 
     @classmethod
     def from_checkpoint(cls, checkpoint: LoadedCheckpoint, config: EngineConfig | None = None) -> Reranker:
@@ -80,6 +94,7 @@ class Reranker:
         return reranker
 
     def _setup(self, checkpoint: LoadedCheckpoint, config: EngineConfig) -> None:
+        self._calibrator: Calibrator | None = None
         self.config = config
         self.model_name = checkpoint.name
         self._checkpoint = checkpoint
@@ -91,6 +106,11 @@ class Reranker:
     def random_weights(self) -> bool:
         """True when the checkpoint was built with random weights (scores are meaningless)."""
         return self._checkpoint.random_weights
+
+    @property
+    def calibrator(self) -> Calibrator | None:
+        """The calibrator that fills each result's ``probability``, when one was loaded."""
+        return self._calibrator
 
     @property
     def chat_template(self) -> ChatTemplate:
@@ -247,7 +267,7 @@ class Reranker:
             for i, s in enumerate(scored.scores)
             if s.rejection is not None
         )
-        return RankedResults(
+        ranked = RankedResults(
             results=tuple(results[i] for i in order[:top_n]),
             rejected=rejected,
             query=query,
@@ -259,6 +279,7 @@ class Reranker:
             forward_s=scored.forward_s,
             pairs=sum(r.pairs for r in results),
         )
+        return ranked if self._calibrator is None else self._calibrator.apply(ranked)
 
     def _score(
         self,
