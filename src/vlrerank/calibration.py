@@ -120,7 +120,7 @@ class Calibrator:
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{source}: not a calibrator file (line {exc.lineno}: {exc.msg})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ConfigError(f"{source}: not a calibrator file (no \"format\": \"{FORMAT}\")")
+            raise ConfigError(f'{source}: not a calibrator file (no "format": "{FORMAT}")')
         if data.get("version") != VERSION:
             raise ConfigError(
                 f"{source}: calibrator version {data.get('version')!r}; this vlrerank reads version "

@@ -60,6 +60,8 @@ class Reranker:
         [0, 1]
     """
 
+    _calibrator: Calibrator | None
+
     def __init__(
         self,
         model_name_or_path: str,
@@ -80,10 +82,13 @@ class Reranker:
                 value = str(value).removeprefix("torch.")
             changes[field] = value
         config = config.with_(**changes) if changes else config
-        calibrator = Calibrator.load(calibration) if isinstance(calibration, (str, os.PathLike)) else calibration
-        self._setup(load_checkpoint(model_name_or_path, config), config)
+        calibrator = (
+            Calibrator.load(calibration) if isinstance(calibration, (str, os.PathLike)) else calibration
+        )
+        checkpoint = load_checkpoint(model_name_or_path, config)
         if calibrator is not None:
-            calibrator.check_setup(model=self.model_name)
+            calibrator.check_setup(model=checkpoint.name)
+        self._setup(checkpoint, config)
         self._calibrator = calibrator
 
     @classmethod
@@ -94,7 +99,7 @@ class Reranker:
         return reranker
 
     def _setup(self, checkpoint: LoadedCheckpoint, config: EngineConfig) -> None:
-        self._calibrator: Calibrator | None = None
+        self._calibrator = None
         self.config = config
         self.model_name = checkpoint.name
         self._checkpoint = checkpoint

@@ -110,7 +110,10 @@ def run_eval(args: argparse.Namespace) -> int:
     instructions = [args.instruction or DEFAULT_INSTRUCTION]
     if args.instruction_b:
         instructions.append(args.instruction_b)
-    print(f"{len(data.queries)} queries, {len(data.pairs)} pairs x {len(instructions)} instruction(s) from {data.source}")
+    print(
+        f"{len(data.queries)} queries, {len(data.pairs)} pairs x {len(instructions)} instruction(s) "
+        f"from {data.source}"
+    )
     reranker: list[Any] = []
 
     def build() -> Any:
@@ -184,8 +187,12 @@ def _print_invariance(report: Any) -> None:
         print(f"WARNING: {RANDOM_WEIGHTS_WARNING}")
     print(f"batch invariance on {report.pairs} pairs (differences from each pair scored alone):")
     for d in report.differences:
-        print(f"  {d.condition}: max |logit diff| {d.max_abs_logit:.3g}, max |score diff| {d.max_abs_score:.3g}")
-    print(f"  largest: {report.largest:.3g} (engine runs shared by concurrent requests: {report.merged_runs})")
+        print(
+            f"  {d.condition}: max |logit diff| {d.max_abs_logit:.3g}, max |score diff| {d.max_abs_score:.3g}"
+        )
+    print(
+        f"  largest: {report.largest:.3g} (engine runs shared by concurrent requests: {report.merged_runs})"
+    )
 
 
 def run_invariance(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..errors import ConfigError
 from .calibrate import CalibrationFit, fit_calibrator

@@ -62,7 +62,9 @@ def _scores(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
     }
 
 
-def scores_with_ci(labels: np.ndarray, probabilities: np.ndarray, seed: int = 0) -> dict[str, dict[str, float]]:
+def scores_with_ci(
+    labels: np.ndarray, probabilities: np.ndarray, seed: int = 0
+) -> dict[str, dict[str, float]]:
     """ECE, Brier and log-loss with percentile bootstrap CIs over pairs."""
     point = _scores(labels, probabilities)
     rng = np.random.default_rng(seed)

@@ -121,7 +121,7 @@ def _identified(path: Path) -> dict[str, dict[str, Any]]:
         where = f"{path}:{number}"
         key = value.get("_id", value.get("id"))
         if key is None or str(key) == "":
-            raise ConfigError(f"{where}: missing \"_id\"")
+            raise ConfigError(f'{where}: missing "_id"')
         if str(key) in items:
             raise ConfigError(f"{where}: duplicate id {key!r}")
         items[str(key)] = _item(value, path.parent, where)
@@ -225,21 +225,21 @@ def _load_candidates(path: Path) -> EvalSet:
         where = f"{path}:{number}"
         query = value.get("query")
         if query is None:
-            raise ConfigError(f"{where}: missing \"query\"")
+            raise ConfigError(f'{where}: missing "query"')
         query_id = str(value.get("query_id", value.get("id", f"q{number}")))
         if query_id in queries:
             raise ConfigError(f"{where}: duplicate query id {query_id!r}")
         queries[query_id] = _item(query if isinstance(query, dict) else {"text": query}, path.parent, where)
         given = value.get("candidates")
         if not isinstance(given, list) or not given:
-            raise ConfigError(f"{where}: \"candidates\" must be a non-empty list")
+            raise ConfigError(f'{where}: "candidates" must be a non-empty list')
         ranks: list[tuple[float, int, str]] = []
         for position, candidate in enumerate(given):
             at = f"{where}: candidates[{position}]"
             if not isinstance(candidate, dict):
                 raise ConfigError(f"{at}: expected an object with text/image/video, label and rank")
             if "label" not in candidate:
-                raise ConfigError(f"{at}: missing \"label\" (0 for not relevant, 1 or more for relevant)")
+                raise ConfigError(f'{at}: missing "label" (0 for not relevant, 1 or more for relevant)')
             try:
                 label = int(candidate["label"])
             except (TypeError, ValueError):

@@ -97,14 +97,14 @@ def check_invariance(
         futures = []
         for q, ids in by_query.items():
             futures.append(pool.submit(rank, q, rng.sample(ids, len(ids)), mixed))
-            noisy = rng.sample(ids, len(ids))
-            futures.append(
-                pool.submit(lambda ids=noisy: reranker.rank(NOISE_QUERY, [data.documents[d] for d in ids]))
-            )
+            noisy = [data.documents[d] for d in rng.sample(ids, len(ids))]
+            futures.append(pool.submit(reranker.rank, NOISE_QUERY, noisy))
         for future in futures:
             future.result()
     merged = reranker.engine_stats().get("merged_runs", 0) - before
-    report = InvarianceReport(reranker.model_name, bool(reranker.random_weights), len(chosen), merged_runs=merged)
+    report = InvarianceReport(
+        reranker.model_name, bool(reranker.random_weights), len(chosen), merged_runs=merged
+    )
     for name, scores in (("shuffled batches", shuffled), ("mixed with concurrent requests", mixed)):
         report.differences.append(_difference(name, alone, scores))
     return report

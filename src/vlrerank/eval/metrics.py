@@ -73,7 +73,7 @@ class Paired:
     losses: int
 
 
-def mean_ci(values: Sequence[float], seed: int = 0) -> Mean:
+def mean_ci(values: Sequence[float] | np.ndarray, seed: int = 0) -> Mean:
     data = np.asarray(values, dtype=float)
     if data.size == 0:
         return Mean(math.nan, math.nan, math.nan, 0)

@@ -21,7 +21,9 @@ def figures(analysis: Analysis, rows: list[EvalRow]) -> dict[str, str]:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise MissingDependencyError("the report's plots need matplotlib: pip install 'vlrerank[eval]'") from None
+        raise MissingDependencyError(
+            "the report's plots need matplotlib: pip install 'vlrerank[eval]'"
+        ) from None
 
     def encode(figure: Any) -> str:
         buffer = io.BytesIO()
@@ -52,11 +54,16 @@ def figures(analysis: Analysis, rows: list[EvalRow]) -> dict[str, str]:
     scored = [r for r in rows if r.score is not None and r.variant == 0]
     if scored:
         figure, axis = plt.subplots(figsize=(7, 3.5))
-        bins = np.linspace(0, 1, 26)
+        bins = [i / 25 for i in range(26)]
         for name, chosen in (("relevant", [r for r in scored if r.label > 0]),
                              ("not relevant", [r for r in scored if r.label <= 0])):  # fmt: skip
             if chosen:
-                axis.hist([r.score for r in chosen], bins=bins, alpha=0.55, label=f"{name} ({len(chosen)})")
+                axis.hist(
+                    [float(r.score or 0.0) for r in chosen],
+                    bins=bins,
+                    alpha=0.55,
+                    label=f"{name} ({len(chosen)})",
+                )
         axis.set_xlabel("model score")
         axis.set_ylabel("pairs")
         axis.set_title("Score distribution, relevant vs not" + title_suffix)

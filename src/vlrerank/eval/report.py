@@ -32,17 +32,29 @@ def tables(analysis: Analysis) -> dict[str, tuple[list[str], list[list[str]]]]:
     out["Metrics (mean over queries, 95% bootstrap CI)"] = (
         ["measure", *orders],
         [
-            [m] + [f"{_f(analysis.means[o][m].value)} [{_f(analysis.means[o][m].ci_low)}, "
-                   f"{_f(analysis.means[o][m].ci_high)}]" for o in orders]  # fmt: skip
+            [m]
+            + [
+                f"{_f(analysis.means[o][m].value)} [{_f(analysis.means[o][m].ci_low)}, "
+                f"{_f(analysis.means[o][m].ci_high)}]"
+                for o in orders
+            ]
             for m in measures
         ],
     )
     out["Paired per-query differences (b - a)"] = (
         ["measure", "a", "b", "queries", "mean delta", "95% CI", "Wilcoxon p", "b better", "a better"],
         [
-            [c.measure, c.a, c.b, str(c.result.delta.n), _f(c.result.delta.value),
-             f"[{_f(c.result.delta.ci_low)}, {_f(c.result.delta.ci_high)}]", _f(c.result.p_value),
-             str(c.result.wins), str(c.result.losses)]  # fmt: skip
+            [
+                c.measure,
+                c.a,
+                c.b,
+                str(c.result.delta.n),
+                _f(c.result.delta.value),
+                f"[{_f(c.result.delta.ci_low)}, {_f(c.result.delta.ci_high)}]",
+                _f(c.result.p_value),
+                str(c.result.wins),
+                str(c.result.losses),
+            ]
             for c in analysis.comparisons
         ],
     )
@@ -51,15 +63,27 @@ def tables(analysis: Analysis) -> dict[str, tuple[list[str], list[list[str]]]]:
         out["Calibration (model score vs calibrated, out-of-fold; 95% CI)"] = (
             ["measure", "model score", "calibrated"],
             [
-                [name, *(f"{_f(s[name]['value'], 4)} [{_f(s[name]['ci_low'], 4)}, {_f(s[name]['ci_high'], 4)}]"
-                         for s in (fit.before, fit.after))]  # fmt: skip
+                [
+                    name,
+                    *(
+                        f"{_f(s[name]['value'], 4)} [{_f(s[name]['ci_low'], 4)}, {_f(s[name]['ci_high'], 4)}]"
+                        for s in (fit.before, fit.after)
+                    ),
+                ]
                 for name in ("ece", "brier", "log_loss")
             ],
         )
         out["Threshold advice (on the calibrated probability)"] = (
             ["rule", "threshold", "95% CI", "precision", "recall kept", "F1"],
             [
-                [t.rule, _f(t.value), f"[{_f(t.ci_low)}, {_f(t.ci_high)}]", _f(t.precision), _f(t.recall), _f(t.f1)]
+                [
+                    t.rule,
+                    _f(t.value),
+                    f"[{_f(t.ci_low)}, {_f(t.ci_high)}]",
+                    _f(t.precision),
+                    _f(t.recall),
+                    _f(t.f1),
+                ]
                 if t is not None
                 else [name, "not reached", "-", "-", "-", "-"]
                 for name, t in fit.thresholds.items()
@@ -77,7 +101,9 @@ def _intro(analysis: Analysis) -> list[str]:
         name = "Instruction" if len(analysis.instructions) == 1 else f"Instruction {'AB'[i]}"
         lines.append(f"{name}: {instruction}")
     if not analysis.first_stage:
-        lines.append("No first-stage order was given (every document was a candidate): reranked metrics only.")
+        lines.append(
+            "No first-stage order was given (every document was a candidate): reranked metrics only."
+        )
     fit = analysis.calibration
     if fit is not None:
         chosen = fit.calibrator
@@ -85,7 +111,8 @@ def _intro(analysis: Analysis) -> list[str]:
             f"Calibration: {chosen.method} chosen by cross-validated log-loss "
             f"(platt {_f(fit.cv_log_loss['platt'], 4)}, isotonic {_f(fit.cv_log_loss['isotonic'], 4)}) on "
             f"{fit.pairs} pairs ({fit.relevant} relevant); applied threshold: "
-            f"{_f(chosen.threshold) if chosen.threshold is not None else 'none'} ({chosen.threshold_rule or '-'}). "
+            f"{_f(chosen.threshold) if chosen.threshold is not None else 'none'} "
+            f"({chosen.threshold_rule or '-'}). "
             f"Saved as {CALIBRATOR_NAME}."
         )
     elif analysis.calibration_error:
@@ -104,7 +131,11 @@ def _json_ready(value: Any) -> Any:
 
 
 def write_report(
-    out_dir: str | Path, *, ks: list[int] | None = None, target_precision: float = 0.9, apply_threshold: str = "max-f1"
+    out_dir: str | Path,
+    *,
+    ks: list[int] | None = None,
+    target_precision: float = 0.9,
+    apply_threshold: str = "max-f1",
 ) -> Path:
     """Write report.html, report.md, report.json, pairs.csv and calibrator.json; return the HTML path."""
     out = Path(out_dir)
@@ -113,11 +144,17 @@ def write_report(
     store = open_store(out)
     try:
         rows: list[EvalRow] = list(store.rows())
-        meta = {k: store.meta(k) for k in ("setup", "model", "source", "first_stage", "qrels", "random_weights")}
+        meta = {
+            k: store.meta(k) for k in ("setup", "model", "source", "first_stage", "qrels", "random_weights")
+        }
     finally:
         store.close()
     analysis = analyse(
-        rows, meta, measure_names(ks or [10]), target_precision=target_precision, apply_threshold=apply_threshold
+        rows,
+        meta,
+        measure_names(ks or [10]),
+        target_precision=target_precision,
+        apply_threshold=apply_threshold,
     )
     if analysis.calibration is not None:
         analysis.calibration.calibrator.save(out / CALIBRATOR_NAME)
@@ -165,7 +202,9 @@ def write_report(
         html.append(f"<p class='banner'><strong>{escape(banner)}</strong></p>")
     html.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in intro) + "</ul>")
     for title, encoded in figures(analysis, rows).items():
-        html.append(f"<h2>{escape(title)}</h2><img alt='{escape(title)}' src='data:image/png;base64,{encoded}'>")
+        html.append(
+            f"<h2>{escape(title)}</h2><img alt='{escape(title)}' src='data:image/png;base64,{encoded}'>"
+        )
     for title, (header, body) in all_tables.items():
         html.append(f"<h2>{escape(title)}</h2><table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header))
         html += ["<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>" for cells in body]

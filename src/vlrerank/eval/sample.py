@@ -79,7 +79,12 @@ def write_sample(directory: str | os.PathLike[str], *, seed: int = 0) -> Path:
             for rank, document_id in enumerate(rng.permutation(chosen), start=1):
                 handle.write(f"{query_id} Q0 {document_id} {rank} {1.0 / rank:.4f} shuffled\n")
     readme = _README.format(
-        documents=len(documents), queries=len(queries), directory=root, width=SIZE[0], height=SIZE[1], seed=seed
+        documents=len(documents),
+        queries=len(queries),
+        directory=root,
+        width=SIZE[0],
+        height=SIZE[1],
+        seed=seed,
     )
     (root / "README.md").write_text(readme, encoding="utf-8")
     return root

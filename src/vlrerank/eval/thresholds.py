@@ -28,7 +28,9 @@ class Threshold:
     f1: float
 
 
-def _choose(labels: np.ndarray, probabilities: np.ndarray, rule: str, target: float) -> tuple[float, float, float] | None:
+def _choose(
+    labels: np.ndarray, probabilities: np.ndarray, rule: str, target: float
+) -> tuple[float, float, float] | None:
     """(threshold, precision, recall) under ``rule``, or None when no threshold satisfies it."""
     from sklearn.metrics import precision_recall_curve
 
@@ -37,7 +39,9 @@ def _choose(labels: np.ndarray, probabilities: np.ndarray, rule: str, target: fl
     precision, recall, cuts = precision_recall_curve(labels, probabilities)
     precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
     if rule == "max-f1":
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0)
+        f1 = np.where(
+            precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0
+        )
         best = int(np.argmax(f1))
     else:
         reaching = np.flatnonzero(precision >= target)
@@ -64,7 +68,7 @@ def advise(
         if again is not None:
             draws.append(again[0])
     tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = (np.percentile(draws, [tail, 100 - tail]) if draws else (value, value))
+    low, high = np.percentile(draws, [tail, 100 - tail]) if draws else (value, value)
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     name = "max-f1" if rule == "max-f1" else f"precision>={target:g}"
     return Threshold(name, value, float(low), float(high), precision, recall, f1)

@@ -1,7 +1,8 @@
 """Results on disk: one SQLite file in WAL mode, one row per condition, written as they are made.
 
 The study stores :class:`ResultRow`; ``vlrerank eval`` stores its own row type in the same way
-(any frozen dataclass whose first field is the row's unique key). Rows are keyed by the condition's stable hash and inserted with ``INSERT OR IGNORE`` inside a
+(any frozen dataclass whose first field is the row's unique key). Rows are keyed by the
+condition's stable hash and inserted with ``INSERT OR IGNORE`` inside a
 transaction per batch, so a process killed at any moment leaves only whole batches behind, a rerun
 computes just what is missing, and no condition is ever stored twice. A fingerprint of model,
 spec, manifest and package version guards against mixing results from different setups.
@@ -14,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from ..errors import ConfigError
 
@@ -63,6 +64,10 @@ class ResultStore(Generic[Row]):
             message = f"cannot write results to {self.path}: {exc}; {_REMEDY}"
             raise ConfigError(message) from None
 
+    @overload
+    def __init__(self: ResultStore[ResultRow], path: Path) -> None: ...
+    @overload
+    def __init__(self, path: Path, row_type: type[Row]) -> None: ...
     def __init__(self, path: Path, row_type: Any = ResultRow) -> None:
         self.path = path
         self._row_type = row_type
