@@ -24,6 +24,9 @@ def register(commands: Any) -> None:
     add_engine_arguments(parser)
     parser.add_argument("--device", default=None, help="auto, cpu or cuda[:N]")
     parser.add_argument("--no-ui", action="store_true", help="serve the REST API only")
+    parser.add_argument(
+        "--calibration", default=None, metavar="PATH", help="calibrator file from `vlrerank eval`"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -45,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         "device": args.device,
         "revision": args.revision,
         "chat_template": args.chat_template,
+        "calibration": args.calibration,
         **engine_overrides(args),
     }
     if args.no_ui:
@@ -58,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"invalid server setting (option or VLRERANK_* variable): {problems}") from None
     from ..engine.inspection import inspect_checkpoint, require_usable
 
+    if settings.calibration:
+        from ..calibration import Calibrator
+
+        Calibrator.load(settings.calibration)  # a bad file fails now, not at the first request
     config = settings.engine_config()
     # Fail now, before the port opens, with every problem (or the how-to message of a missing
     # model), not later from /ready.

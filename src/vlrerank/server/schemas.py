@@ -73,6 +73,9 @@ class RerankRequest(Strict):
     preprocess: PreprocessOptions | None = None
     quality: QualityOptions | None = None
     explain: bool = False
+    drop_below_threshold: bool = Field(
+        False, description="leave out results under the calibrator's threshold (when one is loaded)"
+    )
 
 
 class SubScoreOut(BaseModel):
@@ -90,6 +93,8 @@ class ResultOut(BaseModel):
     num_tokens: int
     images: list[dict[str, Any]] = []
     sub_scores: dict[str, SubScoreOut] | None = None
+    probability: float | None = Field(None, description="calibrated probability (a calibrator is loaded)")
+    below_threshold: bool | None = Field(None, description="probability under the calibrator's threshold")
 
 
 class RejectedOut(BaseModel):
@@ -120,6 +125,10 @@ class RerankResponse(BaseModel):
     usage: Usage
     timing: Timing
     warning: str | None = None
+    threshold: float | None = Field(None, description="the calibrator's threshold, when it has one")
+    nothing_relevant: bool | None = Field(
+        None, description="true when a threshold is loaded and no candidate reaches it"
+    )
 
 
 class ErrorDetail(BaseModel):

@@ -51,7 +51,11 @@ class RerankService:
     def load(self) -> None:
         """Load the model (in a background thread, so /health answers meanwhile)."""
         try:
-            self.reranker = Reranker(self.settings.model, config=self.settings.engine_config())
+            self.reranker = Reranker(
+                self.settings.model,
+                config=self.settings.engine_config(),
+                calibration=self.settings.calibration,
+            )
         except Exception as exc:  # kept and reported by /ready and every request
             self.load_error = exc
 
@@ -229,8 +233,11 @@ class RerankService:
                 num_tokens=r.num_tokens,
                 images=[f.to_dict() for f in r.images],
                 sub_scores={k: v for k, v in asdict(r.explanation).items()} if r.explanation else None,
+                probability=r.probability,
+                below_threshold=r.below_threshold,
             )
             for r in ranked.results
+            if not (request.drop_below_threshold and r.below_threshold)
         ]
         rejected = [
             RejectedOut(index=r.index, message=r.message, quality=r.quality, document=document(r.index))
@@ -246,6 +253,8 @@ class RerankService:
             ),
             timing=Timing(prepare_ms=ranked.prepare_s * 1000, model_ms=ranked.forward_s * 1000),
             warning=RANDOM_WEIGHTS_WARNING if ranked.random_weights else None,
+            threshold=ranked.threshold,
+            nothing_relevant=ranked.nothing_relevant,
         )
 
 

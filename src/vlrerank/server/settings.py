@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     )
     allow_urls: bool = Field(False, description="fetch http(s) images (public addresses only)")
     ui: bool = Field(True, description="mount the web UI at /")
+    calibration: str | None = Field(
+        None, description="calibrator file from `vlrerank eval`: every result gets a calibrated probability"
+    )
 
     def engine_config(self) -> EngineConfig:
         """The engine settings this server runs with (also what ``serve`` checks before starting)."""
