@@ -175,7 +175,18 @@ def write_report(
         "errors": analysis.errors,
         "metrics": {o: {m: asdict(v) for m, v in ms.items()} for o, ms in analysis.means.items()},
         "comparisons": [
-            {"measure": c.measure, "a": c.a, "b": c.b, **asdict(c.result)} for c in analysis.comparisons
+            {
+                "measure": c.measure,
+                "a": c.a,
+                "b": c.b,
+                "mean_a": asdict(c.result.a),
+                "mean_b": asdict(c.result.b),
+                "delta": asdict(c.result.delta),
+                "p_value": c.result.p_value,
+                "b_better": c.result.wins,
+                "a_better": c.result.losses,
+            }
+            for c in analysis.comparisons
         ],
         "calibration": None if analysis.calibration is None else analysis.calibration.to_dict(),
     }
