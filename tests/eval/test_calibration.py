@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -118,3 +119,13 @@ def test_reranker_fills_probability_and_refuses_another_model(tiny_dir: Path, tm
     )
     with pytest.raises(ConfigError, match="fitted on model 'Qwen/Qwen3-VL-Reranker-8B'"):
         Reranker(str(tiny_dir), calibration=other.save(tmp_path / "other.json"))
+
+
+def test_nothing_relevant_when_no_result_reaches_the_threshold(reranker: Reranker) -> None:
+    ranked = reranker.rank("a cat", ["a cat on a mat", "stock prices"])
+    assert ranked.threshold is None and ranked.nothing_relevant is None
+    strict = Calibrator("platt", {"slope": 1.0, "intercept": 0.0}, model="m", instruction="i", threshold=1.0)
+    lenient = dataclasses.replace(strict, threshold=0.0)
+    assert strict.apply(ranked).nothing_relevant is True
+    assert lenient.apply(ranked).nothing_relevant is False
+    assert "nothing relevant" in str(strict.apply(ranked))
