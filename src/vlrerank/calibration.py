@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 FORMAT = "vlrerank-calibrator"
 VERSION = 1
 METHODS = ("platt", "isotonic")
+_WARNED: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,10 @@ class Calibrator:
 
     def apply(self, ranked: RankedResults) -> RankedResults:
         """``ranked`` with ``probability`` (and ``below_threshold`` when a threshold is set) filled."""
-        if ranked.instruction != self.instruction:
+        if ranked.instruction != self.instruction and (self.instruction, ranked.instruction) not in _WARNED:
+            _WARNED.add(
+                (self.instruction, ranked.instruction)
+            )  # once per pair of instructions, not per request
             logger.warning(
                 "calibrator fitted with instruction %r, applied to results of instruction %r: "
                 "its probabilities may not hold",

@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingDependencyError
 from ..testing import RANDOM_WEIGHTS_WARNING
 from .analysis import Analysis, analyse
 from .metrics import measure_names
@@ -120,6 +120,18 @@ def _intro(analysis: Analysis) -> list[str]:
     return lines
 
 
+def _require_extra() -> None:
+    import importlib.util
+
+    missing = [
+        m for m in ("ir_measures", "sklearn", "scipy", "matplotlib") if importlib.util.find_spec(m) is None
+    ]
+    if missing:
+        raise MissingDependencyError(
+            f"vlrerank eval needs its extra: pip install 'vlrerank[eval]' (missing: {', '.join(missing)})"
+        )
+
+
 def _json_ready(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
@@ -138,6 +150,7 @@ def write_report(
     apply_threshold: str = "max-f1",
 ) -> Path:
     """Write report.html, report.md, report.json, pairs.csv and calibrator.json; return the HTML path."""
+    _require_extra()
     out = Path(out_dir)
     if not (out / STORE_NAME).is_file():
         raise ConfigError(f"no eval scores in {out}; run `vlrerank eval run DATA --out {out}` first")
