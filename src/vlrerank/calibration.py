@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
+from .preprocess.config import PreprocessConfig
 from .ranking import RankedResults
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,20 @@ logger = logging.getLogger(__name__)
 FORMAT = "vlrerank-calibrator"
 VERSION = 1
 METHODS = ("platt", "isotonic")
-_WARNED: set[tuple[str, str]] = set()
+_WARNED: set[tuple[str, str, str]] = set()
+
+
+def describe_preprocess(preprocess: Any) -> str | None:
+    """``default`` for no preprocessing, a config's settings as compact JSON, ``None`` when
+    documents were prepared differently from each other (nothing single to compare)."""
+    if isinstance(preprocess, (list, tuple)):
+        described = {describe_preprocess(p) for p in preprocess}
+        return described.pop() if len(described) == 1 else None
+    if preprocess is None or (isinstance(preprocess, PreprocessConfig) and preprocess.is_reference):
+        return "default"
+    if isinstance(preprocess, PreprocessConfig):
+        return json.dumps(preprocess.to_dict(), sort_keys=True, separators=(",", ":"))
+    return None
 
 
 @dataclass(frozen=True)
@@ -67,18 +81,22 @@ class Calibrator:
     def probability(self, logit: float) -> float:
         return float(self.probabilities([logit])[0])
 
-    def apply(self, ranked: RankedResults) -> RankedResults:
-        """``ranked`` with ``probability`` (and ``below_threshold`` when a threshold is set) filled."""
-        if ranked.instruction != self.instruction and (self.instruction, ranked.instruction) not in _WARNED:
-            _WARNED.add(
-                (self.instruction, ranked.instruction)
-            )  # once per pair of instructions, not per request
-            logger.warning(
-                "calibrator fitted with instruction %r, applied to results of instruction %r: "
-                "its probabilities may not hold",
-                self.instruction,
-                ranked.instruction,
-            )
+    def apply(self, ranked: RankedResults, preprocess: Any = None) -> RankedResults:
+        """``ranked`` with ``probability`` (and ``below_threshold`` when a threshold is set) filled.
+
+        A different instruction or preprocessing than the fit's is logged as a warning (once each,
+        not per request): the probabilities may not hold for it."""
+        used = describe_preprocess(preprocess)
+        for what, fitted, now in (("instruction", self.instruction, ranked.instruction),
+                                  ("preprocessing", self.preprocess, used)):  # fmt: skip
+            if now is not None and now != fitted and (what, fitted, now) not in _WARNED:
+                _WARNED.add((what, fitted, now))
+                logger.warning(
+                    "calibrator fitted with %s %r, applied with %r: its probabilities may not hold",
+                    what,
+                    fitted,
+                    now,
+                )
         logits = [r.logit if r.logit is not None else _logit(r.score) for r in ranked.results]
         probabilities = self.probabilities(logits) if logits else np.array([])
         results = tuple(
@@ -91,17 +109,13 @@ class Calibrator:
         )
         return dataclasses.replace(ranked, results=results, threshold=self.threshold)
 
-    def check_setup(self, *, model: str, preprocess: str | None = None) -> None:
-        """Refuse a calibrator fitted on another model; warn on other preprocessing."""
+    def check_setup(self, *, model: str) -> None:
+        """Refuse a calibrator fitted on another model."""
         if Path(model).name != Path(self.model).name:
             raise ConfigError(
                 f"the calibrator was fitted on model {self.model!r}, not {model!r}: its probabilities "
                 "do not hold for another model; fit one with `vlrerank eval run ... --model "
                 f"{model}`"
-            )
-        if preprocess is not None and preprocess != self.preprocess:
-            logger.warning(
-                "calibrator fitted with preprocessing %s, used with %s", self.preprocess, preprocess
             )
 
     def to_dict(self) -> dict[str, Any]:

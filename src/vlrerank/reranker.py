@@ -284,7 +284,7 @@ class Reranker:
             forward_s=scored.forward_s,
             pairs=sum(r.pairs for r in results),
         )
-        return ranked if self._calibrator is None else self._calibrator.apply(ranked)
+        return ranked if self._calibrator is None else self._calibrator.apply(ranked, preprocess)
 
     def _score(
         self,

@@ -129,3 +129,22 @@ def test_nothing_relevant_when_no_result_reaches_the_threshold(reranker: Reranke
     assert strict.apply(ranked).nothing_relevant is True
     assert lenient.apply(ranked).nothing_relevant is False
     assert "nothing relevant" in str(strict.apply(ranked))
+
+
+def test_other_preprocessing_or_instruction_is_a_warning(
+    reranker: Reranker, caplog: pytest.LogCaptureFixture
+) -> None:
+    from vlrerank.calibration import describe_preprocess
+    from vlrerank.preprocess.config import PreprocessConfig
+
+    general = PreprocessConfig(preset="general")
+    fitted = Calibrator("platt", {"slope": 1.0, "intercept": 0.0}, model="m", instruction="fit-instruction",
+                        preprocess=str(describe_preprocess(general)))  # fmt: skip
+    ranked = reranker.rank("a cat", ["a cat on a mat"], instruction="fit-instruction")
+    with caplog.at_level("WARNING", logger="vlrerank.calibration"):
+        fitted.apply(ranked, general)
+        assert caplog.records == []
+        fitted.apply(ranked, None)
+        fitted.apply(reranker.rank("a cat", ["a mat"], instruction="another"), general)
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "preprocessing" in messages and "'default'" in messages and "'another'" in messages

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..testing import RANDOM_WEIGHTS_WARNING
-from .options import add_engine_arguments, engine_overrides
+from .options import add_engine_arguments, add_preprocess_arguments, engine_overrides, preprocess_config
 
 DATA_HELP = "a BEIR/MTEB folder (corpus.jsonl, queries.jsonl, qrels/*.tsv) or a candidates JSONL"
 
@@ -67,6 +67,7 @@ def register(commands: Any) -> None:
     run.add_argument("--restart", action="store_true", help="discard stored scores of another setup")
     run.add_argument("--check-invariance", action="store_true", help="also run the batch-invariance check")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_preprocess_arguments(run)
     _report_arguments(run)
     run.set_defaults(handler=run_eval)
 
@@ -136,6 +137,7 @@ def run_eval(args: argparse.Namespace) -> int:
         make_reranker=build,
         on_batch=progress,
         config={"engine": engine_overrides(args)},
+        preprocess=preprocess_config(args),
     )
     print(
         f"{summary.pairs} pairs: {summary.already_done} already stored, {summary.scored} scored now "

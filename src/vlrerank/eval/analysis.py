@@ -105,6 +105,7 @@ def analyse(
             [r.label for r in scored],
             model=analysis.model,
             instruction=instructions[0],
+            preprocess=str(setup.get("preprocess") or "default"),
             target_precision=target_precision,
             apply=apply_threshold,
         )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..calibration import describe_preprocess
 from ..errors import ConfigError, InputError
 from ..study.store import ResultStore
 from .data import EvalSet
@@ -70,11 +71,13 @@ def run_eval(
     make_reranker: Callable[[], Any] | None = None,
     on_batch: Callable[[int, int], None] | None = None,
     config: dict[str, Any] | None = None,
+    preprocess: Any = None,
 ) -> EvalSummary:
     """Score what ``out_dir`` does not hold yet; safe to kill and rerun at any moment.
 
     ``make_reranker`` builds the :class:`vlrerank.Reranker` (only when something is left to score);
-    ``on_batch(done, total)`` follows progress.
+    ``on_batch(done, total)`` follows progress; ``preprocess`` (a ``PreprocessConfig``) prepares
+    document images for every variant.
     """
     start = time.perf_counter()
     if not instructions or len(instructions) > 2:
@@ -83,6 +86,7 @@ def run_eval(
         "model": model,
         "instructions": list(instructions),
         "data": data.fingerprint(),
+        "preprocess": describe_preprocess(preprocess),
         "version": __version__,
         **(config or {}),
     }
@@ -120,7 +124,7 @@ def run_eval(
             random_weights = bool(reranker.random_weights)
             store.set_meta({"random_weights": str(random_weights).lower(), "model": reranker.model_name})
             for batch in _batches(todo, batch_size):
-                rows = score_batch(reranker, data, instructions, batch)
+                rows = score_batch(reranker, data, instructions, batch, preprocess)
                 store.write(rows)
                 scored += len(rows)
                 errors += sum(1 for r in rows if r.error)
@@ -155,7 +159,11 @@ def _batches(todo: list[tuple[int, str, str]], size: int) -> list[list[tuple[int
 
 
 def score_batch(
-    reranker: Any, data: EvalSet, instructions: Sequence[str], batch: list[tuple[int, str, str]]
+    reranker: Any,
+    data: EvalSet,
+    instructions: Sequence[str],
+    batch: list[tuple[int, str, str]],
+    preprocess: Any = None,
 ) -> list[EvalRow]:
     """Score one batch (one variant, one query). A bad document becomes an error row."""
     variant, query_id = batch[0][0], batch[0][1]
@@ -164,8 +172,9 @@ def score_batch(
     by_document: dict[str, Any] = {}
     while pending:
         try:
+            documents = [data.documents[d] for d in pending]
             ranked = reranker.rank(
-                data.queries[query_id], [data.documents[d] for d in pending], instructions[variant]
+                data.queries[query_id], documents, instructions[variant], preprocess=preprocess
             )
         except InputError as exc:
             if not exc.field.startswith("documents["):
