@@ -149,7 +149,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.check_invariance:
         from ..eval.invariance import check_invariance
 
-        checked = check_invariance(reranker[0] if reranker else build(), data, instructions[0])
+        model = reranker[0] if reranker else build()
+        checked = check_invariance(model, data, instructions[0], preprocess=preprocess_config(args))
         (args.out / "invariance.json").write_text(json.dumps(checked.to_dict(), indent=2) + "\n")
         _print_invariance(checked)
     print(f"report: {path} (also report.md, report.json, pairs.csv, {CALIBRATOR_NAME})")

@@ -66,6 +66,7 @@ def check_invariance(
     max_pairs: int = 64,
     threads: int = 4,
     seed: int = 0,
+    preprocess: Any = None,
 ) -> InvarianceReport:
     """Score up to ``max_pairs`` pairs of ``data`` alone, shuffled and mixed; compare."""
     rng = random.Random(seed)
@@ -76,7 +77,8 @@ def check_invariance(
 
     def rank(query_id: str, document_ids: list[str], into: Scores) -> None:
         documents = [data.documents[d] for d in document_ids]
-        _collect(reranker.rank(data.queries[query_id], documents, instruction), query_id, document_ids, into)
+        ranked = reranker.rank(data.queries[query_id], documents, instruction, preprocess=preprocess)
+        _collect(ranked, query_id, document_ids, into)
 
     alone: Scores = {}
     for q, d in chosen:
@@ -98,7 +100,7 @@ def check_invariance(
         for q, ids in by_query.items():
             futures.append(pool.submit(rank, q, rng.sample(ids, len(ids)), mixed))
             noisy = [data.documents[d] for d in rng.sample(ids, len(ids))]
-            futures.append(pool.submit(reranker.rank, NOISE_QUERY, noisy))
+            futures.append(pool.submit(reranker.rank, NOISE_QUERY, noisy, preprocess=preprocess))
         for future in futures:
             future.result()
     merged = reranker.engine_stats().get("merged_runs", 0) - before

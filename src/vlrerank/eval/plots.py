@@ -44,7 +44,7 @@ def figures(analysis: Analysis, rows: list[EvalRow]) -> dict[str, str]:
             values = np.array([m.value for m in means])
             errors = np.array([[m.value - m.ci_low for m in means], [m.ci_high - m.value for m in means]])
             axis.bar(x + i * width, values, width, yerr=np.nan_to_num(errors), capsize=3, label=order)
-        axis.set_xticks(x + width * (len(orders) - 1) / 2, measures, fontsize=8)
+        axis.set_xticks(x + width * (len(orders) - 1) / 2, measures, fontsize=8, rotation=30)
         axis.set_ylim(0, 1.05)
         axis.set_ylabel("mean over queries (95% CI)")
         axis.set_title("Ranking metrics" + title_suffix)
