@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..preprocess.config import PRESETS
 from ..testing import RANDOM_WEIGHTS_WARNING
 from .options import add_engine_arguments, add_preprocess_arguments, engine_overrides, preprocess_config
 
@@ -63,6 +64,8 @@ def register(commands: Any) -> None:
     run.add_argument("--out", type=Path, required=True, help="results folder")
     run.add_argument("--instruction", default=None, help="task instruction (default: generic retrieval)")
     run.add_argument("--instruction-b", default=None, help="a second instruction to compare (A/B)")
+    run.add_argument("--preset-b", choices=sorted(PRESETS), default=None,
+                     help="compare document preprocessing: variant B uses this preset (A/B)")  # fmt: skip
     run.add_argument("--batch-size", type=int, default=16, help="candidates per request (16)")
     run.add_argument("--restart", action="store_true", help="discard stored scores of another setup")
     run.add_argument("--check-invariance", action="store_true", help="also run the batch-invariance check")
@@ -92,6 +95,13 @@ def _reranker(args: argparse.Namespace) -> Any:
     return Reranker(args.model, device=args.device, **engine_overrides(args))
 
 
+def _variant_b(args: argparse.Namespace) -> Any:
+    if args.preset_b is None:
+        return None
+    b = argparse.Namespace(**{**vars(args), "preset": args.preset_b, "size": None})
+    return preprocess_config(b)
+
+
 def run_sample(args: argparse.Namespace) -> int:
     from ..eval.sample import write_sample
 
@@ -112,7 +122,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.instruction_b:
         instructions.append(args.instruction_b)
     print(
-        f"{len(data.queries)} queries, {len(data.pairs)} pairs x {len(instructions)} instruction(s) "
+        f"{len(data.queries)} queries, {len(data.pairs)} pairs x "
+        f"{2 if args.instruction_b or args.preset_b else 1} variant(s) "
         f"from {data.source}"
     )
     reranker: list[Any] = []
@@ -138,6 +149,7 @@ def run_eval(args: argparse.Namespace) -> int:
         on_batch=progress,
         config={"engine": engine_overrides(args)},
         preprocess=preprocess_config(args),
+        preprocess_b=_variant_b(args),
     )
     print(
         f"{summary.pairs} pairs: {summary.already_done} already stored, {summary.scored} scored now "

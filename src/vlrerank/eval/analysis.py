@@ -27,6 +27,7 @@ class Analysis:
     random_weights: bool
     source: str
     instructions: list[str]
+    preprocessing: list[str]
     queries: int
     pairs: int
     errors: int
@@ -66,6 +67,9 @@ def analyse(
         raise ConfigError("no scores stored yet; run `vlrerank eval run` first")
     setup = json.loads(meta.get("setup") or "{}")
     instructions = list(setup.get("instructions") or [rows[0].instruction])
+    stored = setup.get("preprocess") or "default"
+    stored = [stored] * len(instructions) if isinstance(stored, str) else stored
+    preprocessing = [str(p or "default") for p in stored]
     qrels = {q: {d: int(v) for d, v in docs.items()} for q, docs in json.loads(meta["qrels"] or "{}").items()}
     first_stage = meta.get("first_stage") == "true"
     analysis = Analysis(
@@ -73,6 +77,7 @@ def analyse(
         random_weights=meta.get("random_weights") == "true",
         source=str(meta.get("source")),
         instructions=instructions,
+        preprocessing=preprocessing,
         queries=len(qrels),
         pairs=sum(1 for r in rows if r.variant == 0),
         errors=sum(1 for r in rows if r.error),
@@ -105,7 +110,7 @@ def analyse(
             [r.label for r in scored],
             model=analysis.model,
             instruction=instructions[0],
-            preprocess=str(setup.get("preprocess") or "default"),
+            preprocess=preprocessing[0],
             target_precision=target_precision,
             apply=apply_threshold,
         )

@@ -98,8 +98,9 @@ def _intro(analysis: Analysis) -> list[str]:
         f"{analysis.pairs} pairs per instruction, {analysis.errors} failed pairs.",
     ]
     for i, instruction in enumerate(analysis.instructions):
-        name = "Instruction" if len(analysis.instructions) == 1 else f"Instruction {'AB'[i]}"
-        lines.append(f"{name}: {instruction}")
+        name = "" if len(analysis.instructions) == 1 else f" {'AB'[i]}"
+        lines.append(f"Instruction{name}: {instruction}")
+        lines.append(f"Preprocessing{name}: {analysis.preprocessing[i]}")
     if not analysis.first_stage:
         lines.append(
             "No first-stage order was given (every document was a candidate): reranked metrics only."
@@ -183,6 +184,7 @@ def write_report(
         "model": analysis.model,
         "source": analysis.source,
         "instructions": analysis.instructions,
+        "preprocessing": analysis.preprocessing,
         "queries": analysis.queries,
         "pairs": analysis.pairs,
         "errors": analysis.errors,

@@ -72,21 +72,31 @@ def run_eval(
     on_batch: Callable[[int, int], None] | None = None,
     config: dict[str, Any] | None = None,
     preprocess: Any = None,
+    preprocess_b: Any = None,
 ) -> EvalSummary:
     """Score what ``out_dir`` does not hold yet; safe to kill and rerun at any moment.
 
     ``make_reranker`` builds the :class:`vlrerank.Reranker` (only when something is left to score);
     ``on_batch(done, total)`` follows progress; ``preprocess`` (a ``PreprocessConfig``) prepares
-    document images for every variant.
+    document images, and ``preprocess_b`` (when given) does so for variant B instead: an A/B of
+    two preprocessing setups (with one instruction, both variants use it).
     """
     start = time.perf_counter()
     if not instructions or len(instructions) > 2:
         raise ConfigError("give one instruction, or two to compare them")
+    if preprocess_b is not None and len(instructions) == 1:
+        instructions = [instructions[0], instructions[0]]
+    preparations = [preprocess, preprocess if preprocess_b is None else preprocess_b][: len(instructions)]
+    described = [describe_preprocess(p) for p in preparations]
+    if len(instructions) == 2 and instructions[0] == instructions[1] and described[0] == described[1]:
+        raise ConfigError(
+            "variants A and B are the same: give a different instruction or preprocessing for B"
+        )
     setup = {
         "model": model,
         "instructions": list(instructions),
         "data": data.fingerprint(),
-        "preprocess": describe_preprocess(preprocess),
+        "preprocess": described,
         "version": __version__,
         **(config or {}),
     }
@@ -124,7 +134,7 @@ def run_eval(
             random_weights = bool(reranker.random_weights)
             store.set_meta({"random_weights": str(random_weights).lower(), "model": reranker.model_name})
             for batch in _batches(todo, batch_size):
-                rows = score_batch(reranker, data, instructions, batch, preprocess)
+                rows = score_batch(reranker, data, instructions, batch, preparations[batch[0][0]])
                 store.write(rows)
                 scored += len(rows)
                 errors += sum(1 for r in rows if r.error)
