@@ -57,7 +57,7 @@ def register(commands: Any) -> None:
         description=(
             "Score every (query, candidate) pair, storing each batch as it is made: rerun the same "
             "command to resume. Then write report.html/.md/.json, pairs.csv and calibrator.json "
-            "into --out. " + DATA_HELP + "."
+            "into --out. DATA is " + DATA_HELP + "."
         ),
     )
     _data_arguments(run)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -53,7 +52,13 @@ def write_sample(directory: str | os.PathLike[str], *, seed: int = 0) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             with Image.open(Path(scratch) / image) as picture:
                 picture.convert("RGB").resize(SIZE, Image.Resampling.LANCZOS).save(target, quality=90)
-        shutil.copy(Path(scratch) / "LICENSES.md", root / "LICENSES.md")
+        licences = (Path(scratch) / "LICENSES.md").read_text(encoding="utf-8")
+        note = (
+            f"\nFor the eval sample every image below was downscaled to {SIZE[0]}x{SIZE[1]} and saved "
+            "as JPEG (`images/<category>/<name>.jpg`); sources and licences are unchanged.\n"
+        )
+        head, _, table = licences.partition("\n| File |")
+        (root / "LICENSES.md").write_text(head + note + "\n| File |" + table, encoding="utf-8")
     documents = sorted({(r["image"], r["category"]) for r in rows})
     ids = {image: Path(image).with_suffix("").as_posix().removeprefix("images/") for image, _ in documents}
     with (root / "corpus.jsonl").open("w", encoding="utf-8") as handle:
