@@ -39,3 +39,13 @@ def test_an_ab_of_identical_variants_is_refused(beir: Path, reranker: Reranker, 
     data = load(beir, run=beir / "run.trec", depth=2)
     with pytest.raises(ConfigError, match="variants A and B are the same"):
         run_eval(data, tmp_path / "o", model="m", instructions=["x", "x"], make_reranker=lambda: reranker)
+
+
+def test_without_a_first_stage_only_reranked_metrics(beir: Path, reranker: Reranker, tmp_path: Path) -> None:
+    data = load(beir)
+    run_eval(data, tmp_path / "out", model=reranker.model_name, make_reranker=lambda: reranker, batch_size=30)
+    write_report(tmp_path / "out", ks=[3])
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert list(report["metrics"]) == ["reranked"] and report["comparisons"] == []
+    assert set(report["metrics"]["reranked"]) == {"nDCG@3", "MRR@3", "Recall@3", "P@3", "MAP"}
+    assert "No first-stage order" in (tmp_path / "out" / "report.md").read_text()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 from .calibrate import CalibrationFit, fit_calibrator
-from .metrics import Mean, Paired, label, paired, per_query
+from .metrics import Mean, Paired, label, mean_ci, paired, per_query
 from .runner import EvalRow
 
 FIRST_STAGE = "first stage"
@@ -87,22 +87,16 @@ def analyse(
     if not first_stage:
         del orders[FIRST_STAGE]  # corpus order is no ranking: nothing to compare against
     values = {name: per_query(measures, qrels, run) for name, run in orders.items()}
-    base = FIRST_STAGE if first_stage else None
-    pairs_to_compare = [(base, order_name(v, len(instructions))) for v in range(len(instructions)) if base]
-    if len(instructions) == 2:
-        pairs_to_compare.append((order_name(0, 2), order_name(1, 2)))
-    for a, b in pairs_to_compare:
-        assert a is not None
+    for name, by_measure in values.items():
+        analysis.means[name] = {label(m): mean_ci(list(v.values())) for m, v in by_measure.items()}
+    variants = [order_name(v, len(instructions)) for v in range(len(instructions))]
+    compared = [(FIRST_STAGE, v) for v in variants] if first_stage else []
+    if len(variants) == 2:
+        compared.append((variants[0], variants[1]))
+    for a, b in compared:
         for measure in measures:
             result = paired(values[a][measure], values[b][measure])
             analysis.comparisons.append(Comparison(label(measure), a, b, result))
-            analysis.means.setdefault(a, {})[label(measure)] = result.a
-            analysis.means.setdefault(b, {})[label(measure)] = result.b
-    if not pairs_to_compare:
-        from .metrics import mean_ci
-
-        for name, by_measure in values.items():
-            analysis.means[name] = {label(m): mean_ci(list(v.values())) for m, v in by_measure.items()}
     scored = [r for r in rows if r.variant == 0 and r.logit is not None]
     try:
         analysis.calibration = fit_calibrator(
