@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +135,12 @@ def run_eval(args: argparse.Namespace) -> int:
             print(f"WARNING: {RANDOM_WEIGHTS_WARNING}", file=sys.stderr)
         return reranker[0]
 
+    shown = [0.0]
+
     def progress(done: int, total: int) -> None:
-        if not args.quiet:
+        # At most one line every two seconds (and the last), so a long run stays readable.
+        if not args.quiet and (done == total or time.monotonic() - shown[0] >= 2):
+            shown[0] = time.monotonic()
             print(f"scored {done}/{total}", file=sys.stderr, flush=True)
 
     summary = score(
