@@ -29,6 +29,8 @@ class RankedResult:
             sentence-transformers' ``CrossEncoder`` returns for these checkpoints.
         probability: the calibrated probability of relevance, when a calibrator is loaded
             (``score`` is the model's own sigmoid and is not calibrated).
+        below_threshold: whether ``probability`` is under the calibrator's threshold (``None``
+            when no threshold is loaded).
     """
 
     index: int
@@ -41,6 +43,7 @@ class RankedResult:
     explanation: Explanation | None = None
     logit: float | None = None
     probability: float | None = None
+    below_threshold: bool | None = None
 
     @property
     def ranking_score(self) -> float:
@@ -66,6 +69,7 @@ class RankedResult:
             "sub_scores": asdict(self.explanation) if self.explanation else None,
             "logit": self.logit,
             "probability": self.probability,
+            "below_threshold": self.below_threshold,
         }
 
 
@@ -93,6 +97,8 @@ class RankedResults:
         model: the model name or path.
         random_weights: True when the checkpoint has random weights (scores are meaningless).
         prepare_s / forward_s: seconds spent loading media and tokenising, and in the model.
+        threshold: the calibrated probability a result must reach, when a calibrator with a
+            threshold is loaded.
     """
 
     results: tuple[RankedResult, ...]
@@ -105,6 +111,14 @@ class RankedResults:
     prepare_s: float
     forward_s: float
     pairs: int = 0  # pairs the model scored, explain's extra ones included (before top_n)
+    threshold: float | None = None
+
+    @property
+    def nothing_relevant(self) -> bool | None:
+        """True when a threshold is loaded and no result reaches it; ``None`` without a threshold."""
+        if self.threshold is None:
+            return None
+        return not any(r.below_threshold is False for r in self.results)
 
     def __iter__(self) -> Iterator[RankedResult]:
         return iter(self.results)
@@ -141,6 +155,8 @@ class RankedResults:
                 for g in self.rejected
             ],
             "pairs": self.pairs,
+            "threshold": self.threshold,
+            "nothing_relevant": self.nothing_relevant,
             "prepare_s": self.prepare_s,
             "forward_s": self.forward_s,
         }
@@ -152,7 +168,11 @@ class RankedResults:
             lines.append("(RANDOM weights: these scores are meaningless)")
         for rank, r in enumerate(self.results, start=1):
             extra = f" penalized={r.penalized_score:.4f}" if r.penalized_score is not None else ""
+            if r.probability is not None:
+                extra += f" p={r.probability:.3f}" + (" (below threshold)" if r.below_threshold else "")
             lines.append(f"{rank:>3}. [{r.index}] {r.score:.4f}{extra}  {_short(describe(r.document))}")
+        if self.nothing_relevant:
+            lines.append(f"nothing relevant: no result reaches the threshold p >= {self.threshold:.3f}")
         for gone in self.rejected:
             lines.append(f"  rejected [{gone.index}] {_short(describe(gone.document))}: {gone.message}")
         return "\n".join(lines)

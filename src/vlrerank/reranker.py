@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
+from .calibration import Calibrator
 from .config import EngineConfig
 from .engine import LoadedCheckpoint, ScoringEngine, load_checkpoint
 from .engine.core import ScoredRequest
@@ -46,6 +48,9 @@ class Reranker:
         config: engine settings; keyword arguments override single fields, and the reference's
             names (``max_length``, ``min_pixels``, ``max_pixels``, ``total_pixels``, ``fps``,
             ``max_frames``, ``default_instruction``, ``torch_dtype``) are accepted too.
+        calibration: a calibrator file (or :class:`~vlrerank.calibration.Calibrator`) fitted by
+            ``vlrerank eval``; every result of :meth:`rank` then carries a calibrated
+            ``probability`` (and ``below_threshold`` when the file holds a threshold).
 
     Example:
         >>> from vlrerank import Reranker
@@ -55,8 +60,15 @@ class Reranker:
         [0, 1]
     """
 
+    _calibrator: Calibrator | None
+
     def __init__(
-        self, model_name_or_path: str, *, config: EngineConfig | None = None, **overrides: Any
+        self,
+        model_name_or_path: str,
+        *,
+        config: EngineConfig | None = None,
+        calibration: str | os.PathLike[str] | Calibrator | None = None,
+        **overrides: Any,
     ) -> None:
         config = config or EngineConfig()
         changes = {}
@@ -70,7 +82,14 @@ class Reranker:
                 value = str(value).removeprefix("torch.")
             changes[field] = value
         config = config.with_(**changes) if changes else config
-        self._setup(load_checkpoint(model_name_or_path, config), config)
+        calibrator = (
+            Calibrator.load(calibration) if isinstance(calibration, (str, os.PathLike)) else calibration
+        )
+        checkpoint = load_checkpoint(model_name_or_path, config)
+        if calibrator is not None:
+            calibrator.check_setup(model=checkpoint.name)
+        self._setup(checkpoint, config)
+        self._calibrator = calibrator
 
     @classmethod
     def from_checkpoint(cls, checkpoint: LoadedCheckpoint, config: EngineConfig | None = None) -> Reranker:
@@ -80,6 +99,7 @@ class Reranker:
         return reranker
 
     def _setup(self, checkpoint: LoadedCheckpoint, config: EngineConfig) -> None:
+        self._calibrator = None
         self.config = config
         self.model_name = checkpoint.name
         self._checkpoint = checkpoint
@@ -91,6 +111,11 @@ class Reranker:
     def random_weights(self) -> bool:
         """True when the checkpoint was built with random weights (scores are meaningless)."""
         return self._checkpoint.random_weights
+
+    @property
+    def calibrator(self) -> Calibrator | None:
+        """The calibrator that fills each result's ``probability``, when one was loaded."""
+        return self._calibrator
 
     @property
     def chat_template(self) -> ChatTemplate:
@@ -252,7 +277,7 @@ class Reranker:
             for i, s in enumerate(scored.scores)
             if s.rejection is not None
         )
-        return RankedResults(
+        ranked = RankedResults(
             results=tuple(results[i] for i in order[:top_n]),
             rejected=rejected,
             query=query,
@@ -264,6 +289,7 @@ class Reranker:
             forward_s=scored.forward_s,
             pairs=sum(r.pairs for r in results),
         )
+        return ranked if self._calibrator is None else self._calibrator.apply(ranked, preprocess)
 
     def _score(
         self,

@@ -146,3 +146,60 @@ def test_the_ui_works_after_entering_the_key(keyed_ui_server, browser):
     page.goto(keyed_ui_server.url + "logout")
     assert page.url.endswith("/login") and context.cookies() == []
     context.close()
+
+
+@pytest.fixture(scope="module")
+def calibrated_ui(tiny_dir, reranker, tmp_path_factory):
+    """A UI server with a calibrator whose threshold falls between the 2nd and 3rd candidate."""
+    from vlrerank.calibration import Calibrator
+    from vlrerank.config import DEFAULT_INSTRUCTION
+
+    from ..servers import start_server, stop
+
+    texts = ["a cup of coffee", "a rocket on the launch pad", "espresso in a cup", "a violin"]
+    ranked = reranker.rank({"text": "coffee"}, [{"text": t} for t in texts], DEFAULT_INSTRUCTION)
+    scores = [r.score for r in ranked]
+    calibrator = Calibrator(  # identity Platt curve: p equals the model's score
+        "platt", {"slope": 1.0, "intercept": 0.0}, model=str(tiny_dir), instruction=DEFAULT_INSTRUCTION,
+        threshold=(scores[1] + scores[2]) / 2, threshold_rule="max-f1",
+    )  # fmt: skip
+    path = calibrator.save(tmp_path_factory.mktemp("ui-calibration") / "calibrator.json")
+    server = start_server(["--model", str(tiny_dir), "--calibration", str(path)], {})
+    yield server, texts, calibrator.threshold
+    stop(server)
+
+
+def test_calibrated_results_comparison_and_quality_reasons(calibrated_ui, browser, pictures):
+    server, texts, threshold = calibrated_ui
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(server.url, wait_until="networkidle")
+    assert "Calibrated probabilities from" in page.content()
+    page.get_by_label("Query text").fill("coffee")
+    page.get_by_label("Candidate text snippets (one per line)").fill("\n".join(texts))
+    page.locator("#candidates input[type=file]").set_input_files([str(pictures["blurry"])])
+    page.get_by_role("button", name="Rerank").click()
+    results = page.locator("#results .vlr-result")
+    results.first.wait_for(timeout=60_000)
+    assert results.count() == 4
+    shown = page.locator("#results .vlr-probability").all_inner_texts()
+    assert len(shown) == 4 and all(f"(threshold {threshold:.3f})" in s for s in shown)
+    below = page.locator("#results .vlr-result.vlr-below")
+    assert below.count() == 2 and all("below threshold" in t for t in below.all_inner_texts())
+    # The blurry photo is rejected by the quality gate, naming the measure and its value.
+    rejected = page.locator("#results .vlr-rejected li").inner_text()
+    assert "blurry.jpg" in rejected and "lowered by: sharpness 0." in rejected
+
+    page.locator("#instruction-b textarea").fill("Find musical instruments.")
+    page.get_by_role("button", name="Rerank").click()
+    page.locator("#results .vlr-compare").wait_for(timeout=60_000)
+    sides = page.locator("#results .vlr-side")
+    assert sides.count() == 2 and "Find musical instruments." in sides.nth(1).inner_text()
+    assert (
+        sides.nth(0).locator(".vlr-result").count() == 4 and sides.nth(1).locator(".vlr-result").count() == 4
+    )
+    moved = page.locator("#results .vlr-moved tr[data-index]")
+    assert moved.count() == 4
+    assert "Moved:" in page.locator("#results").inner_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui-calibrated-compare.png"), full_page=True)
+    page.close()

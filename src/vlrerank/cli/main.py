@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import VlrerankError
-from . import config, doctor, inspect, rank, serve, study
+from . import config, doctor, eval, inspect, rank, serve, study
 
 EXIT_USAGE = 2  # bad input or options: the message says what to change
 EXIT_MODEL = 3  # the model could not be found or loaded
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(commands)
     study.register(commands)
     config.register(commands)
+    eval.register(commands)
     return parser
 
 

@@ -51,6 +51,9 @@ def register(commands: Any) -> None:
         "--quality", choices=["off", "reject", "penalize"], default="off", help="quality gate"
     )
     parser.add_argument("--threshold", type=float, default=0.65, help="quality threshold (0.65)")
+    parser.add_argument(
+        "--calibration", default=None, metavar="PATH", help="calibrator file from `vlrerank eval`"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     require_usable(report)
     log_summary(report)
     with _status(f"loading {model}"):
-        reranker = Reranker(model, config=config)
+        reranker = Reranker(model, config=config, calibration=args.calibration)
     try:
         with _status(f"scoring {len(documents)} document(s)"):
             ranked = reranker.rank(
@@ -154,6 +157,8 @@ def _as_json(ranked: Any, warning: str | None) -> dict[str, Any]:
                 "num_tokens": r.num_tokens,
                 "images": [f.to_dict() for f in r.images],
                 "explanation": asdict(r.explanation) if r.explanation else None,
+                "probability": r.probability,
+                "below_threshold": r.below_threshold,
             }
             for position, r in enumerate(ranked.results)
         ],
@@ -161,6 +166,8 @@ def _as_json(ranked: Any, warning: str | None) -> dict[str, Any]:
             {"index": r.index, "document": r.document, "message": r.message, "quality": r.quality}
             for r in ranked.rejected
         ],
+        "threshold": ranked.threshold,
+        "nothing_relevant": ranked.nothing_relevant,
         "timing": {"prepare_s": ranked.prepare_s, "forward_s": ranked.forward_s},
     }
 
@@ -188,6 +195,8 @@ def _print_table(ranked: Any, warning: str | None) -> None:
             for f in r.images
         )
         score = f"{r.score:.4f}" if r.penalized_score is None else f"{r.penalized_score:.4f} ({r.score:.4f})"
+        if r.probability is not None:
+            score += f" p={r.probability:.3f}" + (" below threshold" if r.below_threshold else "")
         table.add_row(str(position), str(r.index), score, label, str(r.num_tokens), sizes)
     console.print(table)
     for r in ranked.results:
@@ -197,6 +206,10 @@ def _print_table(ranked: Any, warning: str | None) -> None:
                 text = f"{sub.value:.4f}" if sub.value is not None else f"n/a ({sub.reason})"
                 parts.append(f"{name.replace('_', ' ')} {text}")
             console.print(f"doc {r.index}: " + "; ".join(parts))
+    if ranked.nothing_relevant:
+        console.print(
+            f"[bold]nothing relevant[/]: no result reaches the threshold p >= {ranked.threshold:.3f}"
+        )
     for rejected in ranked.rejected:
         console.print(f"[bold red]rejected[/] doc {rejected.index}: {rejected.message}")
     console.print(f"prepare {ranked.prepare_s * 1000:.0f} ms, model {ranked.forward_s * 1000:.0f} ms")

@@ -28,6 +28,9 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=None, help="port (default 8000; 0 picks a free one)")
     add_engine_arguments(parser)
     parser.add_argument("--no-ui", action="store_true", help="serve the REST API only")
+    parser.add_argument(
+        "--calibration", default=None, metavar="PATH", help="calibrator file from `vlrerank eval`"
+    )
 
 
 def load_settings(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -37,6 +40,8 @@ def load_settings(args: argparse.Namespace) -> tuple[Any, Any]:
     cli: dict[str, Any] = {"model": args.model, "host": args.host, "port": args.port}
     if args.no_ui:
         cli["ui"] = False
+    if args.calibration:
+        cli["calibration"] = args.calibration
     return Settings.load(config_file=args.config_file, cli=cli, cli_engine=engine_options(args))
 
 
@@ -52,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
     settings, _ = load_settings(args)
     from ..engine.inspection import inspect_checkpoint, require_usable
 
+    if settings.calibration:
+        from ..calibration import Calibrator
+
+        Calibrator.load(settings.calibration)  # a bad file fails now, not at the first request
     config = settings.engine
     # Fail now, before the port opens, with every problem (or the how-to message of a missing
     # model), not later from /ready.

@@ -147,6 +147,9 @@ class RerankRequest(CompatFields):
     preprocess: PreprocessOptions | None = None
     quality: QualityOptions | None = None
     explain: bool = False
+    drop_below_threshold: bool = Field(
+        False, description="leave out results under the calibrator's threshold (when one is loaded)"
+    )
 
 
 class SubScoreOut(BaseModel):
@@ -166,7 +169,8 @@ class ResultOut(BaseModel):
     images: list[dict[str, Any]] = []
     sub_scores: dict[str, SubScoreOut] | None = None
     truncated: bool | None = Field(None, description="true when the document's text was cut")
-    probability: float | None = Field(None, description="calibrated probability, when calibrated")
+    probability: float | None = Field(None, description="calibrated probability (a calibrator is loaded)")
+    below_threshold: bool | None = Field(None, description="probability under the calibrator's threshold")
 
 
 class RejectedOut(BaseModel):
@@ -198,6 +202,10 @@ class RerankResponse(BaseModel):
     usage: Usage
     timing: Timing
     warning: str | None = None
+    threshold: float | None = Field(None, description="the calibrator's threshold, when it has one")
+    nothing_relevant: bool | None = Field(
+        None, description="true when a threshold is loaded and no candidate reaches it"
+    )
 
 
 class ErrorDetail(BaseModel):

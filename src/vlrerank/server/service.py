@@ -55,7 +55,9 @@ class RerankService:
     def load(self) -> None:
         """Load the model (in a background thread, so /health answers meanwhile)."""
         try:
-            self.reranker = Reranker(self.settings.model, config=self.settings.engine)
+            self.reranker = Reranker(
+                self.settings.model, config=self.settings.engine, calibration=self.settings.calibration
+            )
         except Exception as exc:  # kept and reported by /ready and every request
             self.load_error = exc
 
@@ -274,8 +276,10 @@ class RerankService:
                 sub_scores={k: v for k, v in asdict(r.explanation).items()} if r.explanation else None,
                 truncated=ranking.truncated_flag(r.index),
                 probability=r.probability,
+                below_threshold=r.below_threshold,
             )
             for r in ranked.results
+            if not (request.drop_below_threshold and r.below_threshold)
         ]
         rejected = [
             RejectedOut(index=r.index, message=r.message, quality=r.quality, document=document(r.index))
@@ -292,6 +296,8 @@ class RerankService:
             ),
             timing=Timing(prepare_ms=ranked.prepare_s * 1000, model_ms=ranked.forward_s * 1000),
             warning=RANDOM_WEIGHTS_WARNING if ranked.random_weights else None,
+            threshold=ranked.threshold,
+            nothing_relevant=ranked.nothing_relevant,
         )
 
 

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     strict_model: bool = Field(
         False, description="refuse (404) a request naming another model; off: any name is served"
     )
+    calibration: str | None = Field(
+        None, description="calibrator file from `vlrerank eval`: every result gets a calibrated probability"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -1,6 +1,8 @@
 """Results on disk: one SQLite file in WAL mode, one row per condition, written as they are made.
 
-Rows are keyed by the condition's stable hash and inserted with ``INSERT OR IGNORE`` inside a
+The study stores :class:`ResultRow`; ``vlrerank eval`` stores its own row type in the same way
+(any frozen dataclass whose first field is the row's unique key). Rows are keyed by the
+condition's stable hash and inserted with ``INSERT OR IGNORE`` inside a
 transaction per batch, so a process killed at any moment leaves only whole batches behind, a rerun
 computes just what is missing, and no condition is ever stored twice. A fingerprint of model,
 spec, manifest and package version guards against mixing results from different setups.
@@ -13,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
+from typing import Any, Generic, TypeVar, overload
 
 from ..errors import ConfigError
 
@@ -44,12 +47,13 @@ class ResultRow:
     error: str | None
 
 
-_COLUMNS = [f.name for f in fields(ResultRow)]
 _REMEDY = "free space or choose another --out, then rerun the same command: it resumes"
-_TYPES = {"condition": "TEXT PRIMARY KEY"}
+Row = TypeVar("Row")
 
 
-class ResultStore:
+class ResultStore(Generic[Row]):
+    """Rows of ``row_type`` (a dataclass; its first field is the unique key) in one SQLite file."""
+
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """A transaction; a full disk or read-only folder becomes a clear, resumable error."""
@@ -60,14 +64,21 @@ class ResultStore:
             message = f"cannot write results to {self.path}: {exc}; {_REMEDY}"
             raise ConfigError(message) from None
 
-    def __init__(self, path: Path) -> None:
+    @overload
+    def __init__(self: ResultStore[ResultRow], path: Path) -> None: ...
+    @overload
+    def __init__(self, path: Path, row_type: type[Row]) -> None: ...
+    def __init__(self, path: Path, row_type: Any = ResultRow) -> None:
         self.path = path
+        self._row_type = row_type
+        self._columns = [f.name for f in fields(row_type)]
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            columns = ", ".join(f"{c} {_TYPES.get(c, '')}".strip() for c in _COLUMNS)
+            key = self._columns[0]
+            columns = ", ".join(f"{c} TEXT PRIMARY KEY" if c == key else c for c in self._columns)
             self._db.execute(f"CREATE TABLE IF NOT EXISTS results ({columns})")
             self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             self._db.commit()
@@ -101,19 +112,20 @@ class ResultStore:
             self.set_meta({"fingerprint": fingerprint})
 
     def done(self) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT condition FROM results")}
+        return {row[0] for row in self._db.execute(f"SELECT {self._columns[0]} FROM results")}
 
-    def write(self, rows: Iterable[ResultRow]) -> int:
+    def write(self, rows: Iterable[Row]) -> int:
         """Insert a batch atomically; rows already present are left as they are."""
-        values = [astuple(r) for r in rows]
-        placeholders = ", ".join("?" for _ in _COLUMNS)
+        values = [astuple(r) for r in rows]  # type: ignore[call-overload]
+        placeholders = ", ".join("?" for _ in self._columns)
         with self._writing():
             cursor = self._db.executemany(f"INSERT OR IGNORE INTO results VALUES ({placeholders})", values)
         return cursor.rowcount
 
-    def rows(self) -> Iterator[ResultRow]:
-        for values in self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM results ORDER BY condition"):
-            yield ResultRow(*values)
+    def rows(self) -> Iterator[Row]:
+        columns = ", ".join(self._columns)
+        for values in self._db.execute(f"SELECT {columns} FROM results ORDER BY {self._columns[0]}"):
+            yield self._row_type(*values)
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])

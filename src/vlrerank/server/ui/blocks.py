@@ -53,6 +53,7 @@ def build(service: Any, *, logout: bool = False) -> gr.Blocks:
         threshold: float,
         policy: str,
         explain: bool,
+        instruction_b: str,
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's documented pattern
     ) -> str:
@@ -83,16 +84,21 @@ def build(service: Any, *, logout: bool = False) -> gr.Blocks:
             config = preprocess_from(mode, preset, custom, interpolation, blur)
             quality = QualityPolicy(mode=policy, threshold=threshold)  # type: ignore[arg-type]
             reranker = service.require_model()
-            service.charge(key, len(documents))
+            compare = bool(instruction_b and instruction_b.strip())
+            service.charge(key, len(documents) * (2 if compare else 1))
             progress(0.1, desc="scoring")
 
-            def work() -> Any:
-                return reranker.rank(
-                    query, documents, instruction or None, preprocess=config, quality=quality, explain=explain
+            def work(chosen: str | None) -> Any:
+                return lambda: reranker.rank(
+                    query, documents, chosen or None, preprocess=config, quality=quality, explain=explain
                 )
 
-            ranked = await service.run_scoring(work)
+            ranked = await service.run_scoring(work(instruction))
             service.count(key, ranked, record)
+            second = None
+            if compare:
+                second = await service.run_scoring(work(instruction_b))
+                service.count(key, second, None)
         except VlrerankError as exc:  # a message for the person, never a traceback
             status = status_of(exc)
             return render.error(str(exc))
@@ -110,6 +116,8 @@ def build(service: Any, *, logout: bool = False) -> gr.Blocks:
             )
         thumbnails = {i: render.thumbnail(path) for i, path in enumerate(files)}
         warning = RANDOM_WEIGHTS_WARNING if ranked.random_weights else None
+        if second is not None:
+            return render.comparison(ranked, second, labels, thumbnails, warning)
         return render.results(ranked, labels, thumbnails, warning)
 
     with gr.Blocks(title="vlrerank", analytics_enabled=False) as blocks:
@@ -118,8 +126,13 @@ def build(service: Any, *, logout: bool = False) -> gr.Blocks:
             f"Model: `{service.model_name}`. REST API at `/v1/rerank`, docs at `/docs`."
             + (" [Log out](/logout)" if logout else "")
             + (f"\n\n**{RANDOM_WEIGHTS_WARNING}**" if _random_model(service.model_name) else "")
+            + _calibration_note(service)
         )
         instruction = gr.Textbox(label="Instruction", value=DEFAULT_INSTRUCTION, elem_id="instruction")
+        instruction_b = gr.Textbox(
+            label="Compare with a second instruction (optional: both rankings side by side)",
+            elem_id="instruction-b",
+        )
         with gr.Row():
             query_text = gr.Textbox(label="Query text", elem_id="query-text")
             query_image = gr.Image(
@@ -161,10 +174,18 @@ def build(service: Any, *, logout: bool = False) -> gr.Blocks:
         button.click(
             rerank,
             inputs=[instruction, query_text, query_image, query_frames, candidates, candidate_texts,
-                    mode, preset, custom, interpolation, blur, threshold, policy, explain],
+                    mode, preset, custom, interpolation, blur, threshold, policy, explain, instruction_b],
             outputs=output,
         )  # fmt: skip
     return blocks
+
+
+def _calibration_note(service: Any) -> str:
+    path = service.settings.calibration
+    if not path:
+        return ""
+    name = os.path.basename(path)
+    return f"\n\nCalibrated probabilities from `{name}`: each result shows p and the threshold."
 
 
 def _random_model(name: str) -> bool:

@@ -27,7 +27,15 @@ CSS = """
 .vlr-warning { background: #fff3cd; color: #664d03; padding: 8px; border-radius: 4px; margin-bottom: 8px; }
 .vlr-error { background: #f8d7da; color: #58151c; padding: 8px; border-radius: 4px; }
 .vlr-rejected li { color: #842029; }
+.vlr-probability { font-size: 0.9em; color: #0a3622; }
+.vlr-below { opacity: 0.55; }
+.vlr-below .vlr-probability { color: #842029; }
+.vlr-nothing { background: #e2e3e5; padding: 8px; border-radius: 4px; margin-bottom: 8px; }
+.vlr-compare { display: flex; gap: 24px; }
+.vlr-compare > div { flex: 1; }
+.vlr-moved td { padding: 2px 10px 2px 0; }
 """
+QUALITY_MEASURES = ("sharpness", "exposure", "contrast", "resolution", "noise", "compression")
 
 
 def file_facts(paths: list[str] | None) -> str:
@@ -71,28 +79,104 @@ def results(ranked: RankedResults, labels: list[str], thumbnails: dict[int, str]
     parts = ["<div class='vlr-results'>"]
     if warning:
         parts.append(f"<div class='vlr-warning'>{escape(warning)}</div>")
+    parts.append(_ranking(ranked, labels, thumbnails))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def comparison(
+    first: RankedResults,
+    second: RankedResults,
+    labels: list[str],
+    thumbnails: dict[int, str],
+    warning: str | None,
+) -> str:
+    """Two instructions' rankings side by side, and which candidates moved."""
+    parts = ["<div class='vlr-results'>"]
+    if warning:
+        parts.append(f"<div class='vlr-warning'>{escape(warning)}</div>")
+    parts.append("<div class='vlr-compare'>")
+    for name, ranked in (("A", first), ("B", second)):
+        parts.append(
+            f"<div class='vlr-side' data-side='{name}'><h4>Instruction {name}</h4>"
+            f"<p><small>{escape(ranked.instruction)}</small></p>{_ranking(ranked, labels, thumbnails)}</div>"
+        )
+    parts.append("</div>")
+    where_a = {r.index: p for p, r in enumerate(first.results, start=1)}
+    where_b = {r.index: p for p, r in enumerate(second.results, start=1)}
+    rows = []
+    for index in sorted(where_a, key=where_a.__getitem__):
+        a, b = where_a[index], where_b.get(index)
+        if b is None:
+            move = "not ranked in B"
+        else:
+            move = "unchanged" if a == b else (f"up {a - b}" if b < a else f"down {b - a}")
+        rows.append(
+            f"<tr data-index='{index}'><td>{escape(labels[index])}</td><td>{a}</td>"
+            f"<td>{b if b is not None else '-'}</td><td>{move}</td></tr>"
+        )
+    moved = sum(1 for i in where_a if where_b.get(i) != where_a[i])
+    parts.append(
+        f"<h4>Moved: {moved} of {len(where_a)}</h4><table class='vlr-moved'>"
+        "<tr><th>candidate</th><th>rank A</th><th>rank B</th><th>B vs A</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _ranking(ranked: RankedResults, labels: list[str], thumbnails: dict[int, str]) -> str:
+    parts = []
+    if ranked.nothing_relevant:
+        parts.append(
+            f"<div class='vlr-nothing'>Nothing relevant: no candidate reaches the calibrated "
+            f"threshold p ≥ {ranked.threshold:.3f}.</div>"
+        )
     parts.append("<ol class='vlr-ranked'>")
     for r in ranked.results:
         shown = f"<img alt='' src='{thumbnails[r.index]}'>" if r.index in thumbnails else ""
         score = r.penalized_score if r.penalized_score is not None else r.score
+        calibrated = ""
+        if r.probability is not None:
+            limit = "" if ranked.threshold is None else f" (threshold {ranked.threshold:.3f})"
+            flag = " · below threshold" if r.below_threshold else ""
+            calibrated = f"<div class='vlr-probability'>p = {r.probability:.3f}{limit}{flag}</div>"
+        below = " vlr-below" if r.below_threshold else ""
         parts.append(
-            f"<li class='vlr-result' data-index='{r.index}'>{shown}"
+            f"<li class='vlr-result{below}' data-index='{r.index}'>{shown}"
             f"<div class='vlr-score'>{score:.4f}</div>"
-            f"<div><div class='vlr-text'>{escape(labels[r.index])}</div>"
+            f"<div><div class='vlr-text'>{escape(labels[r.index])}</div>{calibrated}"
             f"{_details(r)}</div></li>"
         )
     parts.append("</ol>")
     if ranked.rejected:
         parts.append("<h4>Rejected</h4><ul class='vlr-rejected'>")
         for rejected in ranked.rejected:
-            parts.append(f"<li>{escape(labels[rejected.index])}: {escape(rejected.message)}</li>")
+            failed = _failed_measures(rejected.images)
+            parts.append(f"<li>{escape(labels[rejected.index])}: {escape(rejected.message)}{failed}</li>")
         parts.append("</ul>")
     parts.append(
         f"<p><small>prepare {ranked.prepare_s * 1000:.0f} ms · "
         f"model {ranked.forward_s * 1000:.0f} ms</small></p>"
     )
-    parts.append("</div>")
     return "".join(parts)
+
+
+def _failed_measures(images: tuple[ImageProvenance, ...]) -> str:
+    """The quality measures that pulled a rejected image down, with their values (worst first).
+
+    The quality score is the product of these measures, so each one under 1.0 lowered it."""
+    measures = []
+    for facts in images:
+        if facts.quality is None:
+            continue
+        values = [(name, float(getattr(facts.quality, name))) for name in QUALITY_MEASURES]
+        measures += [(v, n) for n, v in values if v < 1.0]
+    if not measures:
+        return ""
+    shown = ", ".join(f"{name} {value:.2f}" for value, name in sorted(measures)[:3])
+    return f" <span class='vlr-failed'>(lowered by: {escape(shown)})</span>"
 
 
 def _details(result: Any) -> str:

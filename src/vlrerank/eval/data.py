@@ -1,0 +1,259 @@
+"""Labelled data for ``vlrerank eval``: the BEIR/MTEB layout, a TREC run, or one candidates JSONL.
+
+Whatever the layout, loading gives an :class:`EvalSet`: queries and documents as the reranker
+takes them (``{"text", "image", "video"}``, media paths made absolute), graded labels per query,
+and each query's candidates in first-stage order. Every malformed line is a :class:`ConfigError`
+naming the file and line, so nothing is scored on data that was misread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+MEDIA_KEYS = ("image", "video")
+# Without a first-stage run every document is a candidate for every query; beyond this many pairs
+# that is a mistake rather than an evaluation.
+MAX_PAIRS_WITHOUT_RUN = 20_000
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Queries, documents, labels and candidates, keyed by their ids.
+
+    Attributes:
+        queries: query id -> the query as :meth:`vlrerank.Reranker.rank` takes it.
+        documents: document id -> the document as the reranker takes it.
+        qrels: query id -> document id -> graded label (0 = not relevant).
+        candidates: query id -> candidate document ids in first-stage order (best first).
+        first_stage: True when ``candidates`` carries a real first-stage order (a run file or
+            ranks given in the JSONL); False when every document is a candidate in corpus order.
+        source: where the data came from, for reports.
+    """
+
+    queries: dict[str, Any]
+    documents: dict[str, Any]
+    qrels: dict[str, dict[str, int]]
+    candidates: dict[str, list[str]]
+    first_stage: bool
+    source: str
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        return [(q, d) for q, ids in self.candidates.items() for d in ids]
+
+    def label(self, query_id: str, document_id: str) -> int:
+        return self.qrels.get(query_id, {}).get(document_id, 0)
+
+    def fingerprint(self) -> str:
+        """A hash of everything that decides the scores (ids, contents, candidates)."""
+        data = json.dumps([self.queries, self.documents, self.candidates], sort_keys=True, default=str)
+        return hashlib.sha256(data.encode()).hexdigest()
+
+
+def load(
+    path: str | Path, *, run: str | Path | None = None, depth: int = 100, split: str = "test"
+) -> EvalSet:
+    """Load ``path``: a BEIR/MTEB folder (optionally with a TREC ``run``) or a candidates ``.jsonl``."""
+    source = Path(path)
+    if depth < 1:
+        raise ConfigError(f"--depth must be at least 1, got {depth}")
+    if source.is_file():
+        if run is not None:
+            raise ConfigError(f"{source}: a candidates JSONL carries its own order; drop --run")
+        return _load_candidates(source)
+    if not source.is_dir():
+        raise ConfigError(f"{source}: no such folder or file (expected a BEIR folder or a candidates JSONL)")
+    return _load_beir(source, run=None if run is None else Path(run), depth=depth, split=split)
+
+
+def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}:{number}: expected a JSON object, got {type(value).__name__}")
+            yield number, value
+
+
+def _item(value: dict[str, Any], base: Path, where: str) -> dict[str, Any]:
+    """A query or document from a JSON object: title + text, and media paths made absolute."""
+    text = " ".join(str(value[k]).strip() for k in ("title", "text") if value.get(k))
+    item: dict[str, Any] = {"text": text} if text else {}
+    for key in MEDIA_KEYS:
+        media = value.get(key)
+        if media is None:
+            continue
+        paths = media if isinstance(media, list) else [media]
+        if not all(isinstance(p, str) and p for p in paths):
+            raise ConfigError(f"{where}: {key} must be a path or a list of paths")
+        resolved = []
+        for given in paths:
+            if "://" in given or given.startswith("data:"):
+                resolved.append(given)
+                continue
+            full = (base / given).resolve()
+            if not full.exists():
+                raise ConfigError(f"{where}: {key} file {given!r} not found (looked in {base})")
+            resolved.append(str(full))
+        item[key] = resolved if isinstance(media, list) else resolved[0]
+    if not item:
+        raise ConfigError(f"{where}: no text, image or video")
+    return item
+
+
+def _identified(path: Path) -> dict[str, dict[str, Any]]:
+    items: dict[str, dict[str, Any]] = {}
+    for number, value in _lines(path):
+        where = f"{path}:{number}"
+        key = value.get("_id", value.get("id"))
+        if key is None or str(key) == "":
+            raise ConfigError(f'{where}: missing "_id"')
+        if str(key) in items:
+            raise ConfigError(f"{where}: duplicate id {key!r}")
+        items[str(key)] = _item(value, path.parent, where)
+    if not items:
+        raise ConfigError(f"{path}: no entries")
+    return items
+
+
+def _qrels_file(folder: Path, split: str) -> Path:
+    qrels = folder / "qrels"
+    chosen = qrels / f"{split}.tsv"
+    if chosen.is_file():
+        return chosen
+    found = sorted(qrels.glob("*.tsv")) if qrels.is_dir() else []
+    if len(found) == 1:
+        return found[0]
+    names = ", ".join(p.name for p in found) or "none"
+    raise ConfigError(f"{chosen}: file not found (qrels files present: {names}; choose one with --split)")
+
+
+def _load_qrels(path: Path, queries: dict[str, Any], documents: dict[str, Any]) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            parts = line.rstrip("\n").split("\t") if "\t" in line else line.split()
+            if not parts or not line.strip():
+                continue
+            if number == 1 and parts[0] in ("query-id", "query_id", "qid"):
+                continue  # the header BEIR writes
+            if len(parts) == 4:  # TREC qrels: qid 0 docid label
+                parts = [parts[0], parts[2], parts[3]]
+            if len(parts) != 3:
+                raise ConfigError(f"{path}:{number}: expected query-id, corpus-id, score")
+            query, document, grade = parts
+            if query not in queries:
+                raise ConfigError(f"{path}:{number}: unknown query id {query!r} (not in queries.jsonl)")
+            if document not in documents:
+                raise ConfigError(f"{path}:{number}: unknown document id {document!r} (not in corpus.jsonl)")
+            try:
+                qrels.setdefault(query, {})[document] = int(float(grade))
+            except ValueError:
+                raise ConfigError(f"{path}:{number}: score {grade!r} is not a number") from None
+    if not qrels:
+        raise ConfigError(f"{path}: no judgements")
+    return qrels
+
+
+def _load_run(path: Path, documents: dict[str, Any], depth: int) -> dict[str, list[str]]:
+    """A TREC run (``qid Q0 docid rank score tag``): each query's top ``depth`` by score."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    entries: dict[str, list[tuple[float, int, str]]] = {}
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 6:
+                raise ConfigError(f"{path}:{number}: expected 'qid Q0 docid rank score tag' (6 columns)")
+            query, _, document, rank, score, _ = parts
+            if document not in documents:
+                raise ConfigError(f"{path}:{number}: unknown document id {document!r} (not in corpus.jsonl)")
+            try:
+                entry = (-float(score), int(rank), document)
+            except ValueError:
+                raise ConfigError(f"{path}:{number}: rank and score must be numbers") from None
+            entries.setdefault(query, []).append(entry)
+    return {q: [d for _, _, d in sorted(e)[:depth]] for q, e in entries.items()}
+
+
+def _load_beir(folder: Path, *, run: Path | None, depth: int, split: str) -> EvalSet:
+    documents = _identified(folder / "corpus.jsonl")
+    queries = _identified(folder / "queries.jsonl")
+    qrels_path = _qrels_file(folder, split)
+    qrels = _load_qrels(qrels_path, queries, documents)
+    judged = {q: queries[q] for q in queries if q in qrels}
+    if run is not None:
+        ranked = _load_run(run, documents, depth)
+        unknown = sorted(set(ranked) - set(queries))
+        if unknown:
+            raise ConfigError(f"{run}: unknown query id {unknown[0]!r} (not in queries.jsonl)")
+        candidates = {q: ranked.get(q, []) for q in judged}
+    else:
+        if len(judged) * len(documents) > MAX_PAIRS_WITHOUT_RUN:
+            raise ConfigError(
+                f"{folder}: {len(judged)} queries x {len(documents)} documents is too many pairs to "
+                "score every document; give a first-stage run with --run FILE (and --depth N)"
+            )
+        candidates = {q: list(documents) for q in judged}
+    described = f"{folder} ({qrels_path.name}" + (f", run {run.name} top {depth})" if run else ")")
+    return EvalSet(judged, documents, qrels, candidates, run is not None, described)
+
+
+def _load_candidates(path: Path) -> EvalSet:
+    queries: dict[str, Any] = {}
+    documents: dict[str, Any] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    candidates: dict[str, list[str]] = {}
+    ordered = True
+    for number, value in _lines(path):
+        where = f"{path}:{number}"
+        query = value.get("query")
+        if query is None:
+            raise ConfigError(f'{where}: missing "query"')
+        query_id = str(value.get("query_id", value.get("id", f"q{number}")))
+        if query_id in queries:
+            raise ConfigError(f"{where}: duplicate query id {query_id!r}")
+        queries[query_id] = _item(query if isinstance(query, dict) else {"text": query}, path.parent, where)
+        given = value.get("candidates")
+        if not isinstance(given, list) or not given:
+            raise ConfigError(f'{where}: "candidates" must be a non-empty list')
+        ranks: list[tuple[float, int, str]] = []
+        for position, candidate in enumerate(given):
+            at = f"{where}: candidates[{position}]"
+            if not isinstance(candidate, dict):
+                raise ConfigError(f"{at}: expected an object with text/image/video, label and rank")
+            if "label" not in candidate:
+                raise ConfigError(f'{at}: missing "label" (0 for not relevant, 1 or more for relevant)')
+            try:
+                label = int(candidate["label"])
+            except (TypeError, ValueError):
+                raise ConfigError(f"{at}: label {candidate['label']!r} is not an integer") from None
+            document_id = f"{query_id}/{candidate.get('id', position)}"
+            if document_id in documents:
+                raise ConfigError(f"{at}: duplicate candidate id {candidate.get('id')!r}")
+            body = {k: v for k, v in candidate.items() if k not in ("label", "rank", "id")}
+            documents[document_id] = _item(body, path.parent, at)
+            qrels.setdefault(query_id, {})[document_id] = label
+            rank = candidate.get("rank")
+            ordered = ordered and isinstance(rank, (int, float))
+            ranks.append((float(rank) if isinstance(rank, (int, float)) else position, position, document_id))
+        candidates[query_id] = [d for _, _, d in sorted(ranks)]
+    if not queries:
+        raise ConfigError(f"{path}: no entries")
+    return EvalSet(queries, documents, qrels, candidates, ordered, str(path))

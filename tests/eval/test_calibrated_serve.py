@@ -1,0 +1,77 @@
+"""A calibrated `vlrerank serve`: /v1/rerank over real HTTP carries calibrated probabilities."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from vlrerank.calibration import Calibrator
+
+from ..servers import Server, start_server, stop
+
+SLOPE, INTERCEPT = 3.0, 0.2
+
+
+@pytest.fixture(scope="module")
+def calibrator_file(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    calibrator = Calibrator(
+        "platt",
+        {"slope": SLOPE, "intercept": INTERCEPT},
+        model=str(tiny_dir),
+        instruction="Given a search query, retrieve relevant candidates that answer the query.",
+        threshold=0.5,
+        threshold_rule="max-f1",
+    )
+    return calibrator.save(tmp_path_factory.mktemp("calibration") / "calibrator.json")
+
+
+@pytest.fixture(scope="module")
+def calibrated_server(tiny_dir: Path, calibrator_file: Path) -> Iterator[Server]:
+    server = start_server(["--model", str(tiny_dir), "--no-ui", "--calibration", str(calibrator_file)], {})
+    yield server
+    stop(server)
+
+
+def test_rerank_returns_calibrated_probability(calibrated_server: Server) -> None:
+    documents = ["a cat sleeping", "quarterly earnings", "a kitten", "a violin", "a tabby cat"]
+    body = {"query": "a photo of a cat", "documents": documents}
+    response = httpx.post(calibrated_server.url + "v1/rerank", json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["threshold"] == 0.5
+    results = answer["results"]
+    assert len(results) == len(documents)
+    for r in results:
+        score = r["relevance_score"]
+        logit = math.log(score / (1 - score))
+        expected = 1 / (1 + math.exp(-(SLOPE * logit + INTERCEPT)))
+        assert r["probability"] == pytest.approx(expected, abs=1e-5)
+        assert r["below_threshold"] == (r["probability"] < 0.5)
+    assert answer["nothing_relevant"] == all(r["below_threshold"] for r in results)
+
+    kept = httpx.post(
+        calibrated_server.url + "v1/rerank", json={**body, "drop_below_threshold": True}, timeout=60
+    )
+    assert kept.status_code == 200
+    assert [r["index"] for r in kept.json()["results"]] == [
+        r["index"] for r in results if not r["below_threshold"]
+    ]
+
+
+def test_a_bad_calibrator_stops_serve_before_it_listens(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something else"}')
+    out = subprocess.run(
+        [sys.executable, "-m", "vlrerank", "serve", "--port", "0", "--calibration", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2 and f"{bad}: not a calibrator file" in out.stderr
