@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -75,3 +76,30 @@ def test_a_bad_calibrator_stops_serve_before_it_listens(tmp_path: Path) -> None:
         timeout=120,
     )
     assert out.returncode == 2 and f"{bad}: not a calibrator file" in out.stderr
+
+
+def test_every_api_dialect_carries_the_calibrated_probability(calibrated_server: Server) -> None:
+    """Cohere v2, Jina/vLLM /rerank, TEI /rerank and vLLM /score: the same probability per document."""
+    documents = ["a cat sleeping", "quarterly earnings", "a tabby cat"]
+    url = calibrated_server.url
+
+    def post(path: str, body: dict) -> Any:
+        response = httpx.post(url + path, json=body, timeout=60)
+        assert response.status_code == 200, (path, response.text)
+        return response.json()
+
+    v1 = post("v1/rerank", {"query": "a cat", "documents": documents})
+    expected = {r["index"]: r["probability"] for r in v1["results"]}
+    answers = {
+        "/v2/rerank": post("v2/rerank", {"model": "rerank-v3.5", "query": "a cat", "documents": documents}),
+        "/rerank": post("rerank", {"query": "a cat", "documents": documents}),
+    }
+    got = {path: {r["index"]: r["probability"] for r in a["results"]} for path, a in answers.items()}
+    tei = post("rerank", {"query": "a cat", "texts": documents})
+    got["/rerank (TEI)"] = {r["index"]: r["probability"] for r in tei}
+    score = post("score", {"queries": "a cat", "documents": documents})
+    got["/score"] = {r["index"]: r["probability"] for r in score["data"]}
+    for path, probabilities in got.items():
+        assert probabilities.keys() == expected.keys(), path
+        for index, probability in probabilities.items():
+            assert probability == pytest.approx(expected[index], abs=1e-6), path
