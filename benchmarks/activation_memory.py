@@ -103,7 +103,7 @@ def shallow_model(arch: str, text_layers: int, vision_layers: int) -> Any:
 
 def measure(reranker: Reranker, requests: list[dict[str, Any]]) -> dict[str, float]:
     """One forward plan over every request's pairs, as the batch handler runs merged requests."""
-    engine = reranker._engine
+    engine = reranker.engine
     engine.encoder.patch_in_prepare = False  # as on a GPU: float32 patches are made in the forward
     engine.clear_caches()
     pairs = []
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             device="cpu", token_budget=args.token_budget, vision_patch_budget=budget, prepare_workers=1
         )
         reranker = Reranker.from_checkpoint(checkpoint, config)
-        token_budget = reranker._engine.token_budget
+        token_budget = reranker.engine.token_budget
         result = measure(reranker, requests)
         rows.append({"vision_patch_budget": budget, **result, "of_weights": result["peak_gib"] / weights})
     print(

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from .config import EngineConfig
-from .engine import LoadedCheckpoint, ScoringEngine, load_checkpoint
+from .engine import LoadedCheckpoint, ScoringBackend, ScoringEngine, load_checkpoint
 from .engine.core import ScoredRequest
 from .engine.template import ChatTemplate
 from .errors import ConfigError, InputError, ScoringFailed
@@ -42,10 +42,13 @@ class Reranker:
 
     Args:
         model_name_or_path: a Hugging Face id (``Qwen/Qwen3-VL-Reranker-2B``), a local checkpoint
-            directory, or ``tiny-random`` (an offline random-weight model whose scores are meaningless).
+            directory, ``tiny-random`` (an offline random-weight model whose scores are
+            meaningless), or an already loaded checkpoint (as :meth:`from_checkpoint`).
         config: engine settings; keyword arguments override single fields, and the reference's
             names (``max_length``, ``min_pixels``, ``max_pixels``, ``total_pixels``, ``fps``,
             ``max_frames``, ``default_instruction``, ``torch_dtype``) are accepted too.
+        backend: the model stage (see :class:`vlrerank.engine.ScoringBackend`); by default the
+            checkpoint's transformers model. Tests put a double here.
 
     Example:
         >>> from vlrerank import Reranker
@@ -56,7 +59,12 @@ class Reranker:
     """
 
     def __init__(
-        self, model_name_or_path: str, *, config: EngineConfig | None = None, **overrides: Any
+        self,
+        model_name_or_path: str | LoadedCheckpoint,
+        *,
+        config: EngineConfig | None = None,
+        backend: ScoringBackend | None = None,
+        **overrides: Any,
     ) -> None:
         config = config or EngineConfig()
         changes = {}
@@ -70,22 +78,44 @@ class Reranker:
                 value = str(value).removeprefix("torch.")
             changes[field] = value
         config = config.with_(**changes) if changes else config
-        self._setup(load_checkpoint(model_name_or_path, config), config)
-
-    @classmethod
-    def from_checkpoint(cls, checkpoint: LoadedCheckpoint, config: EngineConfig | None = None) -> Reranker:
-        """A reranker over an already loaded checkpoint (e.g. a random full-size model in a benchmark)."""
-        reranker = cls.__new__(cls)
-        reranker._setup(checkpoint, config or EngineConfig())
-        return reranker
-
-    def _setup(self, checkpoint: LoadedCheckpoint, config: EngineConfig) -> None:
+        if isinstance(model_name_or_path, LoadedCheckpoint):
+            checkpoint = model_name_or_path
+        else:
+            checkpoint = load_checkpoint(model_name_or_path, config)
         self.config = config
         self.model_name = checkpoint.name
         self._checkpoint = checkpoint
-        self._engine = ScoringEngine(checkpoint, config)
+        self._engine = ScoringEngine(checkpoint, config, backend=backend)
         if checkpoint.random_weights:
             logger.warning("%s: %s", checkpoint.name, RANDOM_WEIGHTS_WARNING)
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        checkpoint: LoadedCheckpoint,
+        config: EngineConfig | None = None,
+        *,
+        backend: ScoringBackend | None = None,
+    ) -> Reranker:
+        """A reranker over an already loaded checkpoint, sharing its weights (e.g. a random
+        full-size model in a benchmark, or several engine settings over one model in a test).
+
+        ``backend`` replaces the model stage (see :class:`vlrerank.engine.ScoringBackend`); by
+        default it is the checkpoint's own transformers model. The checkpoint's device and dtype
+        are those it was loaded with, whatever ``config`` says.
+        """
+        return cls(checkpoint, config=config, backend=backend)
+
+    @property
+    def checkpoint(self) -> LoadedCheckpoint:
+        """The loaded checkpoint: model, tokenizer, image processor, chat template (read-only)."""
+        return self._checkpoint
+
+    @property
+    def engine(self) -> ScoringEngine:
+        """The scoring engine behind this reranker (its stages are described in
+        ``docs/architecture.md``)."""
+        return self._engine
 
     @property
     def random_weights(self) -> bool:

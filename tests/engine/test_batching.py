@@ -52,7 +52,7 @@ def test_pair_positions_equal_the_models_rope_index_for_every_kind_of_pair(reran
     from vlrerank.engine.encode import MM_IMAGE, MM_TEXT
     from vlrerank.inputs.schema import MultimodalInput
 
-    engine = reranker._engine
+    engine = reranker.engine
     docs = [
         MultimodalInput(texts=("short",)),
         MultimodalInput(texts=("a longer document " * 5,), images=(images["small"],)),

@@ -65,7 +65,7 @@ def test_compiled_layers_keep_parity_with_the_reference(compiled, reference, ima
 
 
 def test_layers_share_compiled_graphs_instead_of_falling_back_to_eager(compiled, images, recompiles):
-    model = compiled._checkpoint.model
+    model = compiled.checkpoint.model
     layers = list(model.language_model.layers) + list(model.visual.blocks)
     assert all(layer._compiled_call_impl is not None for layer in layers)
     counters = torch._dynamo.utils.counters

@@ -81,9 +81,9 @@ def test_merged_concurrent_requests_stay_close_to_the_reference(tiny_dir, refere
 @pytest.mark.parametrize("size", [(1024, 768), (160, 32)])
 def test_pictures_patched_on_the_device_equal_the_processors_bits(tiny_dir, size):
     reranker = engine(tiny_dir)
-    encoder = reranker._engine.encoder
+    encoder = reranker.engine.encoder
     picture = noise_image(*size, seed=size[1])
-    expected = encoder._image_processor(images=[picture], do_resize=False, return_tensors="pt")
+    expected = encoder.image_processor(images=[picture], do_resize=False, return_tensors="pt")
     frames = torch.from_numpy(np.array(picture)).permute(2, 0, 1).unsqueeze(0).to(DEVICE)
     patches = encoder.patcher.patches(frames, is_video=False)
     assert patches.device.type == DEVICE

@@ -28,7 +28,7 @@ def reranker(request, tiny_dir, layout_dirs):
     path = layout_dirs.get(request.param, tiny_dir)
     reranker = Reranker(str(path), config=config)
     if request.param == "patch-in-backend":
-        reranker._engine.encoder.patch_in_prepare = False
+        reranker.engine.encoder.patch_in_prepare = False
     return reranker
 
 

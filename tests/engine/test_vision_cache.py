@@ -26,7 +26,7 @@ def tower_inputs(reranker: Reranker):
     def hook(module, args, kwargs):
         seen.extend(tuple(row) for row in kwargs["grid_thw"].tolist())
 
-    handle = reranker._checkpoint.model.visual.register_forward_pre_hook(hook, with_kwargs=True)
+    handle = reranker.checkpoint.model.visual.register_forward_pre_hook(hook, with_kwargs=True)
     try:
         yield seen
     finally:
@@ -34,7 +34,7 @@ def tower_inputs(reranker: Reranker):
 
 
 def fresh(reranker: Reranker, **config) -> Reranker:
-    return Reranker.from_checkpoint(reranker._checkpoint, EngineConfig(**config))
+    return Reranker.from_checkpoint(reranker.checkpoint, EngineConfig(**config))
 
 
 @pytest.mark.parametrize("cache_mb", [0, 64])
@@ -82,7 +82,7 @@ def timeline(engine: Reranker, slow_document: int, delay_s: float = 0.3):
     """Times of vision-tower passes ("tower" once per picture), language-model forwards and
     prepared documents; one document's preparation is held back by ``delay_s``."""
     events: list[tuple[float, str]] = []
-    model, encoder = engine._checkpoint.model, engine._engine.encoder
+    model, encoder = engine.checkpoint.model, engine.engine.encoder
     prepare = encoder.prepare_side
 
     def slow_prepare(side, field, **kwargs):
@@ -157,7 +157,7 @@ def test_pictures_sent_ahead_are_held_for_their_forward_even_without_a_cache(rer
     names = [name for _, name in events]
     assert names.index("tower") < names.index("documents[1]") and names.count("tower") == 1, names
     assert got == pytest.approx(reference.process(request), abs=1e-5)
-    vision = engine._engine.backend.vision
+    vision = engine.engine.backend.vision
     deadline = time.monotonic() + 5
     while vision.held and time.monotonic() < deadline:  # released once the request is done
         time.sleep(0.01)
@@ -175,7 +175,7 @@ def test_pictures_waiting_for_their_forwards_stay_within_the_token_budget(rerank
     ahead = names[: names.index("documents[3]")].count("tower")
     assert (ahead, names.count("tower")) == (2, 4), names
     assert got == pytest.approx(reference.process(request), abs=1e-5)
-    assert engine._engine._prefetch_room.free == 600  # all given back
+    assert engine.engine.prefetch_room.free == 600  # all given back
 
 
 def test_concurrent_requests_share_the_room_and_give_it_all_back(reranker, reference):
@@ -189,11 +189,11 @@ def test_concurrent_requests_share_the_room_and_give_it_all_back(reranker, refer
         results = list(pool.map(engine.process, requests))
     for got, request in zip(results, requests, strict=True):
         assert got == pytest.approx(reference.process(request), abs=1e-5)
-    vision = engine._engine.backend.vision
+    vision = engine.engine.backend.vision
     deadline = time.monotonic() + 5
     while vision.held and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert vision.held == 0 and engine._engine._prefetch_room.free == 700
+    assert vision.held == 0 and engine.engine.prefetch_room.free == 700
 
 
 def test_documents_the_quality_gate_rejects_are_not_sent_ahead(reranker):

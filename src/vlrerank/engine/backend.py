@@ -11,8 +11,10 @@ from typing import Any, Protocol
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from ..config import EngineConfig
 from .batching import Batch, to_device
-from .encode import VisualInput
+from .encode import IMAGE_PAD, VIDEO_PAD, VisualInput
+from .loading import LoadedCheckpoint
 from .patches import Patcher
 from .prefix import PrefixKV, continuation_mask
 from .visual_features import VisionEncoder, VisionFeatureCache
@@ -105,6 +107,24 @@ class TransformersBackend:
         self._compiled = torch_compile
         if torch_compile:
             compile_layers(model)
+
+    @classmethod
+    def for_checkpoint(cls, checkpoint: LoadedCheckpoint, config: EngineConfig) -> TransformersBackend:
+        """The backend of ``checkpoint``'s model, sized by ``config``'s vision and attention settings."""
+        tokenizer = checkpoint.tokenizer
+        return cls(
+            checkpoint.model,
+            checkpoint.score_vector,
+            device=checkpoint.device,
+            dtype=checkpoint.dtype,
+            image_pad_id=tokenizer.convert_tokens_to_ids(IMAGE_PAD),
+            video_pad_id=tokenizer.convert_tokens_to_ids(VIDEO_PAD),
+            patcher=Patcher.for_checkpoint(checkpoint.image_processor, checkpoint.model.config.vision_config),
+            vision_cache_bytes=config.vision_cache_mb * 2**20,
+            patch_budget=config.vision_patch_budget,
+            cudnn_attention=config.cudnn_attention,
+            torch_compile=config.torch_compile,
+        )
 
     def vision_stats(self) -> dict[str, int]:
         """Visuals found in the vision cache and visuals the tower ran, since the model loaded."""

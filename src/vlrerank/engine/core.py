@@ -86,19 +86,7 @@ class ScoringEngine:
         )
         image_pad_id = tokenizer.convert_tokens_to_ids(IMAGE_PAD)
         video_pad_id = tokenizer.convert_tokens_to_ids(VIDEO_PAD)
-        self.backend = backend or TransformersBackend(
-            checkpoint.model,
-            checkpoint.score_vector,
-            device=checkpoint.device,
-            dtype=checkpoint.dtype,
-            image_pad_id=image_pad_id,
-            video_pad_id=video_pad_id,
-            patcher=patcher,
-            vision_cache_bytes=config.vision_cache_mb * 2**20,
-            patch_budget=config.vision_patch_budget,
-            cudnn_attention=config.cudnn_attention,
-            torch_compile=config.torch_compile,
-        )
+        self.backend = backend or TransformersBackend.for_checkpoint(checkpoint, config)
         self.positions = PairPositions(checkpoint.model, image_pad_id=image_pad_id, video_pad_id=video_pad_id)
         self.token_budget = config.token_budget or default_token_budget(checkpoint.model)
         self.runner = ForwardRunner(
@@ -114,7 +102,7 @@ class ScoringEngine:
         self.handler = BatchHandler(
             self.runner, max_pairs=4 * config.max_batch_pairs, fill_tokens=self.token_budget // 2
         )
-        self._prefetch_room = PrefetchRoom(self.token_budget if config.vision_prefetch else 0)
+        self.prefetch_room = PrefetchRoom(self.token_budget if config.vision_prefetch else 0)
         # Decoding and resizing release the GIL, so documents are prepared in parallel.
         workers = config.prepare_workers
         self._pool = (
@@ -209,7 +197,7 @@ class ScoringEngine:
         """
         policy = quality or QualityPolicy()
         start = time.perf_counter()
-        ahead = Prefetch(self.handler, self._prefetch_room, merge_size=self.encoder.patcher.merge_size)
+        ahead = Prefetch(self.handler, self.prefetch_room, merge_size=self.encoder.patcher.merge_size)
 
         def send_ahead(side: PreparedSide, is_query: bool) -> None:
             if is_query or _rejection(side, policy) is None:

@@ -130,8 +130,8 @@ class PairEncoder:
         patcher: Patcher,
         patch_in_prepare: bool,
     ) -> None:
-        self._prompt = prompt
-        self._image_processor = image_processor
+        self.prompt = prompt
+        self.image_processor = image_processor
         self._config = config
         self.patcher = patcher
         # CPU engines patch here, in parallel threads; GPU engines copy uint8 frames and patch there.
@@ -161,12 +161,13 @@ class PairEncoder:
             for i, v in enumerate(side.videos)
         )
         images = tuple(
-            self._image(img, _indexed(f"{field}.image", i, len(side.images)), preprocess)
+            self.prepare_image(img, _indexed(f"{field}.image", i, len(side.images)), preprocess)
             for i, img in enumerate(side.images)
         )
         return PreparedSide(side, videos, images)
 
-    def _image(self, source: Any, field: str, preprocess: PreprocessConfig | None) -> VisualInput:
+    def prepare_image(self, source: Any, field: str, preprocess: PreprocessConfig | None) -> VisualInput:
+        """One image decoded, checked, sized (``preprocess``, then the pixel bounds) and patched."""
         processed = process_image(
             source,
             field=field,
@@ -239,14 +240,14 @@ class PairEncoder:
     # -- pairs -----------------------------------------------------------------------------
     def encode_pair(self, instruction: str, query: PreparedSide, document: PreparedSide) -> EncodedPair:
         q, d = query.source, document.source
-        rendered = self._prompt.render(
+        rendered = self.prompt.render(
             (len(q.texts), len(q.images), len(q.videos)), (len(d.texts), len(d.images), len(d.videos))
         )
         user_text = [instruction, *q.texts, *d.texts]
         # Slots appear in chat order: query videos, query images, document videos, document images.
         ordered = query.videos + query.images + document.videos + document.images
-        ids = self._prompt.encode(rendered, [v.slot_filler for v in ordered], user_text)
-        ids = self._prompt.truncate(ids, self._config.max_length)
+        ids = self.prompt.encode(rendered, [v.slot_filler for v in ordered], user_text)
+        ids = self.prompt.truncate(ids, self._config.max_length)
         group = (instruction, q.texts, tuple(v.key for v in query.videos + query.images))
         return EncodedPair(tuple(ids), _spans(ids, ordered, self._media_ids), group)
 

@@ -146,7 +146,13 @@ class BatchHandler:
 
     @property
     def queued(self) -> int:
+        """Submitted jobs not yet taken by the worker."""
         return len(self._jobs)
+
+    @property
+    def worker(self) -> threading.Thread | None:
+        """The thread that runs forwards, while one runs (it ends when idle or closed)."""
+        return self._worker
 
     def _submit(self, pairs: Sequence[EncodedPair], *, prepared: bool) -> Outcome:
         job = _Job(pairs)
