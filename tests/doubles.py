@@ -105,13 +105,10 @@ class BackendDouble:
         if self.real is not None:
             self.real.clear_caches()
 
-    def hold_visuals(self, visuals: Sequence[Any]) -> None:
-        if self.real is not None:
-            self.real.hold_visuals(visuals)
-
-    def release_visuals(self, keys: Sequence[str]) -> None:
-        if self.real is not None:
-            self.real.release_visuals(keys)
+    def encode_visuals(self, visuals: Sequence[Any]) -> dict[str, Any]:
+        if self.real is None:
+            raise AssertionError("no real backend to encode visuals with")
+        return self.real.encode_visuals(visuals)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _wait(self) -> None:

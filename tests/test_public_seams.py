@@ -77,12 +77,14 @@ def test_no_test_touches_a_private_name_of_the_library():
 def test_the_check_finds_private_access(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text(
-        "from vlrerank.engine.core import _rejection\n"
+        "from vlrerank.engine.plan import _worst_image\n"
         "def test(reranker):\n"
-        "    reranker._engine.encoder\n"
+        "    reranker._hidden.encoder\n"
+        "    reranker._not_the_librarys\n"
         "    class Own:\n"
         "        def go(self):\n"
-        "            self._engine = 1\n",
+        "            self._hidden = 1\n",
         encoding="utf-8",
     )
-    assert private_uses(sample, {"_engine", "_rejection"}) == [(1, "_rejection"), (3, "_engine")]
+    found = sorted(private_uses(sample, {"_hidden", "_worst_image"}))
+    assert found == [(1, "_worst_image"), (3, "_hidden")]

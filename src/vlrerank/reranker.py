@@ -10,8 +10,13 @@ from typing import Any
 import torch
 
 from .config import EngineConfig
-from .engine import LoadedCheckpoint, ScoringBackend, ScoringEngine, load_checkpoint
-from .engine.core import ScoredRequest
+from .engine import (
+    LoadedCheckpoint,
+    ScoreRequest,
+    ScoringBackend,
+    ScoringEngine,
+    load_checkpoint,
+)
 from .engine.template import ChatTemplate
 from .errors import ConfigError, InputError, ScoringFailed
 from .inputs.explicit import refuse_bare_media
@@ -141,22 +146,21 @@ class Reranker:
         return self._checkpoint.dtype
 
     def vision_stats(self) -> dict[str, int]:
-        """Since the model loaded: ``cache_hits`` (pictures whose vision-tower output was reused
-        from the cache) and ``computed`` (pictures the vision tower ran). Zeros for a backend
+        """Since the model loaded: ``cache_hits`` (images and videos whose vision-tower output was
+        reused from the cache) and ``computed`` (those the vision tower ran). Zeros for a backend
         without a vision stage."""
-        stats = getattr(self._engine.backend, "vision_stats", None)
-        return dict(stats()) if callable(stats) else {"cache_hits": 0, "computed": 0}
+        return self._engine.vision_stats()
 
     def engine_stats(self) -> dict[str, int]:
         """Since the model loaded: ``runs`` (batches of requests the engine served, each one or
         more forwards), ``merged_runs`` (runs that served more than one request at once: concurrent
         requests sharing forwards), ``merged_requests`` (requests served in such a run), plus
         :meth:`vision_stats`."""
-        handler = self._engine.handler
+        batcher = self._engine.batcher
         return {
-            "runs": handler.runs,
-            "merged_runs": handler.merged_runs,
-            "merged_requests": handler.merged_requests,
+            "runs": batcher.runs,
+            "merged_runs": batcher.merged_runs,
+            "merged_requests": batcher.merged_requests,
             **self.vision_stats(),
         }
 
@@ -212,7 +216,10 @@ class Reranker:
         preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None = None,
     ) -> list[float]:
         """Relevance probabilities of ``documents`` for ``query``, in document order."""
-        _, scored = self._score(query, documents, instruction, fps, max_frames, preprocess, None)
+        request = self._request(
+            query, documents, instruction=instruction, fps=fps, max_frames=max_frames, preprocess=preprocess
+        )
+        scored = self._engine.score(request)
         for index, outcome in enumerate(scored.scores):
             if outcome.score is None:  # only a pair that failed even alone: never return a shorter list
                 raise ScoringFailed(str(outcome.rejection), field=f"documents[{index}]")
@@ -253,16 +260,24 @@ class Reranker:
         """
         if top_n is not None and (not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 1):
             raise InputError(f"top_n must be a positive integer, got {top_n!r}", field="top_n")
-        used_instruction, scored = self._score(
-            query, documents, instruction, fps, max_frames, preprocess, quality, explain=explain
+        request = self._request(
+            query,
+            documents,
+            instruction=instruction,
+            fps=fps,
+            max_frames=max_frames,
+            preprocess=preprocess,
+            quality=quality,
+            explain=explain,
         )
+        scored = self._engine.score(request)
         results = [
             RankedResult(
                 index=i,
                 score=s.score,
                 document=documents[i],
                 num_tokens=s.num_tokens,
-                images=s.document_images,
+                images=s.images,
                 quality=s.quality,
                 penalized_score=s.penalized,
                 explanation=s.explanation,
@@ -273,7 +288,7 @@ class Reranker:
         ]
         order = rank_order([r.ranking_score for r in results])
         rejected = tuple(
-            RejectedDocument(i, documents[i], s.rejection, s.quality, s.document_images)
+            RejectedDocument(i, documents[i], s.rejection, s.quality, s.images)
             for i, s in enumerate(scored.scores)
             if s.rejection is not None
         )
@@ -281,7 +296,7 @@ class Reranker:
             results=tuple(results[i] for i in order[:top_n]),
             rejected=rejected,
             query=query,
-            instruction=used_instruction,
+            instruction=request.instruction,
             query_images=scored.query_images,
             model=self.model_name,
             random_weights=self.random_weights,
@@ -290,18 +305,19 @@ class Reranker:
             pairs=sum(r.pairs for r in results),
         )
 
-    def _score(
+    def _request(
         self,
         query: Any,
         documents: Sequence[Any],
+        *,
         instruction: str | None,
         fps: float | None,
         max_frames: int | None,
         preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None,
-        quality: QualityPolicy | None,
-        *,
+        quality: QualityPolicy | None = None,
         explain: bool = False,
-    ) -> tuple[str, ScoredRequest]:
+    ) -> ScoreRequest:
+        """The engine's request: every argument checked, defaults filled in from the config."""
         if instruction is not None and not isinstance(instruction, str):
             raise InputError(f"expected a string, got {type(instruction).__name__}", field="instruction")
         used_instruction = instruction or self.config.default_instruction
@@ -325,14 +341,13 @@ class Reranker:
         refuse_bare_media(query, "query", root)
         for index, document in enumerate(documents):
             refuse_bare_media(document, f"documents[{index}]", root)
-        scored = self._engine.score(
+        return ScoreRequest(
             query_input,
-            document_inputs,
+            tuple(document_inputs),
             instruction=used_instruction,
             fps=float(fps),
             max_frames=max_frames,
             preprocess=preprocess,
-            quality=quality,
-            explain_scores=explain,
+            quality=quality or QualityPolicy(),
+            explain=explain,
         )
-        return used_instruction, scored

@@ -44,13 +44,13 @@ def compiled(tiny_dir, recompiles):
 
 
 def requests(images):
-    picture = noise_image(96, 64, 5)
+    image = noise_image(96, 64, 5)
     return [
         {  # whole pairs and a shared text prefix
             "query": {"text": "a red car"},
-            "documents": [{"text": "a red car parked"}, {"text": "soup " * 40}, {"image": picture}],
+            "documents": [{"text": "a red car parked"}, {"text": "soup " * 40}, {"image": image}],
         },
-        {  # an image query: its prefix holds the picture
+        {  # an image query: its prefix holds the image
             "query": {"image": images["jpeg_path"], "text": "what is this"},
             "documents": [{"text": "a dog"}, {"text": "a long description " * 20}, {"image": images["wide"]}],
         },

@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from vlrerank import EngineConfig, Reranker
-from vlrerank.engine.core import probabilities
-from vlrerank.engine.encode import EncodedPair
+from vlrerank.engine import ScoreRequest
+from vlrerank.engine.plan import probabilities
 from vlrerank.engine.prefix import MIN_PREFIX_TOKENS, shared_prefix_length
+from vlrerank.engine.types import EncodedPair
 from vlrerank.inputs.schema import MultimodalInput, to_documents, to_multimodal
 
 from ..conftest import noise_image, write_video
@@ -39,8 +40,9 @@ def test_the_prefix_is_the_longest_common_run_and_leaves_every_pair_a_token():
     assert shared_prefix_length([EncodedPair((9, 2)), EncodedPair((1, 2))]) == 0
 
 
-def prepared(reranker, query, docs):
-    return reranker.engine.prepare(query, docs, instruction="find it", fps=1.0, max_frames=64)
+def prepared(reranker, query, docs, instruction="find it"):
+    request = ScoreRequest(query, docs, instruction=instruction, fps=1.0, max_frames=64)
+    return reranker.engine.prepare(request).pairs
 
 
 def test_the_prefix_holds_the_query_image_but_never_a_document_image(reranker):
@@ -74,13 +76,8 @@ def test_an_image_query_is_encoded_once_and_documents_continue_it(reranker, refe
     }
     assert_close(engine.process(request), reference.process(request))
     assert len(recorder.prefills) == 1 and len(recorder.prefills[0]) == 1  # one prefix, one row
-    pairs = engine.engine.prepare(
-        to_multimodal(request["query"], "query"),
-        to_documents(request["documents"]),
-        instruction=engine.config.default_instruction,
-        fps=1.0,
-        max_frames=64,
-    )
+    query, documents = to_multimodal(request["query"], "query"), to_documents(request["documents"])
+    pairs = prepared(engine, query, documents, instruction=engine.config.default_instruction)
     assert recorder.prefills[0][0] >= pairs[0].spans[0].end  # the query image is inside the prefix
     assert sum(len(rows) for rows in recorder.continuations) == 3 and recorder.whole == []
 
@@ -106,7 +103,7 @@ def test_video_queries_and_frame_lists_continue_correctly(reranker, reference, t
 
 
 def test_several_requests_in_one_plan_share_one_prefill_and_mixed_batches(reranker, reference, images):
-    """What the batch handler does with concurrent requests: one prefill row per request, and
+    """What the batcher does with concurrent requests: one prefill row per request, and
     continuation batches whose rows continue different prefixes."""
     engine, recorder = recorded(reranker)
     requests = [
@@ -117,16 +114,19 @@ def test_several_requests_in_one_plan_share_one_prefill_and_mixed_batches(rerank
         },
         {"query": {"text": "x"}, "documents": [{"text": "only one"}]},  # alone: no prefix
     ]
-    pairs = []
-    for r in requests:
-        pairs += engine.engine.prepare(
-            to_multimodal(r["query"], "query"),
-            to_documents(r["documents"]),
-            instruction=engine.config.default_instruction,
-            fps=1.0,
-            max_frames=64,
+    plans = [
+        engine.engine.prepare(
+            ScoreRequest(
+                to_multimodal(r["query"], "query"),
+                to_documents(r["documents"]),
+                instruction=engine.config.default_instruction,
+                fps=1.0,
+                max_frames=64,
+            )
         )
-    logits, _ = engine.engine.runner.run(pairs)
+        for r in requests
+    ]
+    logits, _ = engine.engine.run(plans)  # as the batcher runs requests merged
     expected = [s for r in requests for s in reference.process(r)]
     assert_close(probabilities(logits), expected)
     assert len(recorder.prefills) == 1 and len(recorder.prefills[0]) == 2
@@ -145,7 +145,7 @@ def test_concurrent_requests_are_merged_into_shared_forwards(reranker, reference
         first = pool.submit(engine.process, requests[0])
         assert gate.entered.wait(30)
         rest = [pool.submit(engine.process, r) for r in requests[1:]]
-        while engine.engine.handler.queued < 3:  # all three wait behind the first
+        while engine.engine.batcher.queued < 3:  # all three wait behind the first
             threading.Event().wait(0.01)
         gate.release.set()
         results = [first.result(30)] + [f.result(30) for f in rest]
@@ -169,7 +169,7 @@ def test_a_failure_in_a_merged_run_fails_only_its_own_request(reranker):
         assert gate.entered.wait(30)
         good = pool.submit(engine.score, "fine", ["a", "b"])
         bad = pool.submit(engine.score, "bad", ["x " * 300, "c"])
-        while engine.engine.handler.queued < 2:
+        while engine.engine.batcher.queued < 2:
             threading.Event().wait(0.01)
         gate.release.set()
         assert len(first.result(30)) == 1
@@ -178,15 +178,15 @@ def test_a_failure_in_a_merged_run_fails_only_its_own_request(reranker):
             bad.result(30)
 
 
-def test_a_closed_handler_stops_its_worker_and_refuses_more_work(reranker, reference):
+def test_a_closed_batcher_stops_its_worker_and_refuses_more_work(reranker, reference):
     """What runs at exit: a worker thread left inside a torch op would abort the interpreter."""
     engine = Reranker.from_checkpoint(reranker.checkpoint, EngineConfig())
     request = {"query": {"text": "q"}, "documents": [{"text": "a"}, {"image": noise_image(64, 64, 3)}]}
     assert_close(engine.process(request), reference.process(request))
-    handler = engine.engine.handler
-    worker = handler.worker
+    batcher = engine.engine.batcher
+    worker = batcher.worker
     assert worker is not None and worker.is_alive()  # idle, waiting for the next request
-    handler.close()
+    batcher.close()
     assert not worker.is_alive()
     with pytest.raises(RuntimeError, match="closed"):
         engine.process(request)
