@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .types import EncodedPair, VisualInput
+
+if TYPE_CHECKING:
+    from .vision import VisualFeatures
 
 
 def default_token_budget(model: Any) -> int:
@@ -66,7 +69,7 @@ class Batch:
     visuals: tuple[VisualInput, ...]  # the visuals whose placeholders are in the rows, in token order
     prefix_rows: torch.Tensor | None = None
     # Vision outputs of some of ``visuals`` computed beforehand, by key; the model runs the rest.
-    features: Mapping[str, Any] = field(default_factory=dict)
+    features: Mapping[str, VisualFeatures] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -80,7 +83,7 @@ def collate(
     positions: Callable[[EncodedPair], torch.Tensor],
     skip: Sequence[int] | None = None,
     prefix_rows: Sequence[int] | None = None,
-    known: Mapping[str, Any] | None = None,
+    known: Mapping[str, VisualFeatures] | None = None,
 ) -> Batch:
     """Rows of ``pairs``, each without its first ``skip[i]`` tokens (a prefix run before).
 
