@@ -31,6 +31,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from vlrerank import EngineConfig, Reranker
+from vlrerank.engine import ScoreRequest
 from vlrerank.engine.loading import from_model, load_processors
 from vlrerank.inputs.schema import MultimodalInput
 from vlrerank.testing.archs import ARCHS, qwen3vl_config
@@ -102,19 +103,19 @@ def shallow_model(arch: str, text_layers: int, vision_layers: int) -> Any:
 
 
 def measure(reranker: Reranker, requests: list[dict[str, Any]]) -> dict[str, float]:
-    """One forward plan over every request's pairs, as the batch handler runs merged requests."""
-    engine = reranker._engine
+    """One forward plan over every request's pairs, as the batcher runs merged requests."""
+    engine = reranker.engine
     engine.encoder.patch_in_prepare = False  # as on a GPU: float32 patches are made in the forward
     engine.clear_caches()
     pairs = []
     for request in requests:
         query = MultimodalInput(texts=(request["query"]["text"],))
         documents = [MultimodalInput(images=(d["image"],)) for d in request["documents"]]
-        prepared = engine.prepare(query, documents, instruction="Find the picture.", fps=1.0, max_frames=64)
-        pairs += [engine.positions.attach(pair) for pair in prepared]
+        request = ScoreRequest(query, documents, instruction="Find the picture.", fps=1.0, max_frames=64)
+        pairs += engine.prepare(request).pairs  # with their positions
     start = time.perf_counter()
     with LiveBytes() as tracker:
-        _, forwards = engine.runner.run(pairs)  # in this thread, so that the mode sees every op
+        _, forwards = engine.forward.run(pairs)  # in this thread, so that the mode sees every op
     return {
         "peak_gib": tracker.peak / 2**30,
         "kept_gib": tracker.live / 2**30,  # vision features left in the cache
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             device="cpu", token_budget=args.token_budget, vision_patch_budget=budget, prepare_workers=1
         )
         reranker = Reranker.from_checkpoint(checkpoint, config)
-        token_budget = reranker._engine.token_budget
+        token_budget = reranker.engine.token_budget
         result = measure(reranker, requests)
         rows.append({"vision_patch_budget": budget, **result, "of_weights": result["peak_gib"] / weights})
     print(

@@ -129,7 +129,7 @@ def run_workload(
     tokens = statistics.mean(r.num_tokens for r in first)
     patches = statistics.mean(sum(4 * f.visual_tokens for f in r.images) for r in first)
     patches += 4 * sum(f.visual_tokens for f in first.query_images)
-    tflop = flops_per_pair(engine._checkpoint.model, tokens, patches) / 1e12
+    tflop = flops_per_pair(engine.checkpoint.model, tokens, patches) / 1e12
     engine_rate = pairs / engine_s
     st_fields: dict[str, Any] = {}
     if st is not None:
@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = engines["engine"]
     results = [run_workload(name, engines, reference, st, args) for name in args.workloads.split(",")]
     device = engine.device
-    model = engine._checkpoint.model
+    model = engine.checkpoint.model
     weights = weights_gib(model)
     profiled = profile(engine, [r.workload for r in results], args) if args.profile else None
     if args.fp32_pairs:
@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
         "docs_per_request": args.docs,
         "requests": args.requests,
-        "token_budget": engine._engine.token_budget,
+        "token_budget": engine.engine.token_budget,
         "concurrency": args.concurrency,
         "prepare_workers": args.prepare_workers,
         "cudnn_attention": args.cudnn_attention,

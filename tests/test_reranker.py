@@ -211,3 +211,23 @@ def test_print_and_to_dict_of_results(reranker, images):
     assert [r["index"] for r in data["results"]] == [r.index for r in ranked]
     assert data["random_weights"] is True and data["results"][0]["num_tokens"] > 0
     assert ranked.pairs == 2 + 3  # explain's visual-match, text-alignment and consistency pairs
+
+
+def test_a_reranker_over_a_loaded_checkpoint_shares_its_weights_and_takes_a_backend(reranker):
+    """The documented seam tests and benchmarks use: one loaded model, other settings or backend."""
+    from vlrerank import CrossEncoder
+    from vlrerank.engine import TransformersBackend
+
+    from .doubles import BackendDouble
+
+    config = EngineConfig(prefix_reuse=False)
+    double = BackendDouble(TransformersBackend.for_checkpoint(reranker.checkpoint, config))
+    other = Reranker.from_checkpoint(reranker.checkpoint, config, backend=double)
+    assert other.checkpoint is reranker.checkpoint and other.config.prefix_reuse is False
+    docs = ["a red car parked", "soup", "a blue car"]
+    assert other.score("a red car", docs) == pytest.approx(reranker.score("a red car", docs), abs=1e-6)
+    assert double.whole == [3]  # the injected backend ran the forward: three whole pairs, one batch
+    face = CrossEncoder.from_reranker(other)
+    assert face.reranker is other and len(face.predict([("a red car", "soup")])) == 1
+    with pytest.raises(ConfigError, match="takes no engine settings"):
+        CrossEncoder(other, device="cpu")

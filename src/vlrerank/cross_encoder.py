@@ -32,7 +32,8 @@ class CrossEncoder:
 
     Args:
         model_name_or_path: as :class:`vlrerank.Reranker` (a Hugging Face id, a checkpoint
-            directory, or ``tiny-random``, whose random weights make every score meaningless).
+            directory, or ``tiny-random``, whose random weights make every score meaningless),
+            or an existing :class:`vlrerank.Reranker` to share (as :meth:`from_reranker`).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; default: CUDA when available.
         max_length: vlrerank's per-pair text-token cap (``EngineConfig.max_length``), which, as in
             the published recipe, keeps the prompt's closing tokens; sentence-transformers truncates
@@ -61,7 +62,7 @@ class CrossEncoder:
 
     def __init__(
         self,
-        model_name_or_path: str,
+        model_name_or_path: str | Reranker,
         *,
         device: str | torch.device | None = None,
         max_length: int | None = None,
@@ -73,20 +74,22 @@ class CrossEncoder:
             overrides["device"] = str(device)
         if max_length is not None:
             overrides["max_length"] = max_length
-        self._bind(Reranker(model_name_or_path, config=config, **overrides), activation_fn)
+        if isinstance(model_name_or_path, Reranker):
+            if overrides or config is not None:
+                raise ConfigError(
+                    "CrossEncoder over an existing Reranker takes no engine settings: they are the Reranker's"
+                )
+            self.reranker = model_name_or_path
+        else:
+            self.reranker = Reranker(model_name_or_path, config=config, **overrides)
+        self.activation_fn: Callable[[torch.Tensor], torch.Tensor] = activation_fn or torch.nn.Identity()
 
     @classmethod
     def from_reranker(
         cls, reranker: Reranker, activation_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
     ) -> CrossEncoder:
         """This interface over an existing :class:`vlrerank.Reranker` (shares its model and caches)."""
-        model = cls.__new__(cls)
-        model._bind(reranker, activation_fn)
-        return model
-
-    def _bind(self, reranker: Reranker, activation_fn: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
-        self.reranker = reranker
-        self.activation_fn: Callable[[torch.Tensor], torch.Tensor] = activation_fn or torch.nn.Identity()
+        return cls(reranker, activation_fn=activation_fn)
 
     @property
     def device(self) -> torch.device:

@@ -12,8 +12,13 @@ import torch
 
 from .calibration import Calibrator
 from .config import EngineConfig
-from .engine import LoadedCheckpoint, ScoringEngine, load_checkpoint
-from .engine.core import ScoredRequest
+from .engine import (
+    LoadedCheckpoint,
+    ScoreRequest,
+    ScoringBackend,
+    ScoringEngine,
+    load_checkpoint,
+)
 from .engine.template import ChatTemplate
 from .errors import ConfigError, InputError, ScoringFailed
 from .inputs.explicit import refuse_bare_media
@@ -44,13 +49,16 @@ class Reranker:
 
     Args:
         model_name_or_path: a Hugging Face id (``Qwen/Qwen3-VL-Reranker-2B``), a local checkpoint
-            directory, or ``tiny-random`` (an offline random-weight model whose scores are meaningless).
+            directory, ``tiny-random`` (an offline random-weight model whose scores are
+            meaningless), or an already loaded checkpoint (as :meth:`from_checkpoint`).
         config: engine settings; keyword arguments override single fields, and the reference's
             names (``max_length``, ``min_pixels``, ``max_pixels``, ``total_pixels``, ``fps``,
             ``max_frames``, ``default_instruction``, ``torch_dtype``) are accepted too.
         calibration: a calibrator file (or :class:`~vlrerank.calibration.Calibrator`) fitted by
             ``vlrerank eval``; every result of :meth:`rank` then carries a calibrated
             ``probability`` (and ``below_threshold`` when the file holds a threshold).
+        backend: the model stage (see :class:`vlrerank.engine.ScoringBackend`); by default the
+            checkpoint's transformers model. Tests put a double here.
 
     Example:
         >>> from vlrerank import Reranker
@@ -64,10 +72,11 @@ class Reranker:
 
     def __init__(
         self,
-        model_name_or_path: str,
+        model_name_or_path: str | LoadedCheckpoint,
         *,
         config: EngineConfig | None = None,
         calibration: str | os.PathLike[str] | Calibrator | None = None,
+        backend: ScoringBackend | None = None,
         **overrides: Any,
     ) -> None:
         config = config or EngineConfig()
@@ -85,27 +94,47 @@ class Reranker:
         calibrator = (
             Calibrator.load(calibration) if isinstance(calibration, (str, os.PathLike)) else calibration
         )
-        checkpoint = load_checkpoint(model_name_or_path, config)
+        if isinstance(model_name_or_path, LoadedCheckpoint):
+            checkpoint = model_name_or_path
+        else:
+            checkpoint = load_checkpoint(model_name_or_path, config)
         if calibrator is not None:
             calibrator.check_setup(model=checkpoint.name)
-        self._setup(checkpoint, config)
         self._calibrator = calibrator
-
-    @classmethod
-    def from_checkpoint(cls, checkpoint: LoadedCheckpoint, config: EngineConfig | None = None) -> Reranker:
-        """A reranker over an already loaded checkpoint (e.g. a random full-size model in a benchmark)."""
-        reranker = cls.__new__(cls)
-        reranker._setup(checkpoint, config or EngineConfig())
-        return reranker
-
-    def _setup(self, checkpoint: LoadedCheckpoint, config: EngineConfig) -> None:
-        self._calibrator = None
         self.config = config
         self.model_name = checkpoint.name
         self._checkpoint = checkpoint
-        self._engine = ScoringEngine(checkpoint, config)
+        self._engine = ScoringEngine(checkpoint, config, backend=backend)
         if checkpoint.random_weights:
             logger.warning("%s: %s", checkpoint.name, RANDOM_WEIGHTS_WARNING)
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        checkpoint: LoadedCheckpoint,
+        config: EngineConfig | None = None,
+        *,
+        backend: ScoringBackend | None = None,
+    ) -> Reranker:
+        """A reranker over an already loaded checkpoint, sharing its weights (e.g. a random
+        full-size model in a benchmark, or several engine settings over one model in a test).
+
+        ``backend`` replaces the model stage (see :class:`vlrerank.engine.ScoringBackend`); by
+        default it is the checkpoint's own transformers model. The checkpoint's device and dtype
+        are those it was loaded with, whatever ``config`` says.
+        """
+        return cls(checkpoint, config=config, backend=backend)
+
+    @property
+    def checkpoint(self) -> LoadedCheckpoint:
+        """The loaded checkpoint: model, tokenizer, image processor, chat template (read-only)."""
+        return self._checkpoint
+
+    @property
+    def engine(self) -> ScoringEngine:
+        """The scoring engine behind this reranker (its stages are described in
+        ``docs/architecture.md``)."""
+        return self._engine
 
     @property
     def random_weights(self) -> bool:
@@ -141,22 +170,21 @@ class Reranker:
         return self._checkpoint.dtype
 
     def vision_stats(self) -> dict[str, int]:
-        """Since the model loaded: ``cache_hits`` (pictures whose vision-tower output was reused
-        from the cache) and ``computed`` (pictures the vision tower ran). Zeros for a backend
+        """Since the model loaded: ``cache_hits`` (images and videos whose vision-tower output was
+        reused from the cache) and ``computed`` (those the vision tower ran). Zeros for a backend
         without a vision stage."""
-        stats = getattr(self._engine.backend, "vision_stats", None)
-        return dict(stats()) if callable(stats) else {"cache_hits": 0, "computed": 0}
+        return self._engine.vision_stats()
 
     def engine_stats(self) -> dict[str, int]:
         """Since the model loaded: ``runs`` (batches of requests the engine served, each one or
         more forwards), ``merged_runs`` (runs that served more than one request at once: concurrent
         requests sharing forwards), ``merged_requests`` (requests served in such a run), plus
         :meth:`vision_stats`."""
-        handler = self._engine.handler
+        batcher = self._engine.batcher
         return {
-            "runs": handler.runs,
-            "merged_runs": handler.merged_runs,
-            "merged_requests": handler.merged_requests,
+            "runs": batcher.runs,
+            "merged_runs": batcher.merged_runs,
+            "merged_requests": batcher.merged_requests,
             **self.vision_stats(),
         }
 
@@ -212,7 +240,10 @@ class Reranker:
         preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None = None,
     ) -> list[float]:
         """Relevance probabilities of ``documents`` for ``query``, in document order."""
-        _, scored = self._score(query, documents, instruction, fps, max_frames, preprocess, None)
+        request = self._request(
+            query, documents, instruction=instruction, fps=fps, max_frames=max_frames, preprocess=preprocess
+        )
+        scored = self._engine.score(request)
         for index, outcome in enumerate(scored.scores):
             if outcome.score is None:  # only a pair that failed even alone: never return a shorter list
                 raise ScoringFailed(str(outcome.rejection), field=f"documents[{index}]")
@@ -253,16 +284,24 @@ class Reranker:
         """
         if top_n is not None and (not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 1):
             raise InputError(f"top_n must be a positive integer, got {top_n!r}", field="top_n")
-        used_instruction, scored = self._score(
-            query, documents, instruction, fps, max_frames, preprocess, quality, explain=explain
+        request = self._request(
+            query,
+            documents,
+            instruction=instruction,
+            fps=fps,
+            max_frames=max_frames,
+            preprocess=preprocess,
+            quality=quality,
+            explain=explain,
         )
+        scored = self._engine.score(request)
         results = [
             RankedResult(
                 index=i,
                 score=s.score,
                 document=documents[i],
                 num_tokens=s.num_tokens,
-                images=s.document_images,
+                images=s.images,
                 quality=s.quality,
                 penalized_score=s.penalized,
                 explanation=s.explanation,
@@ -273,7 +312,7 @@ class Reranker:
         ]
         order = rank_order([r.ranking_score for r in results])
         rejected = tuple(
-            RejectedDocument(i, documents[i], s.rejection, s.quality, s.document_images)
+            RejectedDocument(i, documents[i], s.rejection, s.quality, s.images)
             for i, s in enumerate(scored.scores)
             if s.rejection is not None
         )
@@ -281,7 +320,7 @@ class Reranker:
             results=tuple(results[i] for i in order[:top_n]),
             rejected=rejected,
             query=query,
-            instruction=used_instruction,
+            instruction=request.instruction,
             query_images=scored.query_images,
             model=self.model_name,
             random_weights=self.random_weights,
@@ -291,18 +330,19 @@ class Reranker:
         )
         return ranked if self._calibrator is None else self._calibrator.apply(ranked, preprocess)
 
-    def _score(
+    def _request(
         self,
         query: Any,
         documents: Sequence[Any],
+        *,
         instruction: str | None,
         fps: float | None,
         max_frames: int | None,
         preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None,
-        quality: QualityPolicy | None,
-        *,
+        quality: QualityPolicy | None = None,
         explain: bool = False,
-    ) -> tuple[str, ScoredRequest]:
+    ) -> ScoreRequest:
+        """The engine's request: every argument checked, defaults filled in from the config."""
         if instruction is not None and not isinstance(instruction, str):
             raise InputError(f"expected a string, got {type(instruction).__name__}", field="instruction")
         used_instruction = instruction or self.config.default_instruction
@@ -326,14 +366,13 @@ class Reranker:
         refuse_bare_media(query, "query", root)
         for index, document in enumerate(documents):
             refuse_bare_media(document, f"documents[{index}]", root)
-        scored = self._engine.score(
+        return ScoreRequest(
             query_input,
-            document_inputs,
+            tuple(document_inputs),
             instruction=used_instruction,
             fps=float(fps),
             max_frames=max_frames,
             preprocess=preprocess,
-            quality=quality,
-            explain_scores=explain,
+            quality=quality or QualityPolicy(),
+            explain=explain,
         )
-        return used_instruction, scored

@@ -5,7 +5,7 @@ import random
 import torch
 
 from vlrerank.engine.batching import collate, plan_batches
-from vlrerank.engine.encode import EncodedPair
+from vlrerank.engine.types import EncodedPair
 
 
 def test_batches_respect_the_budget_and_cover_every_pair_once():
@@ -48,18 +48,19 @@ def test_collate_skips_a_prefix_and_continues_its_positions():
 
 
 def test_pair_positions_equal_the_models_rope_index_for_every_kind_of_pair(reranker, images):
-    from vlrerank.engine.batching import PairPositions
-    from vlrerank.engine.encode import MM_IMAGE, MM_TEXT
+    from vlrerank.engine import ScoreRequest
+    from vlrerank.engine.model import PairPositions
+    from vlrerank.engine.types import MM_IMAGE, MM_TEXT
     from vlrerank.inputs.schema import MultimodalInput
 
-    engine = reranker._engine
+    engine = reranker.engine
     docs = [
         MultimodalInput(texts=("short",)),
         MultimodalInput(texts=("a longer document " * 5,), images=(images["small"],)),
         MultimodalInput(images=(images["wide"], images["square"])),
     ]
     query = MultimodalInput(texts=("q",), images=(images["grey"],))
-    pairs = engine.prepare(query, docs, instruction="i", fps=1.0, max_frames=64)
+    pairs = engine.prepare(ScoreRequest(query, docs, instruction="i", fps=1.0, max_frames=64)).pairs
     model = engine.checkpoint.model
     positions = PairPositions(model, image_pad_id=151655, video_pad_id=151656)
     for pair in pairs:

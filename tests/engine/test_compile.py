@@ -44,13 +44,13 @@ def compiled(tiny_dir, recompiles):
 
 
 def requests(images):
-    picture = noise_image(96, 64, 5)
+    image = noise_image(96, 64, 5)
     return [
         {  # whole pairs and a shared text prefix
             "query": {"text": "a red car"},
-            "documents": [{"text": "a red car parked"}, {"text": "soup " * 40}, {"image": picture}],
+            "documents": [{"text": "a red car parked"}, {"text": "soup " * 40}, {"image": image}],
         },
-        {  # an image query: its prefix holds the picture
+        {  # an image query: its prefix holds the image
             "query": {"image": images["jpeg_path"], "text": "what is this"},
             "documents": [{"text": "a dog"}, {"text": "a long description " * 20}, {"image": images["wide"]}],
         },
@@ -65,7 +65,7 @@ def test_compiled_layers_keep_parity_with_the_reference(compiled, reference, ima
 
 
 def test_layers_share_compiled_graphs_instead_of_falling_back_to_eager(compiled, images, recompiles):
-    model = compiled._checkpoint.model
+    model = compiled.checkpoint.model
     layers = list(model.language_model.layers) + list(model.visual.blocks)
     assert all(layer._compiled_call_impl is not None for layer in layers)
     counters = torch._dynamo.utils.counters

@@ -1,6 +1,6 @@
 """GPU checks: bf16 on CUDA stays within 2e-2 of the float32 reference, on every
 engine path (whole pairs, shared prefixes, merged concurrent requests, cuDNN attention, compiled
-layers, pictures sent ahead or not), and pictures patched on the device carry the image
+layers, images sent ahead or not), and images patched on the device carry the image
 processor's values bit for bit. Skipped without CUDA; ``VLRERANK_GPU_TESTS_DEVICE=cpu`` rehearses
 them on the CPU."""
 
@@ -81,10 +81,10 @@ def test_merged_concurrent_requests_stay_close_to_the_reference(tiny_dir, refere
 @pytest.mark.parametrize("size", [(1024, 768), (160, 32)])
 def test_pictures_patched_on_the_device_equal_the_processors_bits(tiny_dir, size):
     reranker = engine(tiny_dir)
-    encoder = reranker._engine.encoder
-    picture = noise_image(*size, seed=size[1])
-    expected = encoder._image_processor(images=[picture], do_resize=False, return_tensors="pt")
-    frames = torch.from_numpy(np.array(picture)).permute(2, 0, 1).unsqueeze(0).to(DEVICE)
+    encoder = reranker.engine.encoder
+    image = noise_image(*size, seed=size[1])
+    expected = encoder.image_processor(images=[image], do_resize=False, return_tensors="pt")
+    frames = torch.from_numpy(np.array(image)).permute(2, 0, 1).unsqueeze(0).to(DEVICE)
     patches = encoder.patcher.patches(frames, is_video=False)
     assert patches.device.type == DEVICE
     assert torch.equal(patches.cpu(), expected["pixel_values"])

@@ -21,14 +21,14 @@ TOL = 1e-5
 )
 def reranker(request, tiny_dir, layout_dirs):
     """The default engine; one that shares every prefix (tiny requests rarely save enough tokens
-    for the default to share); one that patches pictures in the model stage, as GPU engines do;
+    for the default to share); one that patches images in the model stage, as GPU engines do;
     and the default engine on the same weights in today's published checkpoint layouts (the
     reference always reads the one-template checkpoint): every case runs on all five."""
     config = EngineConfig(prefix_min_saved_tokens=0) if request.param == "share-every-prefix" else None
     path = layout_dirs.get(request.param, tiny_dir)
     reranker = Reranker(str(path), config=config)
     if request.param == "patch-in-backend":
-        reranker._engine.encoder.patch_in_prepare = False
+        reranker.engine.encoder.patch_in_prepare = False
     return reranker
 
 

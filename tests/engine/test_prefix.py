@@ -12,56 +12,21 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from vlrerank import EngineConfig, Reranker
-from vlrerank.engine.core import probabilities
-from vlrerank.engine.encode import EncodedPair
+from vlrerank.engine import ScoreRequest
+from vlrerank.engine.plan import probabilities
 from vlrerank.engine.prefix import MIN_PREFIX_TOKENS, shared_prefix_length
+from vlrerank.engine.types import EncodedPair
 from vlrerank.inputs.schema import MultimodalInput, to_documents, to_multimodal
 
 from ..conftest import noise_image, write_video
+from ..doubles import BackendDouble
 
 TOL = 1e-5
 
 
-class Recorder:
-    """The real backend, recording what it was asked to run."""
-
-    def __init__(self, real) -> None:
-        self.real, self.device = real, real.device
-        self.prefills: list[list[int]] = []  # prefix lengths per prefill forward
-        self.continuations: list[list[int]] = []  # prefix row of each row, per continuation batch
-        self.whole: list[int] = []  # rows per whole-pair batch
-
-    def prefill(self, batch):
-        self.prefills.append(batch.lengths.tolist())
-        return self.real.prefill(batch)
-
-    def score(self, batch, prefixes=None):
-        if prefixes is None:
-            self.whole.append(batch.size)
-        else:
-            self.continuations.append(batch.prefix_rows.tolist())
-        return self.real.score(batch, prefixes)
-
-    def clear_caches(self):
-        self.real.clear_caches()
-
-    def hold_visuals(self, visuals):
-        self.real.hold_visuals(visuals)
-
-    def release_visuals(self, keys):
-        self.real.release_visuals(keys)
-
-
-def recorded(reranker: Reranker, **config) -> tuple[Reranker, Recorder]:
+def recorded(reranker: Reranker, **config) -> tuple[Reranker, BackendDouble]:
     """An engine that shares every prefix worth 20% of the work (tiny requests save few tokens)."""
-    from vlrerank.engine import ScoringEngine
-
-    engine = Reranker.from_checkpoint(
-        reranker._checkpoint, EngineConfig(**{"prefix_min_saved_tokens": 0, **config})
-    )
-    recorder = Recorder(engine._engine.backend)
-    engine._engine = ScoringEngine(reranker._checkpoint, engine.config, backend=recorder)
-    return engine, recorder
+    return BackendDouble.over(reranker, EngineConfig(**{"prefix_min_saved_tokens": 0, **config}))
 
 
 def assert_close(got, expected):
@@ -75,8 +40,9 @@ def test_the_prefix_is_the_longest_common_run_and_leaves_every_pair_a_token():
     assert shared_prefix_length([EncodedPair((9, 2)), EncodedPair((1, 2))]) == 0
 
 
-def prepared(reranker, query, docs):
-    return reranker._engine.prepare(query, docs, instruction="find it", fps=1.0, max_frames=64)
+def prepared(reranker, query, docs, instruction="find it"):
+    request = ScoreRequest(query, docs, instruction=instruction, fps=1.0, max_frames=64)
+    return reranker.engine.prepare(request).pairs
 
 
 def test_the_prefix_holds_the_query_image_but_never_a_document_image(reranker):
@@ -110,13 +76,8 @@ def test_an_image_query_is_encoded_once_and_documents_continue_it(reranker, refe
     }
     assert_close(engine.process(request), reference.process(request))
     assert len(recorder.prefills) == 1 and len(recorder.prefills[0]) == 1  # one prefix, one row
-    pairs = engine._engine.prepare(
-        to_multimodal(request["query"], "query"),
-        to_documents(request["documents"]),
-        instruction=engine.config.default_instruction,
-        fps=1.0,
-        max_frames=64,
-    )
+    query, documents = to_multimodal(request["query"], "query"), to_documents(request["documents"])
+    pairs = prepared(engine, query, documents, instruction=engine.config.default_instruction)
     assert recorder.prefills[0][0] >= pairs[0].spans[0].end  # the query image is inside the prefix
     assert sum(len(rows) for rows in recorder.continuations) == 3 and recorder.whole == []
 
@@ -142,7 +103,7 @@ def test_video_queries_and_frame_lists_continue_correctly(reranker, reference, t
 
 
 def test_several_requests_in_one_plan_share_one_prefill_and_mixed_batches(reranker, reference, images):
-    """What the batch handler does with concurrent requests: one prefill row per request, and
+    """What the batcher does with concurrent requests: one prefill row per request, and
     continuation batches whose rows continue different prefixes."""
     engine, recorder = recorded(reranker)
     requests = [
@@ -153,16 +114,19 @@ def test_several_requests_in_one_plan_share_one_prefill_and_mixed_batches(rerank
         },
         {"query": {"text": "x"}, "documents": [{"text": "only one"}]},  # alone: no prefix
     ]
-    pairs = []
-    for r in requests:
-        pairs += engine._engine.prepare(
-            to_multimodal(r["query"], "query"),
-            to_documents(r["documents"]),
-            instruction=engine.config.default_instruction,
-            fps=1.0,
-            max_frames=64,
+    plans = [
+        engine.engine.prepare(
+            ScoreRequest(
+                to_multimodal(r["query"], "query"),
+                to_documents(r["documents"]),
+                instruction=engine.config.default_instruction,
+                fps=1.0,
+                max_frames=64,
+            )
         )
-    logits, _ = engine._engine.runner.run(pairs)
+        for r in requests
+    ]
+    logits, _ = engine.engine.run(plans)  # as the batcher runs requests merged
     expected = [s for r in requests for s in reference.process(r)]
     assert_close(probabilities(logits), expected)
     assert len(recorder.prefills) == 1 and len(recorder.prefills[0]) == 2
@@ -171,33 +135,8 @@ def test_several_requests_in_one_plan_share_one_prefill_and_mixed_batches(rerank
     assert recorder.whole == [1]
 
 
-class Gate(Recorder):
-    """Holds the first forward until released, so that other requests queue up meanwhile."""
-
-    def __init__(self, real) -> None:
-        super().__init__(real)
-        self.entered, self.release = threading.Event(), threading.Event()
-
-    def _wait(self):
-        if not self.entered.is_set():
-            self.entered.set()
-            assert self.release.wait(30)
-
-    def prefill(self, batch):
-        self._wait()
-        return super().prefill(batch)
-
-    def score(self, batch, prefixes=None):
-        self._wait()
-        return super().score(batch, prefixes)
-
-
 def test_concurrent_requests_are_merged_into_shared_forwards(reranker, reference):
-    from vlrerank.engine import ScoringEngine
-
-    engine = Reranker.from_checkpoint(reranker._checkpoint, EngineConfig(prefix_min_saved_tokens=0))
-    gate = Gate(engine._engine.backend)
-    engine._engine = ScoringEngine(reranker._checkpoint, engine.config, backend=gate)
+    engine, gate = BackendDouble.over(reranker, EngineConfig(prefix_min_saved_tokens=0), gate=True)
     requests = [
         {"query": {"text": f"query number {i}"}, "documents": [{"text": f"doc {i} {j}"} for j in range(3)]}
         for i in range(4)
@@ -206,7 +145,7 @@ def test_concurrent_requests_are_merged_into_shared_forwards(reranker, reference
         first = pool.submit(engine.process, requests[0])
         assert gate.entered.wait(30)
         rest = [pool.submit(engine.process, r) for r in requests[1:]]
-        while engine._engine.handler.queued < 3:  # all three wait behind the first
+        while engine.engine.batcher.queued < 3:  # all three wait behind the first
             threading.Event().wait(0.01)
         gate.release.set()
         results = [first.result(30)] + [f.result(30) for f in rest]
@@ -217,24 +156,20 @@ def test_concurrent_requests_are_merged_into_shared_forwards(reranker, reference
 
 
 def test_a_failure_in_a_merged_run_fails_only_its_own_request(reranker):
-    from vlrerank.engine import ScoringEngine
+    def poisoned(batch):  # only the poisoned request has a row this long
+        return (
+            ValueError("a bug that one request's input triggers") if int(batch.lengths.max()) > 250 else None
+        )
 
-    class FailsOnPoison(Gate):
-        def score(self, batch, prefixes=None):
-            self._wait()
-            if int(batch.lengths.max()) > 250:  # only the poisoned request has a row this long
-                raise ValueError("a bug that one request's input triggers")
-            return self.real.score(batch, prefixes)
-
-    engine = Reranker.from_checkpoint(reranker._checkpoint, EngineConfig(prefix_min_saved_tokens=0))
-    gate = FailsOnPoison(engine._engine.backend)
-    engine._engine = ScoringEngine(reranker._checkpoint, engine.config, backend=gate)
+    engine, gate = BackendDouble.over(
+        reranker, EngineConfig(prefix_min_saved_tokens=0), gate=True, fail=poisoned
+    )
     with ThreadPoolExecutor(3) as pool:
         first = pool.submit(engine.score, "warm", ["up"])
         assert gate.entered.wait(30)
         good = pool.submit(engine.score, "fine", ["a", "b"])
         bad = pool.submit(engine.score, "bad", ["x " * 300, "c"])
-        while engine._engine.handler.queued < 2:
+        while engine.engine.batcher.queued < 2:
             threading.Event().wait(0.01)
         gate.release.set()
         assert len(first.result(30)) == 1
@@ -243,15 +178,15 @@ def test_a_failure_in_a_merged_run_fails_only_its_own_request(reranker):
             bad.result(30)
 
 
-def test_a_closed_handler_stops_its_worker_and_refuses_more_work(reranker, reference):
+def test_a_closed_batcher_stops_its_worker_and_refuses_more_work(reranker, reference):
     """What runs at exit: a worker thread left inside a torch op would abort the interpreter."""
-    engine = Reranker.from_checkpoint(reranker._checkpoint, EngineConfig())
+    engine = Reranker.from_checkpoint(reranker.checkpoint, EngineConfig())
     request = {"query": {"text": "q"}, "documents": [{"text": "a"}, {"image": noise_image(64, 64, 3)}]}
     assert_close(engine.process(request), reference.process(request))
-    handler = engine._engine.handler
-    worker = handler._worker
+    batcher = engine.engine.batcher
+    worker = batcher.worker
     assert worker is not None and worker.is_alive()  # idle, waiting for the next request
-    handler.close()
+    batcher.close()
     assert not worker.is_alive()
     with pytest.raises(RuntimeError, match="closed"):
         engine.process(request)

@@ -11,7 +11,7 @@ IM_START, IM_END, IMAGE_PAD = 151644, 151645, 151655
 
 @pytest.fixture(scope="module")
 def encoder(reranker):
-    return reranker._engine.encoder
+    return reranker.engine.encoder
 
 
 def _ids(encoder, query: str, document: str, instruction: str = "Find it.") -> list[int]:
@@ -50,7 +50,7 @@ def test_control_tokens_in_user_text_are_plain_text(reranker, encoder):
 
 
 def test_truncation_keeps_control_tokens_and_the_prompt_tail(encoder):
-    prompt = encoder._prompt
+    prompt = encoder.prompt
     special = sorted(prompt.special_id_set)[:2]
     ids = [1, 2, special[0], 3, 4, 5, special[1], 6, 10, 11, 12, 13, 14]
     out = prompt.truncate(ids, max_length=4)

@@ -1,4 +1,4 @@
-"""The vision stage: each distinct picture reaches the vision tower once; scores unchanged.
+"""The vision stage: each distinct image reaches the vision tower once; scores unchanged.
 
 What reaches the tower is counted with a forward hook on the real vision model.
 """
@@ -13,20 +13,20 @@ import pytest
 import torch
 
 from vlrerank import EngineConfig, PreprocessConfig, QualityPolicy, Reranker
-from vlrerank.engine.visual_features import VisionFeatureCache, VisualFeatures
+from vlrerank.engine.vision import VisionFeatureCache, VisualFeatures
 
 from ..conftest import noise_image
 
 
 @contextlib.contextmanager
 def tower_inputs(reranker: Reranker):
-    """Collects the (t, h, w) grid of every picture the vision tower encodes."""
+    """Collects the (t, h, w) grid of every image the vision tower encodes."""
     seen: list[tuple[int, int, int]] = []
 
     def hook(module, args, kwargs):
         seen.extend(tuple(row) for row in kwargs["grid_thw"].tolist())
 
-    handle = reranker._checkpoint.model.visual.register_forward_pre_hook(hook, with_kwargs=True)
+    handle = reranker.checkpoint.model.visual.register_forward_pre_hook(hook, with_kwargs=True)
     try:
         yield seen
     finally:
@@ -34,20 +34,20 @@ def tower_inputs(reranker: Reranker):
 
 
 def fresh(reranker: Reranker, **config) -> Reranker:
-    return Reranker.from_checkpoint(reranker._checkpoint, EngineConfig(**config))
+    return Reranker.from_checkpoint(reranker.checkpoint, EngineConfig(**config))
 
 
 @pytest.mark.parametrize("cache_mb", [0, 64])
 def test_a_picture_repeated_in_a_request_is_encoded_once(reranker, reference, cache_mb):
-    picture, other = noise_image(96, 64, 11), noise_image(64, 96, 12)
+    image, other = noise_image(96, 64, 11), noise_image(64, 96, 12)
     request = {
         "query": {"text": "which one"},
-        "documents": [{"image": picture}, {"image": other}, {"image": picture, "text": "again"}],
+        "documents": [{"image": image}, {"image": other}, {"image": image, "text": "again"}],
     }
     engine = fresh(reranker, vision_cache_mb=cache_mb, prefix_reuse=False)
     with tower_inputs(engine) as seen:
         got = engine.process(request)
-    assert sorted(seen) == sorted([(1, 4, 6), (1, 6, 4)])  # two distinct pictures, once each
+    assert sorted(seen) == sorted([(1, 4, 6), (1, 6, 4)])  # two distinct images, once each
     assert got == pytest.approx(reference.process(request), abs=1e-5)
 
 
@@ -67,9 +67,9 @@ def test_the_next_request_reuses_cached_pictures_only_when_the_cache_is_on(reran
 
 
 def test_the_same_picture_at_two_sizes_is_two_entries(reranker, reference):
-    picture = noise_image(200, 150, 14)
+    image = noise_image(200, 150, 14)
     engine = fresh(reranker, vision_cache_mb=64)
-    query, docs = "q", [{"image": picture}, {"image": picture}]
+    query, docs = "q", [{"image": image}, {"image": image}]
     sizes = [PreprocessConfig(size=(128, 96)), PreprocessConfig(size=(64, 64), mode="crop")]
     with tower_inputs(engine) as seen:
         ranked = engine.rank(query, docs, preprocess=sizes)
@@ -79,10 +79,10 @@ def test_the_same_picture_at_two_sizes_is_two_entries(reranker, reference):
 
 @contextlib.contextmanager
 def timeline(engine: Reranker, slow_document: int, delay_s: float = 0.3):
-    """Times of vision-tower passes ("tower" once per picture), language-model forwards and
+    """Times of vision-tower passes ("tower" once per image), language-model forwards and
     prepared documents; one document's preparation is held back by ``delay_s``."""
     events: list[tuple[float, str]] = []
-    model, encoder = engine._checkpoint.model, engine._engine.encoder
+    model, encoder = engine.checkpoint.model, engine.engine.encoder
     prepare = encoder.prepare_side
 
     def slow_prepare(side, field, **kwargs):
@@ -109,10 +109,10 @@ def timeline(engine: Reranker, slow_document: int, delay_s: float = 0.3):
 
 
 def test_pictures_are_encoded_while_later_documents_are_still_being_prepared(reranker, reference):
-    pictures = [noise_image(96, 64, 21), noise_image(64, 96, 22)]
+    images = [noise_image(96, 64, 21), noise_image(64, 96, 22)]
     request = {
         "query": {"text": "which one"},
-        "documents": [{"image": pictures[0]}, {"image": pictures[1]}, {"text": "held back"}],
+        "documents": [{"image": images[0]}, {"image": images[1]}, {"text": "held back"}],
     }
     engine = fresh(reranker, vision_cache_mb=64, prepare_workers=1)
     with timeline(engine, slow_document=2) as events:
@@ -134,7 +134,7 @@ def test_a_slow_document_does_not_hold_back_the_pictures_of_faster_ones(reranker
     with timeline(engine, slow_document=0) as events:
         got = engine.process(request)
     names = [name for _, name in events]
-    assert names.index("tower") < names.index("documents[0]"), names  # documents[1]'s picture
+    assert names.index("tower") < names.index("documents[0]"), names  # documents[1]'s image
     assert names.count("tower") == 2, names
     assert got == pytest.approx(reference.process(request), abs=1e-5)
 
@@ -157,17 +157,17 @@ def test_pictures_sent_ahead_are_held_for_their_forward_even_without_a_cache(rer
     names = [name for _, name in events]
     assert names.index("tower") < names.index("documents[1]") and names.count("tower") == 1, names
     assert got == pytest.approx(reference.process(request), abs=1e-5)
-    vision = engine._engine.backend.vision
+    batcher = engine.engine.batcher
     deadline = time.monotonic() + 5
-    while vision.held and time.monotonic() < deadline:  # released once the request is done
+    while batcher.held and time.monotonic() < deadline:  # released once the request is done
         time.sleep(0.01)
-    assert vision.held == 0 and len(vision.cache) == 0
+    assert batcher.held == 0 and len(engine.engine.backend.vision.cache) == 0
 
 
 def test_pictures_waiting_for_their_forwards_stay_within_the_token_budget(reranker, reference):
-    """A 448x640 picture has 280 placeholder tokens: two fit in a 600-token budget, three do not."""
-    pictures = [noise_image(448, 640, 30 + i) for i in range(4)]
-    request = {"query": {"text": "q"}, "documents": [{"image": p} for p in pictures]}
+    """A 448x640 image has 280 placeholder tokens: two fit in a 600-token budget, three do not."""
+    images = [noise_image(448, 640, 30 + i) for i in range(4)]
+    request = {"query": {"text": "q"}, "documents": [{"image": p} for p in images]}
     engine = fresh(reranker, token_budget=600, prepare_workers=1)
     with timeline(engine, slow_document=3) as events:
         got = engine.process(request)
@@ -175,7 +175,7 @@ def test_pictures_waiting_for_their_forwards_stay_within_the_token_budget(rerank
     ahead = names[: names.index("documents[3]")].count("tower")
     assert (ahead, names.count("tower")) == (2, 4), names
     assert got == pytest.approx(reference.process(request), abs=1e-5)
-    assert engine._engine._prefetch_room.free == 600  # all given back
+    assert engine.engine.batcher.prefetch_free == 600  # all given back
 
 
 def test_concurrent_requests_share_the_room_and_give_it_all_back(reranker, reference):
@@ -189,16 +189,16 @@ def test_concurrent_requests_share_the_room_and_give_it_all_back(reranker, refer
         results = list(pool.map(engine.process, requests))
     for got, request in zip(results, requests, strict=True):
         assert got == pytest.approx(reference.process(request), abs=1e-5)
-    vision = engine._engine.backend.vision
+    batcher = engine.engine.batcher
     deadline = time.monotonic() + 5
-    while vision.held and time.monotonic() < deadline:
+    while batcher.held and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert vision.held == 0 and engine._engine._prefetch_room.free == 700
+    assert batcher.held == 0 and batcher.prefetch_free == 700
 
 
 def test_documents_the_quality_gate_rejects_are_not_sent_ahead(reranker):
     engine = fresh(reranker, vision_cache_mb=64, prepare_workers=1)
-    gate = QualityPolicy(mode="reject", threshold=1.0)  # no picture is perfect: all rejected
+    gate = QualityPolicy(mode="reject", threshold=1.0)  # no image is perfect: all rejected
     documents = [{"image": noise_image(96, 64, 40)}, {"text": "scored"}]
     with tower_inputs(engine) as seen:
         ranked = engine.rank("q", documents, quality=gate)

@@ -13,7 +13,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from vlrerank import Reranker
-from vlrerank.engine import ScoringEngine
 from vlrerank.errors import ConfigError
 from vlrerank.server.app import create_app
 from vlrerank.server.settings import Settings
@@ -21,27 +20,18 @@ from vlrerank.study.runner import run_study
 from vlrerank.study.spec import load_spec
 from vlrerank.study.store import ResultStore
 
+from ..doubles import BackendDouble
 from ..study.conftest import kill_during_runs, stored_scores
 
 pytestmark = pytest.mark.slow
 
 
-class CrashingBackend:
-    """Stands in for a GPU worker that dies mid-request (the engine around it is real)."""
-
-    def __init__(self, device) -> None:
-        self.device = device
-
-    def prefill(self, batch):
-        raise RuntimeError("CUDA error: an illegal memory access was encountered")
-
-    def score(self, batch, prefixes=None):
-        raise RuntimeError("CUDA error: an illegal memory access was encountered")
-
-
 def test_a_dying_engine_answers_503_and_readiness_recovers(tiny_dir):
-    broken = Reranker(str(tiny_dir))
-    broken._engine = ScoringEngine(broken._checkpoint, broken.config, backend=CrashingBackend(broken.device))
+    # A GPU worker that dies mid-request (the engine around it is real).
+    crash = BackendDouble(
+        fail=lambda batch: RuntimeError("CUDA error: an illegal memory access was encountered")
+    )
+    broken = Reranker(str(tiny_dir), backend=crash)
     app = create_app(Settings(model=str(tiny_dir), ui=False), reranker=broken)
     with TestClient(app) as client:
         response = client.post("/v1/rerank", json={"query": "q", "documents": ["d"]})

@@ -26,8 +26,10 @@ configs = st.one_of(
 def test_effective_size_equals_the_processor_grid_times_patch_size(reranker, width, height, config):
     if max(width, height) / min(width, height) > 200:
         return
-    visual = reranker._engine.encoder._image(noise_image(width, height, 0), "documents[0].image", config)
-    facts = visual.facts
+    visual = reranker.engine.encoder.prepare_image(
+        noise_image(width, height, 0), "documents[0].image", config
+    )
+    facts = visual.provenance
     _, grid_h, grid_w = visual.grid_thw
     assert (facts.model_width, facts.model_height) == (grid_w * 16, grid_h * 16)
     assert facts.visual_tokens == grid_h * grid_w // 4 == visual.slot_filler.count("<|image_pad|>")

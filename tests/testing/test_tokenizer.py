@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def test_published_ids(reranker):
-    tok = reranker._checkpoint.tokenizer
+    tok = reranker.checkpoint.tokenizer
     vocab = tok.get_vocab()
     assert (vocab["yes"], vocab["no"], vocab["assistant"]) == (9693, 2152, 77091)
     assert tok("Hello, world!", add_special_tokens=False)["input_ids"] == [9707, 11, 1879, 0]

@@ -1,12 +1,17 @@
-"""Engine: prompt building, batching and model backends behind one Protocol."""
+"""Engine: one request through prepare -> run -> assemble (see ``docs/architecture.md``)."""
 
-from .backend import ScoringBackend, TransformersBackend
-from .core import PairScore, ScoredRequest, ScoringEngine
 from .loading import LoadedCheckpoint, load_checkpoint
+from .model import ScoringBackend, TransformersBackend
+from .plan import OUT_OF_MEMORY, PreparedRequest
+from .scoring import ScoringEngine
+from .types import PairScore, ScoredRequest, ScoreRequest
 
 __all__ = [
+    "OUT_OF_MEMORY",
     "LoadedCheckpoint",
     "PairScore",
+    "PreparedRequest",
+    "ScoreRequest",
     "ScoredRequest",
     "ScoringBackend",
     "ScoringEngine",

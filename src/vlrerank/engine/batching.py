@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .encode import MM_IMAGE, MM_TEXT, MM_VIDEO, EncodedPair, VisualInput
+from .types import EncodedPair, VisualInput
+
+if TYPE_CHECKING:
+    from .vision import VisualFeatures
 
 
 def default_token_budget(model: Any) -> int:
@@ -50,42 +53,6 @@ def plan_batches(lengths: Sequence[int], *, token_budget: int, max_pairs: int) -
     return batches
 
 
-class PairPositions:
-    """M-RoPE position ids of whole pairs, by the model's own rule (``get_rope_index``).
-
-    Text-only pairs count tokens on every axis; pairs with visuals ask the model, one row at a time,
-    so padding never enters the computation.
-    """
-
-    def __init__(self, model: Any, *, image_pad_id: int, video_pad_id: int) -> None:
-        self._rope_index = model.get_rope_index
-        self._image_pad_id = image_pad_id
-        self._video_pad_id = video_pad_id
-
-    def attach(self, pair: EncodedPair) -> EncodedPair:
-        """``pair`` carrying its positions: computed in the request's thread, not the model's."""
-        return replace(pair, positions=self(pair))
-
-    def __call__(self, pair: EncodedPair) -> torch.Tensor:
-        """``(3, num_tokens)`` positions of ``pair`` (those it carries, when computed beforehand)."""
-        if pair.positions is not None:
-            return pair.positions
-        ids = torch.tensor(pair.input_ids, dtype=torch.long)
-        if not pair.spans:
-            return torch.arange(len(ids)).unsqueeze(0).expand(3, -1)
-        mm_types = torch.full_like(ids, MM_TEXT)
-        mm_types[ids == self._image_pad_id] = MM_IMAGE
-        mm_types[ids == self._video_pad_id] = MM_VIDEO
-        images, videos = pair.images, pair.videos
-        positions, _ = self._rope_index(
-            ids.unsqueeze(0),
-            mm_token_type_ids=mm_types.unsqueeze(0),
-            image_grid_thw=torch.tensor([v.grid_thw for v in images], dtype=torch.long) if images else None,
-            video_grid_thw=torch.tensor([v.grid_thw for v in videos], dtype=torch.long) if videos else None,
-        )
-        return positions[:, 0]
-
-
 @dataclass(frozen=True)
 class Batch:
     """Right-padded model inputs: row ``i`` holds pair ``i``'s tokens after its first ``skip[i]``.
@@ -101,6 +68,8 @@ class Batch:
     position_ids: torch.Tensor  # (3, rows, width)
     visuals: tuple[VisualInput, ...]  # the visuals whose placeholders are in the rows, in token order
     prefix_rows: torch.Tensor | None = None
+    # Vision outputs of some of ``visuals`` computed beforehand, by key; the model runs the rest.
+    features: Mapping[str, VisualFeatures] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -114,8 +83,12 @@ def collate(
     positions: Callable[[EncodedPair], torch.Tensor],
     skip: Sequence[int] | None = None,
     prefix_rows: Sequence[int] | None = None,
+    known: Mapping[str, VisualFeatures] | None = None,
 ) -> Batch:
-    """Rows of ``pairs``, each without its first ``skip[i]`` tokens (a prefix run before)."""
+    """Rows of ``pairs``, each without its first ``skip[i]`` tokens (a prefix run before).
+
+    ``known`` vision outputs (by visual key) travel with the batch for the visuals it holds.
+    """
     skips = list(skip) if skip is not None else [0] * len(pairs)
     counts = [p.num_tokens - s for p, s in zip(pairs, skips, strict=True)]
     width = max(counts)
@@ -131,11 +104,5 @@ def collate(
         if span.start >= start
     )
     rows = torch.tensor(list(prefix_rows), dtype=torch.long) if prefix_rows is not None else None
-    return Batch(input_ids, torch.tensor(counts, dtype=torch.long), position_ids, visuals, rows)
-
-
-def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Host to device without waiting for queued GPU work (a plain copy would synchronise)."""
-    if device.type == "cuda":
-        return tensor.pin_memory().to(device, non_blocking=True)
-    return tensor.to(device)
+    features = {v.key: known[v.key] for v in visuals if v.key in known} if known else {}
+    return Batch(input_ids, torch.tensor(counts, dtype=torch.long), position_ids, visuals, rows, features)

@@ -13,8 +13,10 @@ score: they are extra pairs, batched with the request's own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .encode import PreparedSide
+if TYPE_CHECKING:
+    from .types import PreparedSide
 
 CONSISTENCY_INSTRUCTION = "Judge whether the text accurately describes the image or video."
 NAMES = ("visual_match", "text_alignment", "cross_modal_consistency")

@@ -1,7 +1,7 @@
 """Pixels to vision-tower patches: the Qwen image and video processors' arithmetic, on any device.
 
-Pictures travel as uint8 frames (a quarter of the bytes of float32, an eighth once a still
-picture is doubled into a temporal patch) and become float32 patches where the engine chooses:
+Visuals travel as uint8 frames (a quarter of the bytes of float32, an eighth once a still
+image is doubled into a temporal patch) and become float32 patches where the engine chooses:
 in the preparing threads on CPU engines, on the device for GPU engines, where the arithmetic is
 free and the host-to-device copy is eight times smaller. Either way the values are the
 processor's, bit for bit (tested against it on the CPU and on the GPU).
@@ -39,13 +39,13 @@ class Patcher:
         )
 
     def grid(self, frames: int, height: int, width: int) -> tuple[int, int, int]:
-        """Patches along time, height and width; a still picture (one frame) fills one temporal patch."""
+        """Patches along time, height and width; a still image (one frame) fills one temporal patch."""
         return max(frames // self.temporal_patch_size, 1), height // self.patch_size, width // self.patch_size
 
     def patches(self, frames: torch.Tensor, *, is_video: bool) -> torch.Tensor:
         """float32 ``(patches, 3 x temporal x patch x patch)`` on ``frames``' device.
 
-        Images follow the image processor (rescale in float64, normalise in float32, the picture
+        Images follow the image processor (rescale in float64, normalise in float32, the image
         repeated to fill a temporal patch); videos the video processor (mean = std = 0.5 in float32).
         """
         if is_video:

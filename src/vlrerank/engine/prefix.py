@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .encode import EncodedPair
+from .types import EncodedPair
 
 # A prefix is run separately only when it saves enough: at least this share of the tokens its
 # pairs would run whole (a 60-token prompt before ten 800-token image documents saves 6%), and at

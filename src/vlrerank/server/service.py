@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-from ..engine.core import OUT_OF_MEMORY
+from ..engine import OUT_OF_MEMORY
 from ..errors import ConfigError, VlrerankError
 from ..preprocess.config import PreprocessConfig, QualityPolicy
 from ..ranking import RankedResult, RankedResults, describe

@@ -1,4 +1,9 @@
-"""GPU stage: run batches through the model and read the yes/no score. Backends share one Protocol."""
+"""The model stage: batches through the language model and vision tower, read as a yes/no score.
+
+Every backend follows :class:`ScoringBackend` (prefill, score, encode visuals); the engine's own is
+:class:`TransformersBackend`. M-RoPE position ids, the model's own rule, are computed here too
+(:class:`PairPositions`), though in the requests' threads.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,20 @@ import contextlib
 import inspect
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from .batching import Batch, to_device
-from .encode import VisualInput
+from ..config import EngineConfig
+from .batching import Batch
+from .device import to_device
+from .loading import LoadedCheckpoint
 from .patches import Patcher
 from .prefix import PrefixKV, continuation_mask
-from .visual_features import VisionEncoder, VisionFeatureCache
+from .types import IMAGE_PAD, MM_IMAGE, MM_TEXT, MM_VIDEO, VIDEO_PAD, EncodedPair, VisualInput
+from .vision import VisionEncoder, VisionFeatureCache, VisualFeatures
 
 # cuDNN's attention builds a plan per new input shape (55-400 ms each, reported by FlashInfer and
 # SGLang); the engine's shapes change with every request, so by default it is left out.
@@ -32,7 +41,11 @@ COMPILE_SETTINGS: dict[str, Any] = {
 
 
 class ScoringBackend(Protocol):
-    """Scores collated batches. Implementations must be safe to call from several threads."""
+    """What a model does for the engine. Implementations must be safe to call from several threads.
+
+    A backend may also offer ``clear_caches()`` and ``vision_stats()``; the engine uses them when
+    present (:meth:`TransformersBackend.clear_caches`, :meth:`TransformersBackend.vision_stats`).
+    """
 
     device: torch.device
 
@@ -47,22 +60,16 @@ class ScoringBackend(Protocol):
         """
         ...
 
-    def clear_caches(self) -> None:
-        """Forget whatever is kept between calls (e.g. vision outputs)."""
+    def encode_visuals(self, visuals: Sequence[VisualInput]) -> dict[str, VisualFeatures]:
+        """Vision outputs of ``visuals`` by key, each owning its memory (to be kept a while and
+        given back in :attr:`Batch.features`)."""
         ...
-
-    def hold_visuals(self, visuals: Sequence[VisualInput]) -> None:
-        """Run pictures through the vision tower ahead of their forward and keep the outputs for
-        it, until :meth:`release_visuals` (one release per hold)."""
-        ...
-
-    def release_visuals(self, keys: Sequence[str]) -> None: ...
 
 
 class TransformersBackend:
     """Runs the language model and vision tower of a Hugging Face ``Qwen3VLModel`` directly.
 
-    The vision stage goes through :class:`VisionEncoder` (each distinct picture once, cached);
+    The vision stage goes through :class:`VisionEncoder` (each distinct visual once, cached);
     its outputs are placed at the placeholder tokens here, as the model's own forward would.
     The score is ``sigmoid(h_last . (W[yes] - W[no]))`` computed in float32 whatever the model dtype.
     Positions always come with the batch, so the model never writes its mutable ``rope_deltas``;
@@ -106,6 +113,24 @@ class TransformersBackend:
         if torch_compile:
             compile_layers(model)
 
+    @classmethod
+    def for_checkpoint(cls, checkpoint: LoadedCheckpoint, config: EngineConfig) -> TransformersBackend:
+        """The backend of ``checkpoint``'s model, sized by ``config``'s vision and attention settings."""
+        tokenizer = checkpoint.tokenizer
+        return cls(
+            checkpoint.model,
+            checkpoint.score_vector,
+            device=checkpoint.device,
+            dtype=checkpoint.dtype,
+            image_pad_id=tokenizer.convert_tokens_to_ids(IMAGE_PAD),
+            video_pad_id=tokenizer.convert_tokens_to_ids(VIDEO_PAD),
+            patcher=Patcher.for_checkpoint(checkpoint.image_processor, checkpoint.model.config.vision_config),
+            vision_cache_bytes=config.vision_cache_mb * 2**20,
+            patch_budget=config.vision_patch_budget,
+            cudnn_attention=config.cudnn_attention,
+            torch_compile=config.torch_compile,
+        )
+
     def vision_stats(self) -> dict[str, int]:
         """Visuals found in the vision cache and visuals the tower ran, since the model loaded."""
         return {"cache_hits": self.vision.cache_hits, "computed": self.vision.computed}
@@ -114,12 +139,11 @@ class TransformersBackend:
         self.vision.cache.clear()
 
     @torch.inference_mode()
-    def hold_visuals(self, visuals: Sequence[VisualInput]) -> None:
+    def encode_visuals(self, visuals: Sequence[VisualInput]) -> dict[str, VisualFeatures]:
         with self._lock, self._model_settings():
-            self.vision.hold(visuals)
-
-    def release_visuals(self, keys: Sequence[str]) -> None:
-        self.vision.release(keys)
+            found = self.vision.features(visuals)
+        # Not the cache's copy: a view of a whole chunk's output, which must not stay alive with it.
+        return {key: f if self.vision.cache.get(key) is f else f.compact() for key, f in found.items()}
 
     @torch.inference_mode()
     def prefill(self, batch: Batch) -> PrefixKV:
@@ -171,7 +195,7 @@ class TransformersBackend:
             "use_cache": False,
         }
         if batch.visuals:
-            features = self.vision.features(batch.visuals)
+            features = self.vision.features(batch.visuals, known=batch.features)
             ordered = [features[v.key] for v in batch.visuals]
             placeholders = torch.isin(batch.input_ids, self._placeholder_ids)  # on the host: no sync
             values = torch.cat([f.embeds for f in ordered]).to(embeds.dtype)
@@ -200,3 +224,39 @@ def compile_layers(model: Any) -> None:
         layer.compile(dynamic=True)
     for block in model.visual.blocks:
         block.compile(dynamic=True)
+
+
+class PairPositions:
+    """M-RoPE position ids of whole pairs, by the model's own rule (``get_rope_index``).
+
+    Text-only pairs count tokens on every axis; pairs with visuals ask the model, one row at a time,
+    so padding never enters the computation.
+    """
+
+    def __init__(self, model: Any, *, image_pad_id: int, video_pad_id: int) -> None:
+        self._rope_index = model.get_rope_index
+        self._image_pad_id = image_pad_id
+        self._video_pad_id = video_pad_id
+
+    def attach(self, pair: EncodedPair) -> EncodedPair:
+        """``pair`` carrying its positions: computed in the request's thread, not the model's."""
+        return replace(pair, positions=self(pair))
+
+    def __call__(self, pair: EncodedPair) -> torch.Tensor:
+        """``(3, num_tokens)`` positions of ``pair`` (those it carries, when computed beforehand)."""
+        if pair.positions is not None:
+            return pair.positions
+        ids = torch.tensor(pair.input_ids, dtype=torch.long)
+        if not pair.spans:
+            return torch.arange(len(ids)).unsqueeze(0).expand(3, -1)
+        mm_types = torch.full_like(ids, MM_TEXT)
+        mm_types[ids == self._image_pad_id] = MM_IMAGE
+        mm_types[ids == self._video_pad_id] = MM_VIDEO
+        images, videos = pair.images, pair.videos
+        positions, _ = self._rope_index(
+            ids.unsqueeze(0),
+            mm_token_type_ids=mm_types.unsqueeze(0),
+            image_grid_thw=torch.tensor([v.grid_thw for v in images], dtype=torch.long) if images else None,
+            video_grid_thw=torch.tensor([v.grid_thw for v in videos], dtype=torch.long) if videos else None,
+        )
+        return positions[:, 0]

@@ -1,7 +1,7 @@
-"""The vision stage: images and videos through the vision tower, each distinct one once.
+"""The vision stage: visuals (images and videos) through the vision tower, each distinct one once.
 
 Outputs are keyed by :attr:`VisualInput.key` (a fingerprint of the patch values and grid), so a
-picture that appears twice in a batch, in every pair of a request, or in the next request, costs
+visual that appears twice in a batch, in every pair of a request, or in the next request, costs
 one vision pass. A bounded LRU keeps outputs on the device between batches and requests.
 """
 
@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from .batching import to_device
-from .encode import VisualInput
+from .device import to_device
 from .patches import Patcher
+from .types import VisualInput
 
 
 @dataclass(frozen=True)
@@ -100,52 +100,29 @@ class VisionEncoder:
         self.cache = cache
         self.patch_budget = patch_budget
         self.merge = int(visual.spatial_merge_size)
-        # Features computed ahead of their forward, kept whatever the cache does until released;
-        # one count per hold.
-        self._held: dict[str, tuple[VisualFeatures, int]] = {}
-        self._held_lock = threading.Lock()
         # Since load: visuals found in the cache, and visuals the tower ran (for /metrics).
+        self._count_lock = threading.Lock()
         self.cache_hits = 0
         self.computed = 0
 
-    def hold(self, visuals: Sequence[VisualInput]) -> None:
-        """Compute (or find) the features of ``visuals`` now and keep them until :meth:`release`."""
-        found = self.features(visuals)
-        with self._held_lock:
-            for visual in visuals:
-                features, count = self._held.get(visual.key, (found[visual.key], 0))
-                if count == 0 and self.cache.get(visual.key) is not features:
-                    features = features.compact()  # not the cache's copy: a view of a whole chunk
-                self._held[visual.key] = (features, count + 1)
+    def features(
+        self, visuals: Sequence[VisualInput], known: Mapping[str, VisualFeatures] | None = None
+    ) -> dict[str, VisualFeatures]:
+        """Features of every visual, by key; each distinct key reaches the tower at most once.
 
-    def release(self, keys: Sequence[str]) -> None:
-        """Undo one :meth:`hold` per key (a key that is not held is ignored)."""
-        with self._held_lock:
-            for key in keys:
-                features, count = self._held.get(key, (None, 0))
-                if count > 1:
-                    self._held[key] = (features, count - 1)  # type: ignore[assignment]
-                else:
-                    self._held.pop(key, None)
-
-    @property
-    def held(self) -> int:
-        return len(self._held)
-
-    def features(self, visuals: Sequence[VisualInput]) -> dict[str, VisualFeatures]:
-        """Features of every visual, by key; each distinct key reaches the tower at most once."""
+        ``known`` features (sent ahead by this or another request) are used as they are: they
+        were counted when computed.
+        """
         found: dict[str, VisualFeatures] = {}
         missing: dict[str, VisualInput] = {}
         for visual in visuals:
             if visual.key in found or visual.key in missing:
                 continue
-            with self._held_lock:
-                held = self._held.get(visual.key)
-            if held is not None:  # sent ahead by this or another request: counted when computed
-                found[visual.key] = held[0]
+            if known and visual.key in known:
+                found[visual.key] = known[visual.key]
                 continue
             cached = self.cache.get(visual.key)
-            with self._held_lock:
+            with self._count_lock:
                 if cached is not None:
                     self.cache_hits += 1
                 else:

@@ -1,10 +1,7 @@
-"""CPU stage: load and size each side's media once, then build every pair's model inputs."""
+"""CPU stage: decode, check and size each side's visuals once, then build every pair's model inputs."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Hashable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,101 +18,16 @@ from ..preprocess.provenance import ImageProvenance, Step
 from ..preprocess.vision import PreparedVideo, video_from_frames, video_from_tensor
 from .patches import Patcher
 from .prompt import PromptTokenizer
-
-IMAGE_PAD, VIDEO_PAD = "<|image_pad|>", "<|video_pad|>"
-VISION_START, VISION_END = "<|vision_start|>", "<|vision_end|>"
-MM_TEXT, MM_IMAGE, MM_VIDEO = 0, 1, 2
-
-
-@dataclass(frozen=True, eq=False)
-class VisualInput:
-    """One image or video: its uint8 frames, and its float32 patches once they are computed.
-
-    ``key`` fingerprints exactly what the vision tower computes from (pixels, grid and kind), so
-    equal keys mean equal vision outputs: it keys the vision cache and lets a prefix hold images.
-    """
-
-    frames: torch.Tensor  # uint8 (frames, 3, height, width); one frame for a still picture
-    grid_thw: tuple[int, int, int]
-    slot_filler: str  # what the template's vision slot expands to
-    facts: ImageProvenance
-    is_video: bool = False
-    key: str = ""  # computed from the frames when not given
-    patches: torch.Tensor | None = None  # (num_patches, patch_dim) float32, when patched on the host
-
-    def __post_init__(self) -> None:
-        if self.key:
-            return
-        # SHA-256 has CPU instructions on current x86 and ARM: twice as fast here as BLAKE2b.
-        digest = hashlib.sha256(self.frames.contiguous().numpy().data)
-        kind = "video" if self.is_video else "image"
-        digest.update(repr((kind, tuple(self.frames.shape), self.grid_thw)).encode())
-        object.__setattr__(self, "key", digest.hexdigest()[:32])
-
-    @property
-    def num_patches(self) -> int:
-        t, h, w = self.grid_thw
-        return t * h * w
-
-
-@dataclass(frozen=True)
-class PreparedSide:
-    """One side of a pair with its media decoded, sized and patched."""
-
-    source: MultimodalInput
-    videos: tuple[VisualInput, ...]
-    images: tuple[VisualInput, ...]
-
-    @property
-    def has_text(self) -> bool:
-        return bool(self.source.texts)
-
-    @property
-    def has_visual(self) -> bool:
-        return bool(self.images or self.videos)
-
-    def visual_only(self) -> PreparedSide:
-        """The same side without its texts (media are reused, not decoded again)."""
-        source = MultimodalInput(images=self.source.images, videos=self.source.videos)
-        return PreparedSide(source, self.videos, self.images)
-
-    def text_only(self) -> PreparedSide:
-        return PreparedSide(MultimodalInput(texts=self.source.texts), (), ())
-
-
-@dataclass(frozen=True)
-class VisualSpan:
-    """Where one image or video sits in a pair's tokens: ``[start, end)`` covers its placeholders."""
-
-    start: int
-    end: int
-    visual: VisualInput
-
-
-@dataclass(frozen=True)
-class EncodedPair:
-    """Everything the model needs for one (query, document) pair.
-
-    ``spans`` lists the pair's images and videos in token order; ``group`` is equal for pairs that
-    share instruction and query (the candidates for one shared prefix).
-    """
-
-    input_ids: tuple[int, ...]
-    spans: tuple[VisualSpan, ...] = ()
-    group: Hashable = None
-    positions: torch.Tensor | None = field(default=None, compare=False, repr=False)  # (3, tokens) M-RoPE
-
-    @property
-    def num_tokens(self) -> int:
-        return len(self.input_ids)
-
-    @property
-    def images(self) -> tuple[VisualInput, ...]:
-        return tuple(s.visual for s in self.spans if not s.visual.is_video)
-
-    @property
-    def videos(self) -> tuple[VisualInput, ...]:
-        return tuple(s.visual for s in self.spans if s.visual.is_video)
+from .types import (
+    IMAGE_PAD,
+    VIDEO_PAD,
+    VISION_END,
+    VISION_START,
+    EncodedPair,
+    PreparedSide,
+    VisualInput,
+    VisualSpan,
+)
 
 
 class PairEncoder:
@@ -130,13 +42,13 @@ class PairEncoder:
         patcher: Patcher,
         patch_in_prepare: bool,
     ) -> None:
-        self._prompt = prompt
-        self._image_processor = image_processor
+        self.prompt = prompt
+        self.image_processor = image_processor
         self._config = config
         self.patcher = patcher
         # CPU engines patch here, in parallel threads; GPU engines copy uint8 frames and patch there.
         self.patch_in_prepare = patch_in_prepare
-        self._media_ids = frozenset({prompt.special_id(IMAGE_PAD), prompt.special_id(VIDEO_PAD)})
+        self._placeholder_ids = frozenset({prompt.special_id(IMAGE_PAD), prompt.special_id(VIDEO_PAD)})
         self._limits = ImageLimits(
             allow_urls=config.allow_urls,
             allow_private_urls=config.allow_private_urls,
@@ -146,7 +58,7 @@ class PairEncoder:
             max_pixels=config.max_image_pixels,
         )
 
-    # -- media -----------------------------------------------------------------------------
+    # -- visuals ---------------------------------------------------------------------------
     def prepare_side(
         self,
         side: MultimodalInput,
@@ -161,12 +73,13 @@ class PairEncoder:
             for i, v in enumerate(side.videos)
         )
         images = tuple(
-            self._image(img, _indexed(f"{field}.image", i, len(side.images)), preprocess)
+            self.prepare_image(img, _indexed(f"{field}.image", i, len(side.images)), preprocess)
             for i, img in enumerate(side.images)
         )
         return PreparedSide(side, videos, images)
 
-    def _image(self, source: Any, field: str, preprocess: PreprocessConfig | None) -> VisualInput:
+    def prepare_image(self, source: Any, field: str, preprocess: PreprocessConfig | None) -> VisualInput:
+        """One image decoded, checked, sized (``preprocess``, then the pixel bounds) and patched."""
         processed = process_image(
             source,
             field=field,
@@ -175,10 +88,10 @@ class PairEncoder:
             min_pixels=self._config.min_pixels,
             max_pixels=self._config.max_pixels,
         )
-        picture = processed.model_image
-        rgb = np.array(picture.convert("RGB"))  # a writable copy: torch refuses read-only arrays
+        image = processed.model_image
+        rgb = np.array(image.convert("RGB"))  # a writable copy: torch refuses read-only arrays
         frames = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).contiguous()
-        grid = self.patcher.grid(1, picture.height, picture.width)
+        grid = self.patcher.grid(1, image.height, image.width)
         tokens = grid[1] * grid[2] // (self.patcher.merge_size**2)
         filler = VISION_START + IMAGE_PAD * tokens + VISION_END
         return self._visual(frames, grid, filler, processed.provenance, is_video=False)
@@ -188,12 +101,12 @@ class PairEncoder:
         frames: torch.Tensor,
         grid: tuple[int, int, int],
         filler: str,
-        facts: ImageProvenance,
+        provenance: ImageProvenance,
         *,
         is_video: bool,
     ) -> VisualInput:
         patches = self.patcher.patches(frames, is_video=is_video) if self.patch_in_prepare else None
-        return VisualInput(frames, grid, filler, facts, is_video=is_video, patches=patches)
+        return VisualInput(frames, grid, filler, provenance, is_video=is_video, patches=patches)
 
     def _video(self, source: VideoSource, field: str, fps: float, max_frames: int) -> VisualInput:
         if isinstance(source, str):
@@ -210,11 +123,11 @@ class PairEncoder:
             limit = self._config.max_frames
             if len(sources) > limit:
                 sources = tuple(sources[i] for i in np.linspace(0, len(sources) - 1, limit, dtype=int))
-            pictures = [decode(f, field=f"{field}[{i}]", limits=self._limits) for i, f in enumerate(sources)]
+            frames = [decode(f, field=f"{field}[{i}]", limits=self._limits) for i, f in enumerate(sources)]
             prepared = video_from_frames(
-                [item.image for item in pictures], total_pixels=self._config.video_total_pixels, field=field
+                [item.image for item in frames], total_pixels=self._config.video_total_pixels, field=field
             )
-            original = (pictures[0].width, pictures[0].height)
+            original = (frames[0].width, frames[0].height)
         count, _, height, width = prepared.frames.shape
         grid = self.patcher.grid(count, height, width)
         t, h, w = grid
@@ -223,7 +136,7 @@ class PairEncoder:
         filler = "".join(
             f"<{stamps[i]:.1f} seconds>" + VISION_START + VIDEO_PAD * per_frame + VISION_END for i in range(t)
         )
-        facts = ImageProvenance(
+        provenance = ImageProvenance(
             field=field,
             original_width=original[0],
             original_height=original[1],
@@ -234,34 +147,34 @@ class PairEncoder:
             visual_tokens=per_frame * t,
             steps=(Step("video_frames", {"frames": count, "temporal_patches": t}),),
         )
-        return self._visual(prepared.frames, grid, filler, facts, is_video=True)
+        return self._visual(prepared.frames, grid, filler, provenance, is_video=True)
 
     # -- pairs -----------------------------------------------------------------------------
     def encode_pair(self, instruction: str, query: PreparedSide, document: PreparedSide) -> EncodedPair:
         q, d = query.source, document.source
-        rendered = self._prompt.render(
+        rendered = self.prompt.render(
             (len(q.texts), len(q.images), len(q.videos)), (len(d.texts), len(d.images), len(d.videos))
         )
         user_text = [instruction, *q.texts, *d.texts]
         # Slots appear in chat order: query videos, query images, document videos, document images.
-        ordered = query.videos + query.images + document.videos + document.images
-        ids = self._prompt.encode(rendered, [v.slot_filler for v in ordered], user_text)
-        ids = self._prompt.truncate(ids, self._config.max_length)
-        group = (instruction, q.texts, tuple(v.key for v in query.videos + query.images))
-        return EncodedPair(tuple(ids), _spans(ids, ordered, self._media_ids), group)
+        ordered = query.visuals + document.visuals
+        ids = self.prompt.encode(rendered, [v.slot_filler for v in ordered], user_text)
+        ids = self.prompt.truncate(ids, self._config.max_length)
+        group = (instruction, q.texts, tuple(v.key for v in query.visuals))
+        return EncodedPair(tuple(ids), _spans(ids, ordered, self._placeholder_ids), group)
 
 
 def _spans(
-    ids: list[int], ordered: tuple[VisualInput, ...], media_ids: frozenset[int]
+    ids: list[int], ordered: tuple[VisualInput, ...], placeholder_ids: frozenset[int]
 ) -> tuple[VisualSpan, ...]:
     """Token spans of ``ordered`` visuals: an image is one run of placeholders, a video one per
     temporal patch (its timestamps and vision markers in between belong to the span)."""
     runs: list[tuple[int, int]] = []
     i = 0
     while i < len(ids):
-        if ids[i] in media_ids:
+        if ids[i] in placeholder_ids:
             start = i
-            while i < len(ids) and ids[i] in media_ids:
+            while i < len(ids) and ids[i] in placeholder_ids:
                 i += 1
             runs.append((start, i))
         else:
@@ -272,7 +185,7 @@ def _spans(
         own = runs[taken : taken + count]
         taken += count
         spans.append(VisualSpan(own[0][0], own[-1][1], visual))
-    if taken != len(runs):  # the prompt and the media disagree: a bug, never user input
+    if taken != len(runs):  # the prompt and the visuals disagree: a bug, never user input
         raise AssertionError(f"{len(runs)} placeholder runs for {taken} expected")
     return tuple(spans)
 
