@@ -19,7 +19,7 @@ from .http_errors import NotReady, QuotaExceeded, RequestRejected, ServiceError
 from .keys import ApiKey
 from .metrics import Metrics
 from .quotas import Quotas
-from .scheduler import Scheduler
+from .scheduler import Scheduler, default_max_concurrent
 from .schemas import MultimodalObject, RejectedOut, RerankRequest, RerankResponse, ResultOut, Timing, Usage
 from .settings import Settings
 
@@ -38,10 +38,12 @@ class RerankService:
         self.settings = settings
         self.metrics = metrics
         self.scheduler = Scheduler(
-            max_concurrent=settings.max_concurrent,
+            max_concurrent=settings.max_concurrent or default_max_concurrent(settings.device),
             max_queue=settings.max_queue,
             timeout_s=settings.request_timeout_s,
         )
+        metrics.max_concurrent.set(self.scheduler.max_concurrent)
+        metrics.watch_engine(lambda: self.reranker.engine_stats() if self.reranker else None)
         self.reranker = reranker
         self.load_error: Exception | None = None
         self.quotas = Quotas(settings.quota_requests_per_minute, settings.quota_pairs_per_minute)

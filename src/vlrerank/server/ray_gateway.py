@@ -1,0 +1,118 @@
+"""The HTTP front of the Ray Serve deployment: forwards each request to a replica's app.
+
+Ray's proxy answers 500 for a request whose replica process died under it. Between the proxy
+and the replicas this small ingress (no model, no CPU reserved) sends every HTTP request through
+a :class:`~ray.serve.handle.DeploymentHandle` to one replica, where the server's own FastAPI app
+answers it, and streams the answer back. When the replica dies first, or every replica is
+full, the client gets a clean 503 with ``Retry-After`` (the server's usual error body) instead;
+scoring changes nothing on the server, so a client that retries loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+from ray import serve
+from ray.exceptions import RayActorError
+from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
+from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
+
+from .http_errors import NotReady, response_for
+
+Message = dict[str, Any]
+# The parts of an ASGI HTTP scope a replica's app reads; the rest is the proxy's own.
+SCOPE_KEYS = ("type", "http_version", "method", "scheme", "path", "raw_path", "query_string",
+              "root_path", "headers", "client", "server")  # fmt: skip
+
+
+async def serve_asgi(app: Any, scope: dict[str, Any], body: bytes) -> AsyncIterator[Message]:
+    """Run one buffered HTTP request through an ASGI ``app``; yield its response messages."""
+    messages: asyncio.Queue[Message | None] = asyncio.Queue()
+    finished = asyncio.Event()
+    sent_body = False
+
+    async def receive() -> Message:
+        nonlocal sent_body
+        if not sent_body:
+            sent_body = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await finished.wait()  # the client is "connected" until the response is complete
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        await messages.put(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            finished.set()
+
+    async def run() -> None:
+        try:
+            await app({**scope, "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+        finally:
+            finished.set()
+            await messages.put(None)
+
+    task = asyncio.create_task(run())
+    try:
+        while (message := await messages.get()) is not None:
+            yield message
+    finally:
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+@serve.ingress()
+class Gateway:
+    """The ingress: one per node is plenty; it holds no model and reserves no CPU."""
+
+    def __init__(self, replicas: DeploymentHandle, max_body_bytes: int) -> None:
+        self.replicas = replicas.options(stream=True)
+        self.max_body_bytes = max_body_bytes
+
+    def __serve_build_asgi_app__(self) -> Any:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await self.forward(scope, receive, send)
+
+        return app  # a plain coroutine function: what uvicorn's lifespan code takes for ASGI 3
+
+    async def forward(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":  # websockets: the UI and API use plain HTTP
+            return
+        body = await _read_body(receive, self.max_body_bytes)
+        slim = {key: scope[key] for key in SCOPE_KEYS if key in scope}
+        started = False
+        try:
+            stream = cast(DeploymentResponseGenerator, self.replicas.serve_http.remote(slim, body))
+            async for message in stream:
+                started = True
+                await send(message)
+        except (RayActorError, BackPressureError, DeploymentUnavailableError) as exc:
+            if started:  # the answer was under way: end it; the client sees a cut response
+                return
+            why = "every replica is busy" if isinstance(exc, BackPressureError) else "its replica failed"
+            answer = response_for(NotReady(f"the request was not answered: {why}; retry shortly"))
+            await answer(scope, receive, send)
+
+
+async def _read_body(receive: Any, limit: int) -> bytes:
+    """The whole body, cut one byte past the limit (the replica's body check answers 413)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        if size <= limit:
+            chunks.append(chunk[: limit + 1 - size])
+        size += len(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
