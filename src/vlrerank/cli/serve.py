@@ -173,6 +173,7 @@ def run_replicas(args: argparse.Namespace, settings: Any) -> int:
             f"{cpus:g} CPU / {gpus:g} GPU each; per replica: /ready, all: /replicas)",
             flush=True,
         )
+        print(f"Ray cluster at {status['ray_address']}", flush=True)
         if settings.model == "tiny-random":
             print(
                 "NOTE: tiny-random has RANDOM weights: its scores are meaningless; use --model.", flush=True

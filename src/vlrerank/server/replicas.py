@@ -232,6 +232,7 @@ def serve_replicas(
         _stop(address)
         raise ConfigError(f"the replicas did not start: {why}") from None
     status = _wait_running(settings.request_timeout_s + 600)
+    status["ray_address"] = ray.get_runtime_context().gcs_address  # where in-cluster callers join
     announce(f"http://{settings.host}:{port}/", status)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
