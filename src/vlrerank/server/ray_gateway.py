@@ -18,9 +18,12 @@ from ray import serve
 from ray.exceptions import RayActorError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
+from starlette.responses import JSONResponse
 
 from .http_errors import NotReady, response_for
 
+APP_NAME = "vlrerank"
+REPLICAS = "RerankReplica"  # the deployment of the model replicas; the app's ingress is the Gateway
 Message = dict[str, Any]
 # The parts of an ASGI HTTP scope a replica's app reads; the rest is the proxy's own.
 SCOPE_KEYS = ("type", "http_version", "method", "scheme", "path", "raw_path", "query_string",
@@ -67,8 +70,9 @@ async def serve_asgi(app: Any, scope: dict[str, Any], body: bytes) -> AsyncItera
 class Gateway:
     """The ingress: one per node is plenty; it holds no model and reserves no CPU."""
 
-    def __init__(self, replicas: DeploymentHandle, max_body_bytes: int) -> None:
+    def __init__(self, replicas: DeploymentHandle, model: str, max_body_bytes: int) -> None:
         self.replicas = replicas.options(stream=True)
+        self.model = model
         self.max_body_bytes = max_body_bytes
 
     def __serve_build_asgi_app__(self) -> Any:
@@ -85,6 +89,10 @@ class Gateway:
             return
         if scope["type"] != "http":  # websockets: the UI and API use plain HTTP
             return
+        if scope["path"] in ("/health", "/ready"):  # answered here: they must not queue behind scoring
+            answer = await self.probe(scope["path"])
+            await answer(scope, receive, send)
+            return
         body = await _read_body(receive, self.max_body_bytes)
         slim = {key: scope[key] for key in SCOPE_KEYS if key in scope}
         started = False
@@ -99,6 +107,51 @@ class Gateway:
             why = "every replica is busy" if isinstance(exc, BackPressureError) else "its replica failed"
             answer = response_for(NotReady(f"the request was not answered: {why}; retry shortly"))
             await answer(scope, receive, send)
+
+    async def probe(self, path: str) -> JSONResponse:
+        if path == "/health":
+            return JSONResponse({"status": "ok"})
+        status = await asyncio.to_thread(deployment_status)  # a call to Ray's controller
+        replicas = status.get("replicas", {})
+        if replicas.get("RUNNING", 0) > 0:  # at least one replica answers; the counts say how many
+            return JSONResponse({"status": "ready", "model": self.model, "replicas": replicas})
+        failed = status["status"] in ("DEPLOY_FAILED", "UNHEALTHY")
+        body = {"status": "failed" if failed else "loading", "model": self.model, "replicas": replicas,
+                "error": failure_message(status) or None}  # fmt: skip
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+
+
+def deployment_status(app_name: str = APP_NAME) -> dict[str, Any]:
+    """The deployment as Ray's controller sees it: replica counts by state, and its message
+    (where a replica that failed to start, e.g. could not load the model, is reported)."""
+    application = serve.status().applications.get(app_name)
+    if application is None:
+        return {"status": "NOT_DEPLOYED", "message": f"no Ray Serve application named {app_name!r}"}
+    deployments = {
+        name: {
+            "status": _name(d.status),
+            "replica_states": {_name(k): n for k, n in d.replica_states.items()},
+            "message": d.message,
+        }
+        for name, d in application.deployments.items()
+    }
+    status = application.status
+    return {
+        "status": _name(status),
+        "replicas": deployments.get(REPLICAS, {}).get("replica_states", {}),
+        "message": application.message,
+        "deployments": deployments,
+    }
+
+
+def _name(state: Any) -> str:
+    return str(getattr(state, "value", state))
+
+
+def failure_message(status: dict[str, Any]) -> str:
+    """The last line of each deployment's message: the exception a replica's start raised."""
+    messages = [d["message"].strip() for d in status.get("deployments", {}).values()]
+    return "; ".join(m.splitlines()[-1] for m in messages if m)
 
 
 async def _read_body(receive: Any, limit: int) -> bytes:

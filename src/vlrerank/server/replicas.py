@@ -28,12 +28,9 @@ from ray.serve.handle import DeploymentHandle
 from ..ranking import RankedResults
 from ..reranker import Reranker
 from .app import create_app
-from .ray_gateway import Gateway, serve_asgi
+from .ray_gateway import APP_NAME, REPLICAS, Gateway, deployment_status, failure_message, serve_asgi
 from .scheduler import default_max_concurrent
 from .settings import Settings
-
-APP_NAME = "vlrerank"
-REPLICAS = "RerankReplica"  # the deployment of the model replicas (the app's ingress is the Gateway)
 
 
 @dataclass(frozen=True)
@@ -108,7 +105,10 @@ def _add_replica_routes(app: FastAPI, replica_id: str) -> None:
 
     @router.get("/replicas", summary="every replica of this deployment and its state (Ray Serve)")
     async def replicas() -> dict[str, Any]:
-        return {"answered_by": replica_id, **deployment_status()}
+        import ray
+
+        where = ray.get_runtime_context().gcs_address  # for in-cluster callers: ray.init(address=...)
+        return {"answered_by": replica_id, "ray_address": where, **deployment_status()}
 
     before = len(app.router.routes)
     app.include_router(router)
@@ -116,35 +116,6 @@ def _add_replica_routes(app: FastAPI, replica_id: str) -> None:
     added = app.router.routes[before:]
     del app.router.routes[before:]
     app.router.routes[:0] = added
-
-
-def deployment_status(app_name: str = APP_NAME) -> dict[str, Any]:
-    """The deployment as Ray's controller sees it: replica counts by state, and its message
-    (where a replica that failed to start, e.g. could not load the model, is reported)."""
-    application = serve.status().applications.get(app_name)
-    if application is None:
-        return {"status": "NOT_DEPLOYED", "message": f"no Ray Serve application named {app_name!r}"}
-    deployments = {
-        name: {
-            "status": _name(d.status),
-            "replica_states": {
-                str(k.value if hasattr(k, "value") else k): n for k, n in d.replica_states.items()
-            },
-            "message": d.message,
-        }
-        for name, d in application.deployments.items()
-    }
-    status = application.status
-    return {
-        "status": _name(status),
-        "replicas": deployments.get(REPLICAS, {}).get("replica_states", {}),
-        "message": application.message,
-        "deployments": deployments,
-    }
-
-
-def _name(state: Any) -> str:
-    return str(getattr(state, "value", state))
 
 
 def build(settings: Settings, plan: ReplicaPlan) -> Any:
@@ -174,7 +145,7 @@ def build(settings: Settings, plan: ReplicaPlan) -> Any:
     fields["max_concurrent"] = max_concurrent
     replicas = serve.deployment(name=REPLICAS)(RerankReplica).options(**options).bind(fields, threads)
     gateway = serve.deployment(name="Gateway", ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
-    return gateway(Gateway).bind(replicas, settings.max_body_bytes)
+    return gateway(Gateway).bind(replicas, settings.model, settings.max_body_bytes)
 
 
 def build_app(args: dict[str, str]) -> Any:
@@ -228,7 +199,7 @@ def serve_replicas(
     try:
         serve.run(build(settings, plan), name=APP_NAME, route_prefix="/", blocking=False)
     except RuntimeError as exc:
-        why = _failure(deployment_status()) or str(exc)
+        why = failure_message(deployment_status()) or str(exc)
         _stop(address)
         raise ConfigError(f"the replicas did not start: {why}") from None
     status = _wait_running(settings.request_timeout_s + 600)
@@ -249,14 +220,6 @@ def _wait_running(timeout_s: float) -> dict[str, Any]:
     while (status := deployment_status())["status"] != "RUNNING" and time.monotonic() < deadline:
         time.sleep(0.5)
     return status
-
-
-def _failure(status: dict[str, Any]) -> str:
-    """The last line of each deployment's message: the exception a replica's start raised."""
-    lines = [
-        d["message"].strip().splitlines()[-1] for d in status.get("deployments", {}).values() if d["message"]
-    ]
-    return "; ".join(lines)
 
 
 def _stop(address: str | None) -> None:
