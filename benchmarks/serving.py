@@ -1,9 +1,11 @@
 """Serving throughput and latency against offered concurrency, over real HTTP, loopback only.
 
-Each setup starts its own ``vlrerank serve`` (tiny model unless --model), then for each offered
-concurrency C runs C clients that send requests back to back for --duration seconds. Reported
-per (setup, C): requests/s and pairs/s of the 200s, p50/p99 latency, the statuses seen, and (one
-process only) how many engine runs served several requests at once (``/metrics``).
+Each setup starts its own ``vlrerank serve`` (tiny model unless --model); all run at once, idle
+but for the one measured. For each offered concurrency C, C clients send requests back to back
+for a window of --duration seconds; windows interleave over setups and repeat --rounds times, so
+the load of a shared machine falls on every setup alike. Reported per (setup, C): the median
+requests/s and pairs/s of the 200s, p50/p99 latency, the statuses seen, and (one process only)
+how many engine runs served several requests at once (``/metrics``).
 
 Setups:
   mcN      one process, VLRERANK_MAX_CONCURRENT=N (mc1: one request in the engine at a time)
@@ -97,6 +99,7 @@ async def merged(client: httpx.AsyncClient) -> dict[str, float]:
 
 
 async def level(url: str, clients: int, duration: float, documents: int, seed: int) -> dict[str, Any]:
+    """``clients`` clients back to back for ``duration`` s: latencies of the 200s, statuses, counters."""
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     async with httpx.AsyncClient(base_url=url, timeout=120) as client:
@@ -118,33 +121,65 @@ async def level(url: str, clients: int, duration: float, documents: int, seed: i
         await asyncio.gather(*(one(k) for k in range(clients)))
         elapsed = time.perf_counter() - started
         after = await merged(client)
-    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
     return {
-        "concurrency": clients,
-        "requests": len(latencies),
-        "requests_per_s": len(latencies) / elapsed,
-        "pairs_per_s": len(latencies) * documents / elapsed,
-        "p50_ms": quantiles[49] * 1000,
-        "p99_ms": quantiles[98] * 1000,
+        "elapsed_s": elapsed,
+        "latencies": latencies,
         "statuses": statuses,
         "merged_runs": after.get("merged_runs", 0) - before.get("merged_runs", 0),
         "runs": after.get("runs", 0) - before.get("runs", 0),
     }
 
 
-async def measure(url: str, concurrency: list[int], duration: float, documents: int) -> list[dict[str, Any]]:
+def summary(clients: int, windows: list[dict[str, Any]], documents: int) -> dict[str, Any]:
+    """Throughput: the median over the windows (the machine's load drifts); latency: all pooled."""
+    latencies = [x for window in windows for x in window["latencies"]]
+    rates = [len(w["latencies"]) / w["elapsed_s"] for w in windows]
+    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
+    statuses: dict[str, int] = {}
+    for window in windows:
+        for status, n in window["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + n
+    return {
+        "concurrency": clients,
+        "requests": len(latencies),
+        "requests_per_s": statistics.median(rates),
+        "requests_per_s_windows": rates,
+        "pairs_per_s": statistics.median(rates) * documents,
+        "p50_ms": quantiles[49] * 1000,
+        "p99_ms": quantiles[98] * 1000,
+        "statuses": statuses,
+        "merged_runs": sum(w["merged_runs"] for w in windows),
+        "runs": sum(w["runs"] for w in windows),
+    }
+
+
+async def warm(url: str, documents: int) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=120) as client:
         while (await client.get("ready")).status_code != 200:
             await asyncio.sleep(0.3)
-        for seed in range(4):  # warm every path (and both replicas) before timing
-            await asyncio.gather(
-                *(client.post("v1/rerank", json=request_body(seed * 10 + k, documents)) for k in range(4))
-            )
-    rows = []
-    for i, clients in enumerate(concurrency):
-        rows.append(await level(url, clients, duration, documents, seed=100_000 * (i + 1)))
-        print(json.dumps(rows[-1]), flush=True)
-    return rows
+        for seed in range(4):  # every path (and both replicas) before timing
+            bodies = [request_body(seed * 10 + k, documents) for k in range(4)]
+            await asyncio.gather(*(client.post("v1/rerank", json=body) for body in bodies))
+
+
+async def measure(
+    urls: dict[str, str], concurrency: list[int], duration: float, documents: int, rounds: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Every setup's server runs at once; the windows interleave (round, level, setup), so a
+    change in the shared machine's load falls on all setups alike."""
+    for url in urls.values():
+        await warm(url, documents)
+    windows: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in range(rounds):
+        for i, clients in enumerate(concurrency):
+            for setup, url in urls.items():
+                seed = 1_000_000 * (r + 1) + 100_000 * (i + 1)
+                windows.setdefault((setup, clients), []).append(
+                    await level(url, clients, duration, documents, seed)
+                )
+                print(f"{setup} C={clients} round {r + 1}: {len(windows[setup, clients][-1]['latencies'])} "
+                      "requests", flush=True)  # fmt: skip
+    return {setup: [summary(c, windows[setup, c], documents) for c in concurrency] for setup in urls}
 
 
 def main() -> None:
@@ -153,7 +188,8 @@ def main() -> None:
     )
     parser.add_argument("--setups", default="mc1,default", help="comma-separated: mcN, default, ray1, ray2")
     parser.add_argument("--concurrency", default="1,2,4,8", help="offered concurrency levels")
-    parser.add_argument("--duration", type=float, default=6.0, help="seconds per level")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per window")
+    parser.add_argument("--rounds", type=int, default=2, help="windows per (setup, level), interleaved")
     parser.add_argument("--documents", type=int, default=8, help="documents per request (2 are pictures)")
     parser.add_argument("--model", default="tiny-random")
     parser.add_argument("--out", type=Path)
@@ -164,16 +200,20 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {cores} cores, {platform.processor() or platform.platform()}",
         "model": args.model,
-        "duration_s": args.duration,
+        "window_s": args.duration,
+        "rounds": args.rounds,
         "documents": args.documents,
         "setups": {},
     }
-    for setup in args.setups.split(","):
-        process, url = start(setup, args.model, cores)
-        try:
-            print(f"== {setup} at {url}", flush=True)
-            report["setups"][setup] = asyncio.run(measure(url, concurrency, args.duration, args.documents))
-        finally:
+    servers = {}
+    try:
+        for setup in args.setups.split(","):
+            servers[setup] = start(setup, args.model, cores)
+            print(f"== {setup} at {servers[setup][1]}", flush=True)
+        urls = {setup: url for setup, (_, url) in servers.items()}
+        report["setups"] = asyncio.run(measure(urls, concurrency, args.duration, args.documents, args.rounds))
+    finally:
+        for process, _ in servers.values():
             stop(process)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
