@@ -25,6 +25,10 @@ from .http_errors import NotReady, response_for
 APP_NAME = "vlrerank"
 REPLICAS = "RerankReplica"  # the deployment of the model replicas; the app's ingress is the Gateway
 Message = dict[str, Any]
+# Paths any replica answers; every other path belongs to the web UI, whose sessions (uploads, event
+# queue) live in one process: those go to the replica holding the UI marker (Ray's multiplexing).
+API_PATHS = ("/v1/", "/metrics", "/replicas", "/docs", "/openapi.json", "/login", "/logout")
+UI_MARKER = "web-ui"
 # The parts of an ASGI HTTP scope a replica's app reads; the rest is the proxy's own.
 SCOPE_KEYS = ("type", "http_version", "method", "scheme", "path", "raw_path", "query_string",
               "root_path", "headers", "client", "server")  # fmt: skip
@@ -97,7 +101,10 @@ class Gateway:
         slim = {key: scope[key] for key in SCOPE_KEYS if key in scope}
         started = False
         try:
-            stream = cast(DeploymentResponseGenerator, self.replicas.serve_http.remote(slim, body))
+            replicas = self.replicas
+            if not scope["path"].startswith(API_PATHS):
+                replicas = replicas.options(multiplexed_model_id=UI_MARKER)
+            stream = cast(DeploymentResponseGenerator, replicas.serve_http.remote(slim, body))
             async for message in stream:
                 started = True
                 await send(message)

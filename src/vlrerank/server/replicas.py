@@ -69,9 +69,21 @@ class RerankReplica:
         _add_replica_routes(self.asgi, self.replica_id)
 
     async def serve_http(self, scope: dict[str, Any], body: bytes) -> AsyncIterator[dict[str, Any]]:
-        """One HTTP request, forwarded by the gateway, answered by this replica's app."""
+        """One HTTP request, forwarded by the gateway, answered by this replica's app; the answer
+        names the replica (``X-Vlrerank-Replica``)."""
+        if serve.get_multiplexed_model_id():
+            await self.hold_ui(serve.get_multiplexed_model_id())
         async for message in serve_asgi(self.asgi, scope, body):
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"x-vlrerank-replica", self.replica_id.encode())]
+                message = {**message, "headers": headers}
             yield message
+
+    @serve.multiplexed(max_num_models_per_replica=1)
+    async def hold_ui(self, marker: str) -> str:
+        """Marks this replica as the one serving the web UI, so Ray keeps sending it the UI's
+        requests: a UI session's uploads and event queue live in one process."""
+        return marker
 
     def check_health(self) -> None:
         """Ray replaces a replica whose engine broke and could not be reloaded."""
