@@ -78,6 +78,7 @@ class Gateway:
         self.replicas = replicas.options(stream=True)
         self.model = model
         self.max_body_bytes = max_body_bytes
+        self.app_name = serve.get_replica_context().app_name  # "default" under a bare `serve run`
 
     def __serve_build_asgi_app__(self) -> Any:
         async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -118,7 +119,7 @@ class Gateway:
     async def probe(self, path: str) -> JSONResponse:
         if path == "/health":
             return JSONResponse({"status": "ok"})
-        status = await asyncio.to_thread(deployment_status)  # a call to Ray's controller
+        status = await asyncio.to_thread(deployment_status, self.app_name)  # asks Ray's controller
         replicas = status.get("replicas", {})
         if replicas.get("RUNNING", 0) > 0:  # at least one replica answers; the counts say how many
             return JSONResponse({"status": "ready", "model": self.model, "replicas": replicas})

@@ -66,7 +66,7 @@ class RerankReplica:
         self.asgi = create_app(self.settings, reranker=self.reranker)
         self.service = self.asgi.state.service
         self.asgi.state.service.metrics.replica.info({"replica": self.replica_id})
-        _add_replica_routes(self.asgi, self.replica_id)
+        _add_replica_routes(self.asgi, self.replica_id, serve.get_replica_context().app_name)
 
     async def serve_http(self, scope: dict[str, Any], body: bytes) -> AsyncIterator[dict[str, Any]]:
         """One HTTP request, forwarded by the gateway, answered by this replica's app; the answer
@@ -112,7 +112,7 @@ class RerankReplica:
         }
 
 
-def _add_replica_routes(app: FastAPI, replica_id: str) -> None:
+def _add_replica_routes(app: FastAPI, replica_id: str, app_name: str) -> None:
     router = APIRouter(tags=["operations"])
 
     @router.get("/replicas", summary="every replica of this deployment and its state (Ray Serve)")
@@ -120,7 +120,7 @@ def _add_replica_routes(app: FastAPI, replica_id: str) -> None:
         import ray
 
         where = ray.get_runtime_context().gcs_address  # for in-cluster callers: ray.init(address=...)
-        return {"answered_by": replica_id, "ray_address": where, **deployment_status()}
+        return {"answered_by": replica_id, "ray_address": where, **deployment_status(app_name)}
 
     before = len(app.router.routes)
     app.include_router(router)
