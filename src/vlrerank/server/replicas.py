@@ -53,7 +53,7 @@ class ReplicaPlan:
 class RerankReplica:
     """One replica: a loaded model and the app around it."""
 
-    def __init__(self, settings: dict[str, Any], threads: int | None = None) -> None:
+    async def __init__(self, settings: dict[str, Any], threads: int | None = None) -> None:  # type: ignore[misc]  # Ray Serve awaits an async constructor
         if threads:  # a CPU replica keeps to its share of the cores, or replicas fight over them
             import torch
 
@@ -67,6 +67,14 @@ class RerankReplica:
         self.service = self.asgi.state.service
         self.asgi.state.service.metrics.replica.info({"replica": self.replica_id})
         _add_replica_routes(self.asgi, self.replica_id, serve.get_replica_context().app_name)
+        # The app's startup, as uvicorn would run it: the web UI's event queue starts there.
+        from uvicorn.config import Config
+        from uvicorn.lifespan.on import LifespanOn
+
+        self.lifespan = LifespanOn(Config(self.asgi, lifespan="on", log_config=None, access_log=False))
+        await self.lifespan.startup()
+        if self.lifespan.should_exit:
+            raise RuntimeError("the app's startup failed; the replica's log says why")
 
     async def serve_http(self, scope: dict[str, Any], body: bytes) -> AsyncIterator[dict[str, Any]]:
         """One HTTP request, forwarded by the gateway, answered by this replica's app; the answer
