@@ -93,6 +93,8 @@ def test_two_replicas_score_exactly_as_one_process(replicas, reranker):
         assert [(r["index"], r["relevance_score"]) for r in body["results"]] == [
             (r.index, r.score) for r in expected.results
         ]
+    traced = httpx.get(replicas.url + "v1/models", headers={"X-Request-ID": "trace-7"}, timeout=30)
+    assert traced.headers.get_list("x-request-id") == ["trace-7"] and traced.headers["x-vlrerank-replica"]
     seen = set()  # /metrics answers from one replica per scrape; both serve the app
     for _ in range(40):
         text = httpx.get(replicas.url + "metrics", timeout=10).text

@@ -29,6 +29,7 @@ Message = dict[str, Any]
 # queue) live in one process: those go to the replica holding the UI marker (Ray's multiplexing).
 API_PATHS = ("/v1/", "/metrics", "/replicas", "/docs", "/openapi.json", "/login", "/logout")
 UI_MARKER = "web-ui"
+UI_CLAIM_SETTLE_S = 2.0
 # The parts of an ASGI HTTP scope a replica's app reads; the rest is the proxy's own.
 SCOPE_KEYS = ("type", "http_version", "method", "scheme", "path", "raw_path", "query_string",
               "root_path", "headers", "client", "server")  # fmt: skip
@@ -75,10 +76,13 @@ class Gateway:
     """The ingress: one per node is plenty; it holds no model and reserves no CPU."""
 
     def __init__(self, replicas: DeploymentHandle, model: str, max_body_bytes: int) -> None:
+        self.handle = replicas
         self.replicas = replicas.options(stream=True)
         self.model = model
         self.max_body_bytes = max_body_bytes
         self.app_name = serve.get_replica_context().app_name  # "default" under a bare `serve run`
+        self.ui_claim = asyncio.Lock()
+        self.ui_claimed = asyncio.Event()
 
     def __serve_build_asgi_app__(self) -> Any:
         async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -99,15 +103,40 @@ class Gateway:
             await answer(scope, receive, send)
             return
         body = await _read_body(receive, self.max_body_bytes)
+        if scope["path"].startswith(API_PATHS):
+            await self.relay(self.replicas, scope, body, receive, send)
+            return
+        if not self.ui_claimed.is_set():
+            await self.claim_ui()
+        await self.relay(self.replicas.options(multiplexed_model_id=UI_MARKER), scope, body, receive, send)
+
+    async def claim_ui(self) -> None:
+        """Before the first UI request: place the UI marker on one replica and give Ray's routers
+        time to learn where it is; else the first requests could mark two replicas, each then
+        holding part of the UI's sessions."""
+        async with self.ui_claim:
+            if self.ui_claimed.is_set():
+                return
+            try:
+                await self.handle.options(multiplexed_model_id=UI_MARKER).claim_ui.remote()
+            except (RayActorError, BackPressureError, DeploymentUnavailableError):
+                return  # the request itself will get its 503; the next one claims again
+            await asyncio.sleep(UI_CLAIM_SETTLE_S)
+            self.ui_claimed.set()
+
+    async def relay(
+        self, replicas: DeploymentHandle, scope: Any, body: bytes, receive: Any, send: Any
+    ) -> None:
+        """Send one request to a replica and stream its answer back; 503 if none answers."""
         slim = {key: scope[key] for key in SCOPE_KEYS if key in scope}
         started = False
         try:
-            replicas = self.replicas
-            if not scope["path"].startswith(API_PATHS):
-                replicas = replicas.options(multiplexed_model_id=UI_MARKER)
             stream = cast(DeploymentResponseGenerator, replicas.serve_http.remote(slim, body))
             async for message in stream:
                 started = True
+                if message["type"] == "http.response.start":  # Ray's proxy adds its own (the same id)
+                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                    message = {**message, "headers": headers}
                 await send(message)
         except (RayActorError, BackPressureError, DeploymentUnavailableError) as exc:
             if started:  # the answer was under way: end it; the client sees a cut response

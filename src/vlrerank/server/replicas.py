@@ -87,6 +87,11 @@ class RerankReplica:
                 message = {**message, "headers": headers}
             yield message
 
+    async def claim_ui(self) -> str:
+        """Take the web UI (the gateway calls this with the UI marker before the first UI request)."""
+        await self.hold_ui(serve.get_multiplexed_model_id())
+        return self.replica_id
+
     @serve.multiplexed(max_num_models_per_replica=1)
     async def hold_ui(self, marker: str) -> str:
         """Marks this replica as the one serving the web UI, so Ray keeps sending it the UI's
