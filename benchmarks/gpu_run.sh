@@ -11,7 +11,7 @@
 #
 #   OUT=results/gpu bash benchmarks/gpu_run.sh            # on a CUDA machine (~10 min on an H200)
 #   ARCHS=tiny OUT=/tmp/g bash benchmarks/gpu_run.sh       # rehearsal on CPU
-# Parts can be skipped to fit a device call: GPU_TESTS=0, MAIN=0, COMPILE_AB=0, CUDNN_AB=0.
+# Parts can be skipped to fit a device call: GPU_TESTS=0, MAIN=0, COMPILE_AB=0, CUDNN_AB=0, SERVING=0.
 set -uo pipefail
 OUT=${OUT:-results/gpu}
 ARCHS=${ARCHS:-8b 2b}
@@ -48,4 +48,12 @@ if [ "${COMPILE_AB:-1}" = 1 ]; then
     done
 fi
 [ "${CUDNN_AB:-1}" = 1 ] && run "${ARCHS%% *}_cudnn" --arch "${ARCHS%% *}" --cudnn-attention --workloads text_docs --st-baseline off
+# Serving over HTTP: one request in the engine at a time (mc1) against the admission default, offered
+# concurrency 1-8, on a random full-size 2B checkpoint written to disk first (the server loads files).
+if [ "${SERVING:-1}" = 1 ]; then
+    CKPT=${SERVING_CKPT:-/tmp/random-2b}
+    [ -d "$CKPT" ] || "$PYTHON" -c "from vlrerank.testing.checkpoint import build_checkpoint as b; b('$CKPT', arch='2b')"
+    timeout 420 "$PYTHON" benchmarks/serving.py --model "$CKPT" --setups mc1,default --concurrency 1,2,4,8 \
+        --duration 8 --rounds 2 --out "$OUT/serving_2b.json" 2>&1 | grep -v "round" | tee "$OUT/serving_2b.log"
+fi
 ls -la "$OUT"

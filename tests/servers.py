@@ -72,6 +72,7 @@ def api_server(tiny_dir) -> Iterator[Server]:
         "VLRERANK_MAX_DOCUMENTS": "8",
         "VLRERANK_MAX_BODY_BYTES": "2000000",
         "VLRERANK_MAX_TEXT_CHARS": "2000",
+        "VLRERANK_MAX_CONCURRENT": "1",  # with no queue: a second request at once gets 429
         "VLRERANK_MAX_QUEUE": "0",
         "VLRERANK_REQUEST_TIMEOUT_S": "20",
         "VLRERANK_MAX_UPLOAD_FILES": "3",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -42,3 +43,19 @@ def test_a_request_that_runs_too_long_times_out_and_frees_its_place():
         )
 
     asyncio.run(scenario())
+
+
+def test_up_to_max_concurrent_requests_run_at_once_and_the_next_waits():
+    barrier = threading.Barrier(3, timeout=5)  # broken (an error) unless three works run together
+    running: list[int] = []
+
+    def work() -> int:
+        running.append(1)
+        barrier.wait()
+        return len(running)
+
+    async def scenario() -> list[int]:
+        scheduler = Scheduler(max_concurrent=3, max_queue=1, timeout_s=10)
+        return list(await asyncio.gather(*(scheduler.run(work) for _ in range(3))))
+
+    assert sorted(asyncio.run(scenario())) == [3, 3, 3]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from typing import Any
 
-from ..errors import MissingDependencyError
+from ..errors import ConfigError, MissingDependencyError
 from .doctor import log_summary
 from .options import add_engine_arguments, engine_options
 
@@ -31,18 +32,63 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--calibration", default=None, metavar="PATH", help="calibrator file from `vlrerank eval`"
     )
+    parser.add_argument(
+        "--max-concurrent", type=int, default=None, metavar="N",
+        help="requests inside the engine at once, sharing forwards (default: 4; docs/benchmarks.md)",
+    )  # fmt: skip
+    add_replica_arguments(parser)
 
 
 def load_settings(args: argparse.Namespace) -> tuple[Any, Any]:
     """``(Settings, Sourced)`` from these options, the environment and the config file."""
     from ..server.settings import Settings
 
-    cli: dict[str, Any] = {"model": args.model, "host": args.host, "port": args.port}
+    cli: dict[str, Any] = {
+        "model": args.model,
+        "host": args.host,
+        "port": args.port,
+        "calibration": args.calibration,
+        "max_concurrent": args.max_concurrent,
+    }
     if args.no_ui:
         cli["ui"] = False
-    if args.calibration:
-        cli["calibration"] = args.calibration
     return Settings.load(config_file=args.config_file, cli=cli, cli_engine=engine_options(args))
+
+
+def add_replica_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "replicas (Ray Serve; needs pip install 'vlrerank[ray]'; docs/deploy.md)"
+    )
+    group.add_argument(
+        "--replicas", type=int, default=None, metavar="N",
+        help="serve with N Ray Serve replicas, one model each (default: one process, no Ray)",
+    )  # fmt: skip
+    group.add_argument(
+        "--ray-address", default=None, metavar="ADDR",
+        help="join this Ray cluster (e.g. auto, ray://head:10001) instead of starting a local one",
+    )  # fmt: skip
+    group.add_argument(
+        "--replica-cpus",
+        type=float,
+        default=None,
+        metavar="N",
+        help="CPUs per replica, also its torch thread budget on CPU (default: the cores / replicas, "
+        "or 1 beside a GPU)",
+    )
+    group.add_argument(
+        "--replica-gpus",
+        type=float,
+        default=None,
+        metavar="N",
+        help="GPUs per replica (default: 1 where the cluster has GPUs, else 0)",
+    )
+    group.add_argument(
+        "--max-replicas",
+        type=int,
+        default=None,
+        metavar="N",
+        help="autoscale between --replicas and N on the requests in flight",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     require_usable(report)
     log_summary(report)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    if args.replicas is not None or args.ray_address is not None:
+        return run_replicas(args, settings)
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port))
     original_startup = server.startup
@@ -106,3 +154,54 @@ def run(args: argparse.Namespace) -> int:
     server.startup = startup  # type: ignore[method-assign]
     server.run()
     return 0
+
+
+def run_replicas(args: argparse.Namespace, settings: Any) -> int:
+    """``--replicas N``: the same app as Ray Serve replicas (docs/deploy.md)."""
+    if args.replicas is not None and args.replicas < 1:
+        raise ConfigError("--replicas must be at least 1")
+    try:
+        from ..server.replicas import ReplicaPlan, serve_replicas
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"replicas run on Ray Serve: pip install 'vlrerank[ray]' (missing: {exc.name})"
+        ) from None
+    replicas = args.replicas or 1
+    gpus = args.replica_gpus
+    if gpus is None:
+        gpus = 1.0 if settings.engine.device != "cpu" and _has_gpu(args.ray_address) else 0.0
+    cpus = args.replica_cpus or (1.0 if gpus else float(max(1, (os.cpu_count() or 1) // replicas)))
+    plan = ReplicaPlan(replicas=replicas, cpus=cpus, gpus=gpus, max_replicas=args.max_replicas)
+
+    def announce(url: str, status: dict[str, Any]) -> None:
+        print(
+            f"vlrerank serving {settings.model} at {url}  (Ray Serve, replicas: {status.get('replicas')}; "
+            f"{cpus:g} CPU / {gpus:g} GPU each; per replica: /ready, all: /replicas)",
+            flush=True,
+        )
+        print(f"Ray cluster at {status['ray_address']}", flush=True)
+        if settings.model == "tiny-random":
+            print(
+                "NOTE: tiny-random has RANDOM weights: its scores are meaningless; use --model.", flush=True
+            )
+
+    serve_replicas(settings, plan, address=args.ray_address, announce=announce)
+    return 0
+
+
+def _has_gpu(address: str | None) -> bool:
+    if address:  # the cluster's GPUs, not this machine's
+        return _cluster_gpus(address) > 0
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _cluster_gpus(address: str) -> float:
+    import ray
+
+    ray.init(address=address, logging_level=logging.WARNING)
+    try:
+        return float(ray.cluster_resources().get("GPU", 0))
+    finally:
+        ray.shutdown()

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+# engine_stats() key -> (metric name, help). Read at scrape time, so they are never stale.
+ENGINE_COUNTERS = {
+    "runs": ("vlrerank_engine_runs", "batches of requests the engine served (each one or more forwards)"),
+    "merged_runs": (
+        "vlrerank_engine_merged_runs",
+        "engine runs that served more than one request at once: concurrent requests sharing forwards",
+    ),
+    "merged_requests": ("vlrerank_engine_merged_requests", "requests served in a merged run"),
+}
 
 
 class Metrics:
@@ -55,6 +69,27 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.max_concurrent = Gauge(
+            "vlrerank_max_concurrent", "requests admitted into the engine at once", registry=self.registry
+        )
+        # Set on Ray Serve replicas: which replica's counters a scrape of /metrics saw.
+        self.replica = Info("vlrerank_replica", "the Ray Serve replica answering", registry=self.registry)
         self.quota_refusals = Counter(
             "vlrerank_quota_refusals_total", "429s by key and quota", ["key", "kind"], registry=self.registry
         )
+
+    def watch_engine(self, stats: Callable[[], dict[str, int] | None]) -> None:
+        """Export the engine's counters (``Reranker.engine_stats()``; None while no model is loaded)."""
+        self.registry.register(_EngineCounters(stats))
+
+
+class _EngineCounters(Collector):
+    def __init__(self, stats: Callable[[], dict[str, int] | None]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._stats() or {}
+        for key, (name, documentation) in ENGINE_COUNTERS.items():
+            family = CounterMetricFamily(name, documentation)
+            family.add_metric([], stats.get(key, 0))
+            yield family

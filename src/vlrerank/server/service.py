@@ -23,7 +23,7 @@ from .http_errors import NotFound, NotReady, QuotaExceeded, RequestRejected
 from .keys import ApiKey
 from .metrics import Metrics
 from .quotas import Quotas
-from .scheduler import Scheduler
+from .scheduler import Scheduler, default_max_concurrent
 from .schemas import RejectedOut, RerankRequest, RerankResponse, ResultOut, Side, Timing, Usage
 from .settings import Settings
 
@@ -42,10 +42,12 @@ class RerankService:
         self.settings = settings
         self.metrics = metrics
         self.scheduler = Scheduler(
-            max_concurrent=settings.max_concurrent,
+            max_concurrent=settings.max_concurrent or default_max_concurrent(settings.engine.device),
             max_queue=settings.max_queue,
             timeout_s=settings.request_timeout_s,
         )
+        metrics.max_concurrent.set(self.scheduler.max_concurrent)
+        metrics.watch_engine(lambda: self.reranker.engine_stats() if self.reranker else None)
         self.reranker = reranker
         self.load_error: Exception | None = None
         self.quotas = Quotas(settings.quota_requests_per_minute, settings.quota_pairs_per_minute)

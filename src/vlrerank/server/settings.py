@@ -40,11 +40,12 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(20_000, ge=1, description="characters per text field")
     max_upload_files: int = Field(32, ge=1, description="files in one multipart request")
     request_timeout_s: float = Field(120.0, gt=0)
-    max_concurrent: int = Field(
-        1,
+    max_concurrent: int | None = Field(
+        None,
         ge=1,
-        description="requests handled at once; above 1 their CPU preparation overlaps the model and "
-        "their forwards may be merged (measured in docs/benchmarks.md before raising it)",
+        description="requests inside the engine at once: their CPU preparation overlaps the others' "
+        "forwards and ready requests share forwards; unset: 4 on CPU and on CUDA (measured in "
+        "docs/benchmarks.md)",
     )
     max_queue: int = Field(8, ge=0, description="requests waiting beyond those; more get 429")
     api_key: str | None = Field(None, description="one key, named 'default' (see docs/security.md)")
