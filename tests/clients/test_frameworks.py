@@ -52,6 +52,19 @@ def test_haystack_cohere_ranker(client_server, expected):
     assert [d.score for d in documents] == pytest.approx([expected[i] for i in order], abs=1e-5)
 
 
+def test_haystack_tei_ranker(client_server, expected):
+    """Haystack's TEI ranker (since haystack-ai 3, in the huggingface-api-haystack package)."""
+    from haystack import Document
+    from haystack.utils import Secret
+    from haystack_integrations.components.rankers.huggingface_api import HuggingFaceTEIRanker
+
+    ranker = HuggingFaceTEIRanker(url=client_server.url.rstrip("/"), top_k=3, token=Secret.from_token(KEY))
+    documents = ranker.run(query=QUERY, documents=[Document(content=d) for d in DOCUMENTS])["documents"]
+    order = best_first(expected)[:3]
+    assert [d.content for d in documents] == [DOCUMENTS[i] for i in order]
+    assert [d.score for d in documents] == pytest.approx([expected[i] for i in order], abs=1e-5)
+
+
 @pytest.mark.parametrize(
     "model",
     ["cohere/rerank-v3.5", "jina_ai/jina-reranker-m0", "hosted_vllm/qwen3-vl-reranker",
