@@ -17,14 +17,7 @@ TESTS = ROOT / "tests"
 
 # Known leftovers outside the engine's tests, (file, name) each: remove an entry with its use. An
 # entry that no longer occurs fails the check too, so this list can only shrink.
-KNOWN: set[tuple[str, str]] = {
-    ("tests/study/test_sample.py", "_items"),
-    ("tests/study/test_sample.py", "_manifest_rows"),
-    ("tests/preprocess/quality_set.py", "_label"),
-    ("tests/preprocess/quality_set.py", "_paint"),
-    ("tests/preprocess/quality_set.py", "_art"),
-    ("tests/preprocess/quality_set.py", "_items"),
-}
+KNOWN: set[tuple[str, str]] = set()
 
 
 def _private(name: str) -> bool:

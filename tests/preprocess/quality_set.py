@@ -194,7 +194,7 @@ def document(kind: str, seed: int) -> Image.Image:
 
 def product_on_white(shape: str, colour: tuple[int, int, int], seed: int) -> Image.Image:
     """A shaded product shot on a pure white studio background, with a soft contact shadow."""
-    from vlrerank.study.sample.draw import HEIGHT, WIDTH, Shape, _label, _paint
+    from vlrerank.study.sample.draw import HEIGHT, WIDTH, Shape, label, paint
 
     rng = np.random.default_rng(seed)
     image = Image.new("RGB", (WIDTH, HEIGHT), (255, 255, 255))
@@ -208,21 +208,21 @@ def product_on_white(shape: str, colour: tuple[int, int, int], seed: int) -> Ima
     if shape == "bottle":
         body: Shape = ("rounded_rectangle", (cx - 200, 520, cx + 200, 1300), {"radius": 60})
         neck: Shape = ("rectangle", (cx - 70, 280, cx + 70, 540), {})
-        _paint(image, colour, (cx - 200, cx + 200), 0.3, body, neck)
-        _paint(
+        paint(image, colour, (cx - 200, cx + 200), 0.3, body, neck)
+        paint(
             image,
             (250, 248, 240),
             (cx - 200, cx + 200),
             0.1,
             ("rectangle", (cx - 200, 700, cx + 200, 1000), {}),
         )
-        _label(draw, "PURE SPRING", (cx, 760), 56, _INK)
+        label(draw, "PURE SPRING", (cx, 760), 56, _INK)
     elif shape == "box":
-        _paint(image, colour, (cx - 260, cx + 260), 0.0, ("rectangle", (cx - 260, 400, cx + 260, 1300), {}))
-        _label(draw, "CRUNCHY MUESLI", (cx, 520), 64, (255, 255, 255))
+        paint(image, colour, (cx - 260, cx + 260), 0.0, ("rectangle", (cx - 260, 400, cx + 260, 1300), {}))
+        label(draw, "CRUNCHY MUESLI", (cx, 520), 64, (255, 255, 255))
     else:  # a glossy black hat: a dark product on a bright background
-        _paint(image, colour, (cx - 500, cx + 500), 0.25, ("ellipse", (cx - 500, 900, cx + 500, 1300), {}))
-        _paint(
+        paint(image, colour, (cx - 500, cx + 500), 0.25, ("ellipse", (cx - 500, 900, cx + 500, 1300), {}))
+        paint(
             image,
             colour,
             (cx - 200, cx + 450),
@@ -254,11 +254,11 @@ def gradient(kind: str, seed: int) -> Image.Image:
 
 
 def sky(kind: str, seed: int) -> Image.Image:
-    from vlrerank.study.sample.draw import _art
+    from vlrerank.study.sample.draw import art
 
     rng = np.random.default_rng(seed)
     if kind == "clouds":
-        return _art("fractal-clouds", rng).resize((1024, 768), Image.Resampling.LANCZOS)
+        return art("fractal-clouds", rng).resize((1024, 768), Image.Resampling.LANCZOS)
     t = np.linspace(0, 1, 768)[:, None, None]
     top, bottom = {"clear": ((40, 90, 190), (170, 205, 240)), "sunset": ((50, 40, 110), (250, 150, 70))}[kind]
     image = Image.fromarray(
@@ -319,10 +319,10 @@ def line_art(kind: str, seed: int) -> Image.Image:
 
 def sample_cases() -> list[Case]:
     """The bundled study sample, rendered and encoded exactly as ``write_sample`` saves it."""
-    from vlrerank.study.sample import _items
+    from vlrerank.study.sample import sample_items
 
     cases = []
-    for item in _items(0):
+    for item in sample_items(0):
         image = item.render()
         if item.suffix == ".jpg":
             image = jpeg(image, 90)

@@ -127,16 +127,16 @@ def test_same_seed_gives_the_same_bytes(sample_dir: Path, tmp_path: Path) -> Non
 
 
 def test_another_seed_changes_generated_images() -> None:
-    first, second = (next(i for i in sample._items(seed) if i.name == "ripples-1") for seed in (0, 1))
+    first, second = (next(i for i in sample.sample_items(seed) if i.name == "ripples-1") for seed in (0, 1))
     assert not np.array_equal(np.asarray(first.render()), np.asarray(second.render()))
 
 
 def test_life_falls_back_to_generated_scenes_without_scikit_image(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "skimage", None)  # makes `import skimage` raise ImportError
-    items = sample._items(0)
+    items = sample.sample_items(0)
     life = [i for i in items if i.category == "life"]
     assert len(life) == 8 and all(i.name.startswith("generated-") for i in life)
-    rows = [r for r in sample._manifest_rows(items) if r[1] == "life"]
+    rows = [r for r in sample.manifest_rows(items) if r[1] == "life"]
     assert {r[2] for r in rows} == {"a sunset over the sea", "snow-capped mountains under a blue sky"}
     assert {r[4] for r in rows if r[3] == 1} == {"life-q1", "life-q2"}
     assert next(i for i in life if i.tag == "sunset").render().size == (2048, 1536)

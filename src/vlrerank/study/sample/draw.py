@@ -125,7 +125,7 @@ def _scene(kind: str, rng: np.random.Generator) -> Image.Image:
 Shape = tuple[str, Any, dict[str, int]]  # ImageDraw method, its xy, its options
 
 
-def _paint(
+def paint(
     image: Image.Image, colour: tuple[int, ...], span: tuple[int, int], gloss: float, *shapes: Shape
 ) -> None:
     """Fill the union of shapes with colour, shaded across span (x0, x1) like a lit object."""
@@ -152,7 +152,7 @@ def _shade(colour: tuple[int, ...], factor: float) -> tuple[int, ...]:
     return tuple(min(255, int(c * factor)) for c in colour)
 
 
-def _label(
+def label(
     draw: ImageDraw.ImageDraw, text: str, at: tuple[float, float], size: int, fill: tuple[int, ...]
 ) -> float:
     """Draw text centred on at[0], wrapped to the label width; return the y below it."""
@@ -180,36 +180,36 @@ def _product(
         shoulder = [(x0 + 10, top + 80), (cx - 80, top - 170), (cx + 80, top - 170), (x1 - 10, top + 80)]
         neck = (cx - 80, top - 330, cx + 80, top - 160)
         body = ("rounded_rectangle", (x0, top, x1, 1310), {"radius": 70})
-        _paint(image, colour, (x0, x1), 0.35, body, ("polygon", shoulder, {}), ("rectangle", neck, {}))
+        paint(image, colour, (x0, x1), 0.35, body, ("polygon", shoulder, {}), ("rectangle", neck, {}))
         cap = (cx - 95, top - 410, cx + 95, top - 320)
-        _paint(image, (60, 60, 66), (cx - 95, cx + 95), 0.2, ("rounded_rectangle", cap, {"radius": 14}))
-        _paint(image, (250, 247, 238), (x0, x1), 0.12, ("rectangle", (x0, top + 170, x1, top + 560), {}))
-        _label(draw, words, (cx, _label(draw, brand, (cx, top + 220), 64, dark) + 30), 46, _INK)
+        paint(image, (60, 60, 66), (cx - 95, cx + 95), 0.2, ("rounded_rectangle", cap, {"radius": 14}))
+        paint(image, (250, 247, 238), (x0, x1), 0.12, ("rectangle", (x0, top + 170, x1, top + 560), {}))
+        label(draw, words, (cx, label(draw, brand, (cx, top + 220), 64, dark) + 30), 46, _INK)
     elif shape == "box":
         x0, x1, y0, y1, dx, dy = cx - 300, cx + 200, 430, 1300, 150, 100
         side = [(x1, y0), (x1 + dx, y0 - dy), (x1 + dx, y1 - dy), (x1, y1)]
         lid = [(x0, y0), (x0 + dx, y0 - dy), (x1 + dx, y0 - dy), (x1, y0)]
-        _paint(image, _shade(colour, 0.68), (x1, x1 + dx), 0.0, ("polygon", side, {}))
-        _paint(image, _shade(colour, 1.15), (x0, x1), 0.0, ("polygon", lid, {}))
-        _paint(image, colour, (x0, x1), 0.0, ("rectangle", (x0, y0, x1, y1), {}))
-        _label(draw, brand, ((x0 + x1) / 2, y0 + 110), 72, white)
+        paint(image, _shade(colour, 0.68), (x1, x1 + dx), 0.0, ("polygon", side, {}))
+        paint(image, _shade(colour, 1.15), (x0, x1), 0.0, ("polygon", lid, {}))
+        paint(image, colour, (x0, x1), 0.0, ("rectangle", (x0, y0, x1, y1), {}))
+        label(draw, brand, ((x0 + x1) / 2, y0 + 110), 72, white)
         draw.rectangle((x0 + 30, y0 + 300, x1 - 30, y0 + 560), fill=(252, 250, 244))
-        _label(draw, words, ((x0 + x1) / 2, y0 + 330), 52, _INK)
+        label(draw, words, ((x0 + x1) / 2, y0 + 330), 52, _INK)
         draw.ellipse((x0 + 60, y1 - 250, x0 + 240, y1 - 70), fill=white)
         draw.text((x0 + 150, y1 - 160), "750 g", font=_font(40), fill=dark, anchor="mm")
     else:
         x0, x1, y0, y1 = cx - 280, cx + 240, 700, 1290
         handle = (x1 - 80, y0 + 110, x1 + 190, y0 + 450)
-        _paint(image, colour, (x1, x1 + 190), 0.2, ("ellipse", handle, {"width": 60}))
-        _paint(image, colour, (x0, x1), 0.3, ("rounded_rectangle", (x0, y0, x1, y1), {"radius": 50}))
-        _paint(image, _shade(colour, 1.2), (x0, x1), 0.1, ("ellipse", (x0, y0 - 45, x1, y0 + 45), {}))
+        paint(image, colour, (x1, x1 + 190), 0.2, ("ellipse", handle, {"width": 60}))
+        paint(image, colour, (x0, x1), 0.3, ("rounded_rectangle", (x0, y0, x1, y1), {"radius": 50}))
+        paint(image, _shade(colour, 1.2), (x0, x1), 0.1, ("ellipse", (x0, y0 - 45, x1, y0 + 45), {}))
         draw.ellipse((x0 + 25, y0 - 28, x1 - 25, y0 + 28), fill=(70, 42, 25))  # the coffee inside
-        below = _label(draw, brand, ((x0 + x1) / 2, y0 + 200), 64, white)
-        _label(draw, words, ((x0 + x1) / 2, below + 20), 44, (235, 240, 245))
+        below = label(draw, brand, ((x0 + x1) / 2, y0 + 200), 64, white)
+        label(draw, words, ((x0 + x1) / 2, below + 20), 44, (235, 240, 245))
     return image
 
 
-def _art(kind: str, rng: np.random.Generator) -> Image.Image:
+def art(kind: str, rng: np.random.Generator) -> Image.Image:
     x, y = _grid()
     phase = rng.uniform(0, 1, 3).astype(np.float32)
     if kind.startswith("cells"):
