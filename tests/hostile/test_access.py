@@ -106,7 +106,7 @@ def test_a_browser_without_the_key_is_sent_to_the_login_page(keyed_server):
 
 # The UI's rerank inputs, as gradio_client or curl send them to its programmatic twin.
 UI_DATA = ["", "a query", None, None, None, "one\ntwo", "native", "general", "1024x768", "bicubic",
-           0, 0.65, "off", False]  # fmt: skip
+           0, 0.65, "off", False, ""]  # fmt: skip
 
 
 def ui_rerank(url: str, key_name: str) -> str:
