@@ -184,20 +184,12 @@ def fit_calibrator(
         preprocess=preprocess,
         threshold=None if applied is None else applied.value,
         threshold_rule=None if applied is None else applied.rule,
-        report=asdict(_Report(**measured)),
+        report=_plain(measured),
     )
     return CalibrationFit(calibrator=calibrator, **measured)
 
 
-@dataclass(frozen=True)
-class _Report:
-    """What the calibrator file records of its fit (the same fields as :class:`CalibrationFit`)."""
-
-    cv_log_loss: dict[str, float]
-    before: dict[str, dict[str, float]]
-    after: dict[str, dict[str, float]]
-    thresholds: dict[str, Threshold | None]
-    reliability_before: list[dict[str, float]]
-    reliability_after: list[dict[str, float]]
-    pairs: int
-    relevant: int
+def _plain(measured: dict[str, Any]) -> dict[str, Any]:
+    """The fit's figures as JSON-ready data for the calibrator file (thresholds as dicts)."""
+    thresholds = {rule: None if t is None else asdict(t) for rule, t in measured["thresholds"].items()}
+    return {**measured, "thresholds": thresholds}
