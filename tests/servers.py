@@ -22,6 +22,7 @@ import pytest
 class Server:
     url: str
     process: subprocess.Popen[str]
+    reader: threading.Thread | None = None
 
 
 def start_server(args: list[str], env: dict[str, str], timeout_s: float = 120) -> Server:
@@ -44,15 +45,16 @@ def start_server(args: list[str], env: dict[str, str], timeout_s: float = 120) -
             url = match.group(1)
             break
     if url is None:
-        process.kill()
+        stop(Server("", process))
         raise RuntimeError("the server did not start")
     # Keep reading its output, or a full pipe would block the server's logging.
-    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True)  # type: ignore[union-attr]
+    reader.start()
     while time.monotonic() < deadline:  # the model loads in the background
         if httpx.get(url + "ready", timeout=5).status_code == 200:
-            return Server(url, process)
+            return Server(url, process, reader)
         time.sleep(0.2)
-    process.kill()
+    stop(Server(url, process, reader))
     raise RuntimeError("the server never became ready")
 
 
@@ -62,6 +64,13 @@ def stop(server: Server) -> None:
         server.process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         server.process.kill()
+        server.process.wait(timeout=15)
+    # Close the pipe once its reader has seen the end: a pipe left to the garbage collector raises
+    # a ResourceWarning inside whichever test happens to run then.
+    if server.reader is not None:
+        server.reader.join(timeout=10)
+    if server.process.stdout is not None and (server.reader is None or not server.reader.is_alive()):
+        server.process.stdout.close()
 
 
 @pytest.fixture(scope="session")

@@ -75,6 +75,7 @@ def test_startup_says_a_key_is_required_and_what_no_ui_serves(tiny_dir):
     finally:
         process.terminate()
         process.wait(timeout=15)
+        process.stdout.close()  # type: ignore[union-attr]  # not left to the garbage collector
     output = "".join(lines)
     assert "REST API only (--no-ui)" in output and "/ redirects to the docs" in output
     assert "'Authorization: Bearer <key>'" in output
