@@ -120,6 +120,7 @@ def test_version_and_a_closed_pipe(env):
     assert process.stdout.read(1) == b"{"
     process.stdout.close()
     stderr = process.stderr.read().decode()
+    process.stderr.close()
     assert process.wait(timeout=300) == 141
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
 

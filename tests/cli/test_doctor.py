@@ -269,6 +269,7 @@ def test_a_closed_pipe_is_not_a_traceback(env, layouts):
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()  # as `| head` does once it has read enough; here before any write
     stderr = process.stderr.read().decode()
+    process.stderr.close()
     assert process.wait(timeout=120) == 0
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
 
