@@ -144,5 +144,6 @@ def test_a_librarys_own_request_id_field_never_collides_with_vlrerank_s(caplog, 
     assert own.getMessage() == "something to say [request ours-1]"
     lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert [(line["request_id"], line["route"]) for line in lines] == [
-        ("ours-1", "ui:rerank"), ("given-1", "ui:rerank")
+        ("ours-1", "ui:rerank"),
+        ("given-1", "ui:rerank"),
     ]
