@@ -150,8 +150,11 @@ def test_requests_through_the_replicas_log_no_errors(replicas, ray_tmp):
     for name, text in logs.items():
         bad = [line for line in text.splitlines() if re.search(r"\bERROR\b|Traceback", line)]
         assert not bad, (name, bad[:5], text[-3000:])
-    # The access lines were written (the record was made), in the replicas that answered.
-    assert sum("serve_http" in logs[name] for name in models) >= 2, [logs[name][-2000:] for name in models]
+    # Each request's access lines were written (the record was made), under the client's X-Request-ID.
+    assert sum(bool(re.search(r" quiet-\d+ .*serve_http", logs[name])) for name in models) >= 2, [
+        logs[name][-2000:] for name in models
+    ]
+    assert re.search(r" quiet-0 .*POST", logs[gateway[0]]), logs[gateway[0]][-2000:]
 
 
 HANDLE_CALLER = """
