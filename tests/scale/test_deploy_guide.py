@@ -18,6 +18,9 @@ import yaml
 pytest.importorskip("ray.serve")
 from ray.serve.schema import HTTPOptionsSchema, ServeApplicationSchema, ServeDeploySchema
 
+from vlrerank.server.keys import keys_from_file
+from vlrerank.server.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "deploy.md"
 CRD_SCHEMA = ROOT / "tests" / "data" / "kuberay" / "rayservice-v1.schema.json"
@@ -40,6 +43,9 @@ SECRET_SCHEMA: dict[str, Any] = {
         "stringData": {"type": "object", "additionalProperties": {"type": "string"}},
     },
 }
+
+
+VLRERANK_VARIABLES = {"VLRERANK_CONFIG"} | {f"VLRERANK_{name.upper()}" for name in Settings.model_fields}
 
 
 def code_blocks(language: str) -> list[str]:
@@ -150,6 +156,13 @@ def test_the_rayservice_mounts_its_keys_file_from_the_secret_on_every_pod():
                     assert file_name in {**secret.get("stringData", {}), **secret.get("data", {})}
 
 
+def test_every_secrets_keys_file_is_one_the_server_reads(tmp_path):
+    for manifest in manifests("Secret"):
+        for name, text in manifest["stringData"].items():
+            (tmp_path / name).write_text(text, encoding="utf-8")
+            assert [key.name for key in keys_from_file(str(tmp_path / name))] == ["search-app"]
+
+
 def test_worker_groups_with_min_and_max_replicas_have_the_autoscaler_on():
     for manifest in manifests("RayService"):
         cluster = manifest["spec"]["rayClusterConfig"]
@@ -166,6 +179,10 @@ def test_every_serve_config_validates_against_rays_schema_strictly():
         assert set(config.get("http_options", {})) <= set(HTTPOptionsSchema.model_fields)
         for app in config["applications"]:
             assert set(app) <= set(ServeApplicationSchema.model_fields), app
+            # build_app's arguments: the replica plan's, or a server setting by its field name.
+            plan = {"replicas", "cpus", "gpus", "max_replicas"}
+            assert set(app["args"]) - plan <= set(Settings.model_fields), app["args"]
+            assert set(app.get("runtime_env", {}).get("env_vars", {})) <= VLRERANK_VARIABLES
 
 
 def test_every_import_path_in_the_guide_imports():
