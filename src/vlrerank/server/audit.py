@@ -82,8 +82,6 @@ class AuditLog:
     def write(self, record: dict[str, Any]) -> None:
         if self._logger is not None:
             line = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), **record}
-            if line.get("request_id") is None:  # a line written while its request is handled
-                line["request_id"] = REQUEST_ID.get()
             self._logger.info(json.dumps(line, separators=(",", ":")))
 
     def close(self) -> None:
