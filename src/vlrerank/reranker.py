@@ -194,6 +194,18 @@ class Reranker:
         ``EngineConfig.vision_cache_mb``), e.g. before timing a cold run."""
         self._engine.clear_caches()
 
+    def close(self) -> None:
+        """Stop the engine's threads (after the requests already queued) and release its caches.
+        Safe to call more than once; scoring afterwards raises ``RuntimeError``. The model's
+        memory goes with the last reference to the reranker (or its checkpoint)."""
+        self._engine.close()
+
+    def __enter__(self) -> Reranker:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     # -- reference-compatible ----------------------------------------------------------------
     def process(self, inputs: Mapping[str, Any]) -> list[float]:
         """Score a request in the reference's dict format; scores in document order.
