@@ -63,14 +63,14 @@ def build(service: RerankService, *, logout: bool = False) -> gr.Blocks:
         texts = [line.strip() for line in (candidate_texts or "").splitlines() if line.strip()]
         # The page's files travel as the REST upload route's do (``upload:NAME``), so the service
         # applies the same limits to them; typed text stays explicit text, as the API's does.
+        labels = [os.path.basename(p) for p in files] + texts
+        if not labels:
+            return render.error("Add at least one candidate: drop images or type text snippets.")
+        if len(labels) > limit:
+            return render.error(f"At most {limit} candidates per request; got {len(labels)}.")
         uploads: dict[str, bytes] = {}
         documents: list[Any] = [{"image": _upload(path, uploads)} for path in files]
         documents += [{"text": t} for t in texts]
-        labels = [os.path.basename(p) for p in files] + texts
-        if not documents:
-            return render.error("Add at least one candidate: drop images or type text snippets.")
-        if len(documents) > limit:
-            return render.error(f"At most {limit} candidates per request; got {len(documents)}.")
         query: dict[str, Any] = {}
         if query_text and query_text.strip():
             query["text"] = query_text
