@@ -16,6 +16,8 @@ from ..dialects.score import ScoreData, ScoreRequest, ScoreResponse
 from ..dialects.tei import TeiError, TeiRequest, TeiResult, to_tei
 from ..http_errors import RequestRejected
 from ..schemas import ErrorResponse, RerankRequest, RerankResponse
+from ..service import RerankService
+from .dependencies import Service
 from .rerank import ERRORS, STATUSES, audit, request_id
 
 router = APIRouter(tags=["compatible"])
@@ -26,8 +28,9 @@ ANY_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _rerank(request: Request, body: RerankRequest, dialect: str) -> RerankResponse:
-    service = request.app.state.service
+async def _rerank(
+    request: Request, service: RerankService, body: RerankRequest, dialect: str
+) -> RerankResponse:
     return await service.rerank(
         body,
         max_documents=service.settings.max_documents,
@@ -44,8 +47,8 @@ async def _rerank(request: Request, body: RerankRequest, dialect: str) -> Rerank
     responses=COHERE_ERRORS,
     summary="Cohere v2 rerank (what the Cohere v2 SDK, LangChain, LlamaIndex, Haystack call)",
 )
-async def rerank_v2(body: RerankRequest, request: Request) -> CohereResponse:
-    return to_cohere(await _rerank(request, body, "cohere"))
+async def rerank_v2(body: RerankRequest, request: Request, service: Service) -> CohereResponse:
+    return to_cohere(await _rerank(request, service, body, "cohere"))
 
 
 def _dialect(body: Any) -> str:
@@ -64,13 +67,15 @@ RerankBody = Annotated[
     responses=ANY_ERRORS,
     summary="Jina / vLLM / Infinity rerank, or TEI's (a body with `texts` gets TEI's bare list)",
 )
-async def rerank_any(body: RerankBody, request: Request) -> RerankResponse | list[TeiResult]:
+async def rerank_any(
+    body: RerankBody, request: Request, service: Service
+) -> RerankResponse | list[TeiResult]:
     if isinstance(body, TeiRequest):
         request.state.dialect = "tei"
-        max_length = getattr(getattr(request.app.state.service.reranker, "config", None), "max_length", None)
-        response = await _rerank(request, body.as_rerank(max_length or DEFAULT_MAX_LENGTH), "tei")
+        max_length = service.reranker.config.max_length if service.reranker else None
+        response = await _rerank(request, service, body.as_rerank(max_length or DEFAULT_MAX_LENGTH), "tei")
         return to_tei(body, response)
-    return await _rerank(request, body, "jina")
+    return await _rerank(request, service, body, "jina")
 
 
 @router.post(
@@ -80,8 +85,7 @@ async def rerank_any(body: RerankBody, request: Request) -> RerankResponse | lis
     responses=ERRORS,
     summary="vLLM score: queries and documents paired 1:1, 1:N or N:N; scores in input order",
 )
-async def score(body: ScoreRequest, request: Request) -> ScoreResponse:
-    service = request.app.state.service
+async def score(body: ScoreRequest, request: Request, service: Service) -> ScoreResponse:
     total = len(body.documents_list())
     if total > service.settings.max_documents:
         raise RequestRejected(
@@ -91,7 +95,7 @@ async def score(body: ScoreRequest, request: Request) -> ScoreResponse:
     tokens = 0
     model, warning = service.model_name, None
     for query, indices in body.pairs():
-        response = await _rerank(request, body.as_rerank(query, indices), "score")
+        response = await _rerank(request, service, body.as_rerank(query, indices), "score")
         model, warning = response.model, response.warning
         tokens += response.usage.total_tokens
         data += [

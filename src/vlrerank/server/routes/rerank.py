@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from ..auth import caller
 from ..http_errors import PayloadTooLarge, RequestRejected
 from ..schemas import ErrorResponse, RerankRequest, RerankResponse
+from .dependencies import Service
 
 # Keys are checked for every route at once, by auth.AccessControl.
 router = APIRouter(tags=["rerank"])
@@ -20,8 +21,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for 
 @router.post(
     "/v1/rerank", response_model=RerankResponse, responses=ERRORS, summary="rerank documents for a query"
 )
-async def rerank(body: RerankRequest, request: Request) -> RerankResponse:
-    service = request.app.state.service
+async def rerank(body: RerankRequest, request: Request, service: Service) -> RerankResponse:
     record = audit(request, "json")
     return await service.rerank(
         body,
@@ -59,8 +59,7 @@ async def rerank(body: RerankRequest, request: Request) -> RerankResponse:
         }
     },
 )
-async def rerank_upload(request: Request) -> RerankResponse:
-    service = request.app.state.service
+async def rerank_upload(request: Request, service: Service) -> RerankResponse:
     settings = service.settings
     form = await request.form(
         max_files=settings.max_upload_files, max_fields=16, max_part_size=settings.engine.max_image_bytes
