@@ -56,9 +56,9 @@ def test_an_empty_run_and_a_fractional_jsonl_label_are_refused(beir: Path, tmp_p
         load(path)
 
 
-def report_of(beir: Path, out: Path, reranker: Reranker, **kwargs: object) -> dict:
+def report_of(beir: Path, out: Path, reranker: Reranker) -> dict:
     run_eval(load(beir, run=beir / "run.trec", depth=6), out, model=reranker.model_name,
-             make_reranker=lambda: reranker, **kwargs)  # type: ignore[arg-type]  # fmt: skip
+             make_reranker=lambda: reranker)  # fmt: skip
     write_report(out, allow_inverted=True)
     return json.loads((out / "report.json").read_text())
 
