@@ -158,3 +158,29 @@ def test_reranked_ties_follow_first_stage_rank_then_document_id() -> None:
         measure = ir_measures.parse_measure(name)
         assert analysis.means["reranked"][shown].value == pytest.approx(expected[measure], abs=1e-12)
     assert library_ties[ir_measures.parse_measure("RR@3")] != expected[ir_measures.parse_measure("RR@3")]
+
+
+def test_an_image_edited_in_place_is_refused_naming_it(reranker: Reranker, tmp_path: Path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "data"
+    (folder / "qrels").mkdir(parents=True)
+    for name, colour in (("red.png", "red"), ("blue.png", "blue")):
+        Image.new("RGB", (32, 32), colour).save(folder / name)
+    documents = [
+        {"_id": "r", "image": "red.png"},
+        {"_id": "b", "image": "blue.png"},
+        {"_id": "t", "text": "sky"},
+    ]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in documents))
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q", "text": "something red"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("q\tr\t1\nq\tb\t0\n")
+    out = tmp_path / "out"
+    run_eval(load(folder), out, model=reranker.model_name, make_reranker=lambda: reranker)
+    again = run_eval(load(folder), out, model=reranker.model_name, make_reranker=lambda: reranker)
+    assert again.scored == 0  # nothing changed: nothing rescored
+    Image.new("RGB", (32, 32), "green").save(folder / "red.png")
+    with pytest.raises(
+        ConfigError, match=re.escape(f"{folder / 'red.png'} changed since its scores were stored")
+    ):
+        run_eval(load(folder), out, model=reranker.model_name, make_reranker=lambda: reranker)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -101,16 +102,21 @@ def run_eval(
         raise ConfigError(
             "variants A and B are the same: give a different instruction or preprocessing for B"
         )
+    media = _media(data)
     setup = {
         "model": model,
         "instructions": list(instructions),
         "data": data.fingerprint(),
+        "media": hashlib.sha256(json.dumps(media, sort_keys=True).encode()).hexdigest(),
         "preprocess": described,
         "version": __version__,
         **(config or {}),
     }
     fingerprint = hashlib.sha256(json.dumps(setup, sort_keys=True).encode()).hexdigest()
-    inputs = {role: {"path": str(path), "sha256": sha256(path)} for role, path in data.files.items()}
+    inputs: dict[str, Any] = {
+        role: {"path": str(path), "sha256": sha256(path)} for role, path in data.files.items()
+    }
+    inputs["media"] = media
     store = open_store(out_dir)
     try:
         existing = store.meta("fingerprint")
@@ -179,9 +185,14 @@ def _changed(
         for role in ("corpus", "queries", "candidates")
         if role in inputs and stored_inputs.get(role, {}).get("sha256") not in (None, inputs[role]["sha256"])
     ]
-    settings = sorted(k for k in set(before) | set(now) if k != "data" and before.get(k) != now.get(k))
+    was = stored_inputs.get("media", {})
+    files += sorted(path for path, digest in inputs["media"].items() if was.get(path) not in (None, digest))
+    settings = sorted(
+        k for k in set(before) | set(now) if k not in ("data", "media") and before.get(k) != now.get(k)
+    )
     if files:
-        what = f"{' and '.join(files)} changed since its scores were stored"
+        shown = " and ".join(files[:3]) + (f" (and {len(files) - 3} more files)" if len(files) > 3 else "")
+        what = f"{shown} changed since its scores were stored"
     elif settings:
         what = f"its scores were stored with another {', '.join(settings)}"
     else:
@@ -190,6 +201,20 @@ def _changed(
         f"{store}: {what}, so they may not hold. Start fresh with --restart (discards the stored "
         "scores) or --out a new folder."
     )
+
+
+def _media(data: EvalSet) -> dict[str, str]:
+    """SHA-256 of every local media file the queries and documents name (their paths are made
+    absolute on loading): an image edited in place changes its pairs' scores as much as its text
+    would. Reading them is cheap next to scoring them."""
+    found: dict[str, str] = {}
+    for item in (*data.queries.values(), *data.documents.values()):
+        for value in item.values() if isinstance(item, dict) else ():
+            for given in value if isinstance(value, list) else [value]:
+                # os.path.isfile, unlike Path.is_file, is False for text too long to be a path.
+                if isinstance(given, str) and os.path.isabs(given) and os.path.isfile(given):
+                    found[given] = sha256(Path(given))
+    return found
 
 
 def _relabelled(stored_inputs: dict[str, Any], inputs: dict[str, Any]) -> list[str]:
