@@ -276,8 +276,6 @@ class Calibrator:
             return cls(**validate(data))
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from None
-        except ConfigError as exc:  # pragma: no cover - validate() already refused what __post_init__ would
-            raise ConfigError(f"{source}: {exc}") from None
 
 
 def load_calibrator(
