@@ -99,6 +99,8 @@ class RankedResults:
         prepare_s / forward_s: seconds spent loading media and tokenising, and in the model.
         threshold: the calibrated probability a result must reach, when a calibrator with a
             threshold is loaded.
+        calibrated_for: the instruction the applied calibrator was fitted with (``None`` without
+            a calibrator): when it is not ``instruction``, the probabilities may not hold.
     """
 
     results: tuple[RankedResult, ...]
@@ -112,6 +114,7 @@ class RankedResults:
     forward_s: float
     pairs: int = 0  # pairs the model scored, explain's extra ones included (before top_n)
     threshold: float | None = None
+    calibrated_for: str | None = None
 
     @property
     def nothing_relevant(self) -> bool | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from .calibration import Calibrator
+from .calibration import Calibrator, load_calibrator
 from .checkpoints import RANDOM_WEIGHTS_WARNING, named_checkpoint
 from .config import EngineConfig
 from .engine import (
@@ -91,16 +91,18 @@ class Reranker:
                 value = str(value).removeprefix("torch.")
             changes[field] = value
         config = config.with_(**changes) if changes else config
-        calibrator = (
-            Calibrator.load(calibration) if isinstance(calibration, (str, os.PathLike)) else calibration
+        # Read, validated and matched to the model before the model loads: a bad file fails fast.
+        name = (
+            model_name_or_path.name
+            if isinstance(model_name_or_path, LoadedCheckpoint)
+            else model_name_or_path
         )
+        calibrator = None if calibration is None else load_calibrator(calibration, model=name)
         if isinstance(model_name_or_path, LoadedCheckpoint):
             checkpoint = model_name_or_path
         else:
             path = named_checkpoint(model_name_or_path)
             checkpoint = load_checkpoint(model_name_or_path, config, path=path)
-        if calibrator is not None:
-            calibrator.check_setup(model=checkpoint.name)
         self._calibrator = calibrator
         self.config = config
         self.model_name = checkpoint.name

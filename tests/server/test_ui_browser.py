@@ -194,6 +194,9 @@ def test_calibrated_results_comparison_and_quality_reasons(calibrated_ui, browse
     page.locator("#results .vlr-compare").wait_for(timeout=60_000)
     sides = page.locator("#results .vlr-side")
     assert sides.count() == 2 and "Find musical instruments." in sides.nth(1).inner_text()
+    # One calibrator, fitted for A's instruction: each side says whether it fits.
+    assert "calibrator fitted for this instruction" in sides.nth(0).inner_text()
+    assert "no calibrator fits this instruction" in sides.nth(1).inner_text()
     assert (
         sides.nth(0).locator(".vlr-result").count() == 4 and sides.nth(1).locator(".vlr-result").count() == 4
     )

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..calibration import INVERTED_NOTE
 from ..preprocess.config import PRESETS
 from ..random_weights import RANDOM_WEIGHTS_WARNING
 from .options import add_engine_arguments, add_preprocess_arguments, engine_sources, preprocess_config
@@ -40,6 +41,12 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["max-f1", "target-precision", "none"],
         default="max-f1",
         help="which advised threshold the calibrator file applies (default max-f1)",
+    )
+    parser.add_argument(
+        "--allow-inverted",
+        action="store_true",
+        help="keep a calibrator whose probability falls as the score rises (refused otherwise: it "
+        "usually means inverted labels); the report and calibrator file then say so",
     )
 
 
@@ -160,12 +167,14 @@ def run_eval(args: argparse.Namespace) -> int:
         preprocess=preprocess_config(args),
         preprocess_b=_variant_b(args),
     )
+    for note in summary.notes:
+        print(f"note: {note}")
     print(
         f"{summary.pairs} pairs: {summary.already_done} already stored, {summary.scored} scored now "
         f"({summary.errors} failed) in {summary.seconds:.1f} s -> {summary.store}"
     )
     path = write_report(args.out, ks=args.k, target_precision=args.target_precision,
-                        apply_threshold=args.apply_threshold)  # fmt: skip
+                        apply_threshold=args.apply_threshold, allow_inverted=args.allow_inverted)  # fmt: skip
     _print_summary(args.out)
     if args.check_invariance:
         from ..eval.invariance import check_invariance
@@ -182,6 +191,8 @@ def _print_summary(out: Path) -> None:
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     if report["random_weights_warning"]:
         print(f"WARNING: {report['random_weights_warning']}")
+    for warning in report["warnings"]:
+        print(f"warning: {warning}")
     for order, measures in report["metrics"].items():
         shown = ", ".join(f"{m} {v['value']:.3f}" for m, v in measures.items() if v["value"] is not None)
         print(f"{order}: {shown}")
@@ -194,13 +205,17 @@ def _print_summary(out: Path) -> None:
             f"calibration: {chosen['method']}; ECE {ece[0]:.3f} -> {ece[1]:.3f}; threshold "
             + (f"{threshold:.3f} ({chosen['threshold_rule']})" if threshold is not None else "none")
         )
+        if chosen["inverted"]:
+            print(f"WARNING: {INVERTED_NOTE}")
+    elif report["calibration_error"]:
+        print(f"no calibrator: {report['calibration_error']}")
 
 
 def run_report(args: argparse.Namespace) -> int:
     from ..eval.report import write_report
 
     path = write_report(args.out, ks=args.k, target_precision=args.target_precision,
-                        apply_threshold=args.apply_threshold)  # fmt: skip
+                        apply_threshold=args.apply_threshold, allow_inverted=args.allow_inverted)  # fmt: skip
     _print_summary(args.out)
     print(f"report: {path}")
     return 0

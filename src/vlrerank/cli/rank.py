@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     logging.getLogger("vlrerank").setLevel(logging.ERROR)  # the CLI prints its own warning
+    from ..calibration import calibration_warnings
     from ..checkpoints import RANDOM_WEIGHTS_WARNING, named_checkpoint
     from ..engine.inspection import inspect_checkpoint, require_usable
     from ..preprocess.config import QualityPolicy
@@ -130,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
             )
     except InputError as exc:
         raise _named_by_option(exc, query, documents) from None
+    # The CLI silences the library's log (above), so it says itself what the calibrator warns.
+    for message in calibration_warnings(reranker.calibrator, ranked.instruction, preprocess):
+        print(f"warning: {message}", file=sys.stderr)
     warning = RANDOM_WEIGHTS_WARNING if ranked.random_weights else None
     if args.json:
         print(json.dumps(_as_json(ranked, warning), indent=2))

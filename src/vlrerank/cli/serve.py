@@ -101,13 +101,14 @@ def run(args: argparse.Namespace) -> int:
             f"the server needs its extra: pip install 'vlrerank[ui]' (missing: {exc.name})"
         ) from None
     settings, _ = load_settings(args)
+    if settings.calibration:
+        from ..calibration import load_calibrator
+
+        # A bad or foreign file fails now, naming file and field, before the port opens.
+        load_calibrator(settings.calibration, model=settings.model)
     from ..checkpoints import named_checkpoint
     from ..engine.inspection import inspect_checkpoint, require_usable
 
-    if settings.calibration:
-        from ..calibration import Calibrator
-
-        Calibrator.load(settings.calibration)  # a bad file fails now, not at the first request
     config = settings.engine
     # Fail now, before the port opens, with every problem (or the how-to message of a missing
     # model), not later from /ready.

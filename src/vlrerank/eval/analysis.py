@@ -1,4 +1,11 @@
-"""From stored scores to findings: metrics per order, paired comparisons, calibration."""
+"""From stored scores to findings: metrics per order, paired comparisons, calibration.
+
+Orders are handed to ir-measures without ties: reranked scores that are equal are ordered by
+first-stage rank, then document id (ir-measures, like trec_eval, would otherwise order them by
+document id descending), and each document gets its position as score. Queries with nothing
+relevant are left out of the means (their nDCG, recall and MAP are undefined); queries the run
+gave no candidates count as 0. Both are counted in :attr:`Analysis.warnings`.
+"""
 
 from __future__ import annotations
 
@@ -36,22 +43,36 @@ class Analysis:
     comparisons: list[Comparison] = field(default_factory=list)
     calibration: CalibrationFit | None = None
     calibration_error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def order_name(variant: int, count: int) -> str:
     return "reranked" if count == 1 else f"reranked ({'AB'[variant]})"
 
 
+def reranked_order(rows: list[EvalRow]) -> list[EvalRow]:
+    """One query's rows, best first: by score, ties by first-stage rank then document id; failed
+    pairs last (as a reranker would leave them), in first-stage order."""
+    return sorted(
+        rows,
+        key=lambda r: (r.score is None, -(r.score or 0.0), r.first_rank, r.document_id),
+    )
+
+
 def runs(rows: list[EvalRow], variants: int) -> dict[str, dict[str, dict[str, float]]]:
-    """order -> query -> document -> score; failed pairs rank last (as a reranker would leave them)."""
-    out: dict[str, dict[str, dict[str, float]]] = {}
+    """order -> query -> document -> a score without ties that gives that order (see the module
+    docstring for how ties are broken)."""
+    grouped: dict[tuple[int, str], list[EvalRow]] = {}
     first: dict[str, dict[str, float]] = {}
     for row in rows:
         if row.variant == 0:
             first.setdefault(row.query_id, {})[row.document_id] = -float(row.first_rank)
-        run = out.setdefault(order_name(row.variant, variants), {})
-        score = row.score if row.score is not None else -1.0 - row.first_rank * 1e-6
-        run.setdefault(row.query_id, {})[row.document_id] = score
+        grouped.setdefault((row.variant, row.query_id), []).append(row)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for (variant, query), group in sorted(grouped.items()):
+        ordered = reranked_order(group)
+        run = out.setdefault(order_name(variant, variants), {})
+        run[query] = {r.document_id: float(len(ordered) - i) for i, r in enumerate(ordered)}
     return {FIRST_STAGE: first, **out}
 
 
@@ -62,9 +83,10 @@ def analyse(
     *,
     target_precision: float = 0.9,
     apply_threshold: str = "max-f1",
+    allow_inverted: bool = False,
 ) -> Analysis:
     if not rows:
-        raise ConfigError("no scores stored yet; run `vlrerank eval run` first")
+        raise ConfigError("no scored pairs for the current candidates; run `vlrerank eval run` first")
     setup = json.loads(meta.get("setup") or "{}")
     instructions = list(setup.get("instructions") or [rows[0].instruction])
     stored = setup.get("preprocess") or "default"
@@ -86,7 +108,24 @@ def analyse(
     orders = runs(rows, len(instructions))
     if not first_stage:
         del orders[FIRST_STAGE]  # corpus order is no ranking: nothing to compare against
-    values = {name: per_query(measures, qrels, run) for name, run in orders.items()}
+    relevant = {q: docs for q, docs in qrels.items() if any(v > 0 for v in docs.values())}
+    if len(relevant) < len(qrels):
+        analysis.warnings.append(
+            f"{len(qrels) - len(relevant)} of {len(qrels)} judged queries have no relevant document: "
+            "left out of the metric means (nDCG, recall and MAP are undefined for them); their pairs "
+            "still count for calibration"
+        )
+    unranked = sorted(set(relevant) - {r.query_id for r in rows})
+    if unranked:
+        analysis.warnings.append(
+            f"{len(unranked)} of {len(relevant)} evaluated queries have no candidates (the run does not "
+            f"cover them, e.g. {unranked[0]!r}): they count as 0 in every mean"
+        )
+    if not relevant:
+        raise ConfigError(
+            "no judged query has a relevant document (a grade of 1 or more): nothing to measure"
+        )
+    values = {name: per_query(measures, relevant, run) for name, run in orders.items()}
     for name, by_measure in values.items():
         analysis.means[name] = {label(m): mean_ci(list(v.values())) for m, v in by_measure.items()}
     variants = [order_name(v, len(instructions)) for v in range(len(instructions))]
@@ -107,6 +146,8 @@ def analyse(
             preprocess=preprocessing[0],
             target_precision=target_precision,
             apply=apply_threshold,
+            random_weights=analysis.random_weights,
+            allow_inverted=allow_inverted,
         )
     except ConfigError as exc:
         analysis.calibration_error = str(exc)

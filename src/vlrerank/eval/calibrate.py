@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..calibration import Calibrator
+from ..calibration import Calibrator, curve
 from ..errors import ConfigError
 from .metrics import CONFIDENCE
 from .thresholds import Threshold, advise
@@ -101,7 +101,8 @@ def _fit(method: str, logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
 
 
 def _predict(method: str, params: dict[str, Any], logits: np.ndarray) -> np.ndarray:
-    return Calibrator(method, params, model="", instruction="").probabilities(logits)
+    # A fold's fit may come out inverted by chance; only the final calibrator is checked.
+    return curve(method, params, logits)
 
 
 def out_of_fold(method: str, logits: np.ndarray, labels: np.ndarray, folds: int) -> np.ndarray:
@@ -142,9 +143,17 @@ def fit_calibrator(
     target_precision: float = 0.9,
     apply: str = "max-f1",
     folds: int = 5,
+    random_weights: bool | None = None,
+    allow_inverted: bool = False,
 ) -> CalibrationFit:
     """Fit, compare and choose; ``apply`` picks the threshold stored for use (``max-f1``,
-    ``target-precision`` or ``none``)."""
+    ``target-precision`` or ``none``).
+
+    Raises:
+        ConfigError: too few labels of either kind, or an inverted fit (the probability of
+            relevance falling as the score rises: a Platt slope below zero on all pairs) unless
+            ``allow_inverted``, which the calibrator then records as ``inverted``.
+    """
     x = np.asarray(logits, dtype=float)
     y = (np.asarray(labels) > 0).astype(int)
     relevant = int(y.sum())
@@ -155,6 +164,15 @@ def fit_calibrator(
             f"relevant of {len(y)}"
         )
     folds = min(folds, smallest)
+    overall = _fit("platt", x, y)
+    inverted = overall["slope"] < 0
+    if inverted and not allow_inverted:
+        raise ConfigError(
+            f"the fitted calibrator is inverted (Platt slope {overall['slope']:.4g} < 0): on these "
+            "labels the probability of relevance falls as the model's score rises. That is most often "
+            "a labelling error (grades swapped, or the wrong qrels); check the labels, or keep it "
+            "anyway with --allow-inverted (the calibrator file and report then say so)"
+        )
     oof = {m: out_of_fold(m, x, y, folds) for m in ("platt", "isotonic")}
     cv = {m: _scores(y, p)["log_loss"] for m, p in oof.items()}
     chosen = min(cv, key=lambda m: (cv[m], m != "platt"))  # ties: the smoother curve
@@ -185,6 +203,8 @@ def fit_calibrator(
         threshold=None if applied is None else applied.value,
         threshold_rule=None if applied is None else applied.rule,
         report=_plain(measured),
+        random_weights=random_weights,
+        inverted=inverted,
     )
     return CalibrationFit(calibrator=calibrator, **measured)
 

@@ -3,7 +3,8 @@
 Whatever the layout, loading gives an :class:`EvalSet`: queries and documents as the reranker
 takes them (``{"text", "image", "video"}``, media paths made absolute), graded labels per query,
 and each query's candidates in first-stage order. Every malformed line is a :class:`ConfigError`
-naming the file and line, so nothing is scored on data that was misread.
+naming the file and line, so nothing is scored on data that was misread (the strict line readers
+are in :mod:`vlrerank.eval.files`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .files import grade, load_qrels, load_run, text_lines
 
 MEDIA_KEYS = ("image", "video")
 # Without a first-stage run every document is a candidate for every query; beyond this many pairs
@@ -35,6 +37,8 @@ class EvalSet:
         first_stage: True when ``candidates`` carries a real first-stage order (a run file or
             ranks given in the JSONL); False when every document is a candidate in corpus order.
         source: where the data came from, for reports.
+        files: the files read, by role (``corpus``, ``queries``, ``qrels``, ``run`` or
+            ``candidates``), so that a rerun can tell which one changed.
     """
 
     queries: dict[str, Any]
@@ -43,6 +47,7 @@ class EvalSet:
     candidates: dict[str, list[str]]
     first_stage: bool
     source: str
+    files: dict[str, Path] = field(default_factory=dict)
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
@@ -52,8 +57,10 @@ class EvalSet:
         return self.qrels.get(query_id, {}).get(document_id, 0)
 
     def fingerprint(self) -> str:
-        """A hash of everything that decides the scores (ids, contents, candidates)."""
-        data = json.dumps([self.queries, self.documents, self.candidates], sort_keys=True, default=str)
+        """A hash of what decides each pair's score: the queries and documents (ids and contents).
+        Labels and candidate lists do not change a pair's score; the runner stores them afresh on
+        every run, so that new candidates are scored and every label comes from the current file."""
+        data = json.dumps([self.queries, self.documents], sort_keys=True, default=str)
         return hashlib.sha256(data.encode()).hexdigest()
 
 
@@ -74,19 +81,16 @@ def load(
 
 
 def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    if not path.is_file():
-        raise ConfigError(f"{path}: file not found")
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(value, dict):
-                raise ConfigError(f"{path}:{number}: expected a JSON object, got {type(value).__name__}")
-            yield number, value
+    for number, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}:{number}: expected a JSON object, got {type(value).__name__}")
+        yield number, value
 
 
 def _item(value: dict[str, Any], base: Path, where: str) -> dict[str, Any]:
@@ -142,67 +146,21 @@ def _qrels_file(folder: Path, split: str) -> Path:
     raise ConfigError(f"{chosen}: file not found (qrels files present: {names}; choose one with --split)")
 
 
-def _load_qrels(path: Path, queries: dict[str, Any], documents: dict[str, Any]) -> dict[str, dict[str, int]]:
-    qrels: dict[str, dict[str, int]] = {}
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            parts = line.rstrip("\n").split("\t") if "\t" in line else line.split()
-            if not parts or not line.strip():
-                continue
-            if number == 1 and parts[0] in ("query-id", "query_id", "qid"):
-                continue  # the header BEIR writes
-            if len(parts) == 4:  # TREC qrels: qid 0 docid label
-                parts = [parts[0], parts[2], parts[3]]
-            if len(parts) != 3:
-                raise ConfigError(f"{path}:{number}: expected query-id, corpus-id, score")
-            query, document, grade = parts
-            if query not in queries:
-                raise ConfigError(f"{path}:{number}: unknown query id {query!r} (not in queries.jsonl)")
-            if document not in documents:
-                raise ConfigError(f"{path}:{number}: unknown document id {document!r} (not in corpus.jsonl)")
-            try:
-                qrels.setdefault(query, {})[document] = int(float(grade))
-            except ValueError:
-                raise ConfigError(f"{path}:{number}: score {grade!r} is not a number") from None
-    if not qrels:
-        raise ConfigError(f"{path}: no judgements")
-    return qrels
-
-
-def _load_run(path: Path, documents: dict[str, Any], depth: int) -> dict[str, list[str]]:
-    """A TREC run (``qid Q0 docid rank score tag``): each query's top ``depth`` by score."""
-    if not path.is_file():
-        raise ConfigError(f"{path}: file not found")
-    entries: dict[str, list[tuple[float, int, str]]] = {}
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 6:
-                raise ConfigError(f"{path}:{number}: expected 'qid Q0 docid rank score tag' (6 columns)")
-            query, _, document, rank, score, _ = parts
-            if document not in documents:
-                raise ConfigError(f"{path}:{number}: unknown document id {document!r} (not in corpus.jsonl)")
-            try:
-                entry = (-float(score), int(rank), document)
-            except ValueError:
-                raise ConfigError(f"{path}:{number}: rank and score must be numbers") from None
-            entries.setdefault(query, []).append(entry)
-    return {q: [d for _, _, d in sorted(e)[:depth]] for q, e in entries.items()}
-
-
 def _load_beir(folder: Path, *, run: Path | None, depth: int, split: str) -> EvalSet:
     documents = _identified(folder / "corpus.jsonl")
     queries = _identified(folder / "queries.jsonl")
     qrels_path = _qrels_file(folder, split)
-    qrels = _load_qrels(qrels_path, queries, documents)
+    qrels = load_qrels(qrels_path, queries, documents)
     judged = {q: queries[q] for q in queries if q in qrels}
+    files = {"corpus": folder / "corpus.jsonl", "queries": folder / "queries.jsonl", "qrels": qrels_path}
     if run is not None:
-        ranked = _load_run(run, documents, depth)
+        files["run"] = run
+        ranked = load_run(run, documents, depth)
         unknown = sorted(set(ranked) - set(queries))
         if unknown:
             raise ConfigError(f"{run}: unknown query id {unknown[0]!r} (not in queries.jsonl)")
+        if not set(ranked) & set(judged):
+            raise ConfigError(f"{run}: none of its queries is judged in {qrels_path}: nothing to evaluate")
         candidates = {q: ranked.get(q, []) for q in judged}
     else:
         if len(judged) * len(documents) > MAX_PAIRS_WITHOUT_RUN:
@@ -212,7 +170,7 @@ def _load_beir(folder: Path, *, run: Path | None, depth: int, split: str) -> Eva
             )
         candidates = {q: list(documents) for q in judged}
     described = f"{folder} ({qrels_path.name}" + (f", run {run.name} top {depth})" if run else ")")
-    return EvalSet(judged, documents, qrels, candidates, run is not None, described)
+    return EvalSet(judged, documents, qrels, candidates, run is not None, described, files)
 
 
 def _load_candidates(path: Path) -> EvalSet:
@@ -240,10 +198,9 @@ def _load_candidates(path: Path) -> EvalSet:
                 raise ConfigError(f"{at}: expected an object with text/image/video, label and rank")
             if "label" not in candidate:
                 raise ConfigError(f'{at}: missing "label" (0 for not relevant, 1 or more for relevant)')
-            try:
-                label = int(candidate["label"])
-            except (TypeError, ValueError):
-                raise ConfigError(f"{at}: label {candidate['label']!r} is not an integer") from None
+            if isinstance(candidate["label"], bool) or not isinstance(candidate["label"], (int, float)):
+                raise ConfigError(f"{at}: label {candidate['label']!r} is not an integer")
+            label = grade(str(candidate["label"]), at)
             document_id = f"{query_id}/{candidate.get('id', position)}"
             if document_id in documents:
                 raise ConfigError(f"{at}: duplicate candidate id {candidate.get('id')!r}")
@@ -256,4 +213,4 @@ def _load_candidates(path: Path) -> EvalSet:
         candidates[query_id] = [d for _, _, d in sorted(ranks)]
     if not queries:
         raise ConfigError(f"{path}: no entries")
-    return EvalSet(queries, documents, qrels, candidates, ordered, str(path))
+    return EvalSet(queries, documents, qrels, candidates, ordered, str(path), {"candidates": path})

@@ -11,14 +11,19 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from ..calibration import INVERTED_NOTE
 from ..errors import ConfigError, MissingDependencyError
 from ..random_weights import RANDOM_WEIGHTS_WARNING
 from .analysis import Analysis, analyse
 from .metrics import measure_names
 from .plots import figures
-from .runner import STORE_NAME, EvalRow, open_store
+from .runner import STORE_NAME, EvalRow, current_rows, open_store
 
 CALIBRATOR_NAME = "calibrator.json"
+TIES = (
+    "Ties: equal reranked scores are ordered by first-stage rank, then document id; equal "
+    "first-stage scores by the run's rank column, then document id."
+)
 
 
 def _f(value: float | None, digits: int = 3) -> str:
@@ -105,6 +110,8 @@ def _intro(analysis: Analysis) -> list[str]:
         lines.append(
             "No first-stage order was given (every document was a candidate): reranked metrics only."
         )
+    lines.append(TIES)
+    lines += [f"Warning: {w}" for w in analysis.warnings]
     fit = analysis.calibration
     if fit is not None:
         chosen = fit.calibrator
@@ -116,6 +123,8 @@ def _intro(analysis: Analysis) -> list[str]:
             f"({chosen.threshold_rule or '-'}). "
             f"Saved as {CALIBRATOR_NAME}."
         )
+        if chosen.inverted:
+            lines.append(f"Warning: {INVERTED_NOTE}.")
     elif analysis.calibration_error:
         lines.append(f"No calibrator: {analysis.calibration_error}")
     return lines
@@ -134,7 +143,7 @@ def _require_extra() -> None:
 
 
 def _json_ready(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
         return {str(k): _json_ready(v) for k, v in value.items()}
@@ -149,34 +158,48 @@ def write_report(
     ks: list[int] | None = None,
     target_precision: float = 0.9,
     apply_threshold: str = "max-f1",
+    allow_inverted: bool = False,
 ) -> Path:
-    """Write report.html, report.md, report.json, pairs.csv and calibrator.json; return the HTML path."""
+    """Write report.html, report.md, report.json, pairs.csv and calibrator.json; return the HTML path.
+
+    Labels and first-stage ranks come from the last run's files for all of them alike
+    (:func:`vlrerank.eval.runner.current_rows`); ``allow_inverted`` keeps an inverted calibrator
+    (refused otherwise), which the report and the file then name."""
     _require_extra()
     out = Path(out_dir)
     if not (out / STORE_NAME).is_file():
         raise ConfigError(f"no eval scores in {out}; run `vlrerank eval run DATA --out {out}` first")
     store = open_store(out)
     try:
-        rows: list[EvalRow] = list(store.rows())
-        meta = {
-            k: store.meta(k) for k in ("setup", "model", "source", "first_stage", "qrels", "random_weights")
-        }
+        stored: list[EvalRow] = list(store.rows())
+        keys = ("setup", "model", "source", "first_stage", "qrels", "candidates", "random_weights")
+        meta = {k: store.meta(k) for k in keys}
     finally:
         store.close()
+    rows, stale = current_rows(stored, meta)
     analysis = analyse(
         rows,
         meta,
         measure_names(ks or [10]),
         target_precision=target_precision,
         apply_threshold=apply_threshold,
+        allow_inverted=allow_inverted,
     )
+    if stale:
+        analysis.warnings.append(
+            f"{stale} stored scores of pairs that are no longer candidates were left out"
+        )
+    calibrator_path = out / CALIBRATOR_NAME
     if analysis.calibration is not None:
-        analysis.calibration.calibrator.save(out / CALIBRATOR_NAME)
+        analysis.calibration.calibrator.save(calibrator_path)
+    elif calibrator_path.exists():
+        calibrator_path.unlink()  # one from earlier labels would not match this report
+    random_weights = {"true": "true", "false": "false"}.get(str(meta["random_weights"]), "unknown")
     with (out / "pairs.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow([f.name for f in fields(EvalRow)][1:])
+        writer.writerow([*[f.name for f in fields(EvalRow)][1:], "random_weights"])
         ordered = sorted(rows, key=lambda r: (r.variant, r.query_id, r.first_rank))
-        writer.writerows(astuple(r)[1:] for r in ordered)
+        writer.writerows([*astuple(r)[1:], random_weights] for r in ordered)
     all_tables = tables(analysis)
     banner = RANDOM_WEIGHTS_WARNING if analysis.random_weights else None
     report = {
@@ -188,6 +211,8 @@ def write_report(
         "queries": analysis.queries,
         "pairs": analysis.pairs,
         "errors": analysis.errors,
+        "ties": TIES,
+        "warnings": analysis.warnings,
         "metrics": {o: {m: asdict(v) for m, v in ms.items()} for o, ms in analysis.means.items()},
         "comparisons": [
             {
@@ -204,6 +229,7 @@ def write_report(
             for c in analysis.comparisons
         ],
         "calibration": None if analysis.calibration is None else analysis.calibration.to_dict(),
+        "calibration_error": analysis.calibration_error,
     }
     (out / "report.json").write_text(json.dumps(_json_ready(report), indent=2) + "\n", encoding="utf-8")
     intro = _intro(analysis)

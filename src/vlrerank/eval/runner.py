@@ -3,15 +3,23 @@
 Rows go to the study's SQLite store (one row per variant and pair, ``INSERT OR IGNORE`` per
 batch), so a run killed at any moment resumes with exactly the missing pairs. A variant is one
 instruction: with two, the same pairs are scored under each (an A/B comparison).
+
+The store is bound to what decides a pair's score (model, instructions, preprocessing, queries and
+documents); another setup is refused, naming the input file that changed. Labels and candidate
+lists are not part of that binding: every run stores them afresh, scores only pairs new to the
+candidate lists, and the report takes every label and first-stage rank from what was stored last
+(:func:`current_rows`), so pairs.csv, metrics and calibration never mix old and new labels.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +28,7 @@ from ..calibration import describe_preprocess
 from ..errors import ConfigError, InputError
 from ..study.store import ResultStore
 from .data import EvalSet
+from .files import sha256
 
 STORE_NAME = "eval.sqlite"
 DEFAULT_INSTRUCTION = "Given a search query, retrieve relevant candidates that answer the query."
@@ -50,6 +59,7 @@ class EvalSummary:
     seconds: float
     store: Path
     random_weights: bool | None
+    notes: tuple[str, ...] = field(default=())  # what changed since the stored run, and what was done
 
 
 def row_key(variant: int, query_id: str, document_id: str) -> str:
@@ -92,23 +102,29 @@ def run_eval(
         raise ConfigError(
             "variants A and B are the same: give a different instruction or preprocessing for B"
         )
+    media = _media(data)
     setup = {
         "model": model,
         "instructions": list(instructions),
         "data": data.fingerprint(),
+        "media": hashlib.sha256(json.dumps(media, sort_keys=True).encode()).hexdigest(),
         "preprocess": described,
         "version": __version__,
         **(config or {}),
     }
     fingerprint = hashlib.sha256(json.dumps(setup, sort_keys=True).encode()).hexdigest()
+    inputs: dict[str, Any] = {
+        role: {"path": str(path), "sha256": sha256(path)} for role, path in data.files.items()
+    }
+    inputs["media"] = media
     store = open_store(out_dir)
     try:
         existing = store.meta("fingerprint")
+        stored_inputs = json.loads(store.meta("inputs") or "{}")
         if existing not in (None, fingerprint) and not restart:
-            raise ConfigError(
-                f"{store.path} holds scores of a different model, instruction, data set or vlrerank "
-                "version; use --restart to discard them, or --out a new folder"
-            )
+            raise ConfigError(_changed(store.path, json.loads(store.meta("setup") or "{}"), setup,
+                                       stored_inputs, inputs))  # fmt: skip
+        notes = [] if existing is None or restart else _relabelled(stored_inputs, inputs)
         store.claim(fingerprint, restart=restart)
         store.set_meta(
             {
@@ -117,6 +133,8 @@ def run_eval(
                 "source": data.source,
                 "first_stage": str(data.first_stage).lower(),
                 "qrels": json.dumps(data.qrels),  # Recall needs the relevant documents not retrieved too
+                "candidates": json.dumps(data.candidates),
+                "inputs": json.dumps(inputs),
             }
         )
         done = store.done()
@@ -141,10 +159,101 @@ def run_eval(
                 if on_batch:
                     on_batch(total - len(todo) + scored, total)
         return EvalSummary(
-            total, total - len(todo), scored, errors, time.perf_counter() - start, store.path, random_weights
+            total,
+            total - len(todo),
+            scored,
+            errors,
+            time.perf_counter() - start,
+            store.path,
+            random_weights,
+            tuple(notes),
         )
     finally:
         store.close()
+
+
+def _changed(
+    store: Path,
+    before: dict[str, Any],
+    now: dict[str, Any],
+    stored_inputs: dict[str, Any],
+    inputs: dict[str, Any],
+) -> str:
+    """Why ``store`` cannot take this run: the input files or settings that changed, and what to do."""
+    files = [
+        inputs[role]["path"]
+        for role in ("corpus", "queries", "candidates")
+        if role in inputs and stored_inputs.get(role, {}).get("sha256") not in (None, inputs[role]["sha256"])
+    ]
+    was = stored_inputs.get("media", {})
+    files += sorted(path for path, digest in inputs["media"].items() if was.get(path) not in (None, digest))
+    settings = sorted(
+        k for k in set(before) | set(now) if k not in ("data", "media") and before.get(k) != now.get(k)
+    )
+    if files:
+        shown = " and ".join(files[:3]) + (f" (and {len(files) - 3} more files)" if len(files) > 3 else "")
+        what = f"{shown} changed since its scores were stored"
+    elif settings:
+        what = f"its scores were stored with another {', '.join(settings)}"
+    else:
+        what = "its scores were stored with other queries or documents"
+    return (
+        f"{store}: {what}, so they may not hold. Start fresh with --restart (discards the stored "
+        "scores) or --out a new folder."
+    )
+
+
+def _media(data: EvalSet) -> dict[str, str]:
+    """SHA-256 of every local media file the queries and documents name (their paths are made
+    absolute on loading): an image edited in place changes its pairs' scores as much as its text
+    would. Reading them is cheap next to scoring them."""
+    found: dict[str, str] = {}
+    for item in (*data.queries.values(), *data.documents.values()):
+        for value in item.values() if isinstance(item, dict) else ():
+            for given in value if isinstance(value, list) else [value]:
+                # os.path.isfile, unlike Path.is_file, is False for text too long to be a path.
+                if isinstance(given, str) and os.path.isabs(given) and os.path.isfile(given):
+                    found[given] = sha256(Path(given))
+    return found
+
+
+def _relabelled(stored_inputs: dict[str, Any], inputs: dict[str, Any]) -> list[str]:
+    """Notes on the label and run files that changed since the stored run (neither changes a
+    stored score: labels are taken afresh, new candidates scored)."""
+    notes = []
+    for role, effect in (
+        ("qrels", "labels are taken from the file as it is now; no pair needed rescoring"),
+        ("run", "candidates are taken from the file as it is now; only new pairs are scored"),
+        ("candidates", "labels and candidates are taken from the file as it is now"),
+    ):
+        was = stored_inputs.get(role, {}).get("sha256")
+        if role in inputs and was is not None and was != inputs[role]["sha256"]:
+            notes.append(f"{inputs[role]['path']} changed since the stored run: {effect}")
+    return notes
+
+
+def current_rows(rows: list[EvalRow], meta: dict[str, str | None]) -> tuple[list[EvalRow], int]:
+    """The stored rows of the current candidates, each with the label and first-stage rank stored
+    by the last run (the labels and run files as they are now), and how many stored rows are no
+    longer candidates. Stores written before candidates were stored keep their rows as they are."""
+    if meta.get("candidates") is None:
+        return rows, 0
+    qrels = json.loads(meta.get("qrels") or "{}")
+    ranks = {
+        (q, d): position
+        for q, ids in json.loads(meta["candidates"] or "{}").items()
+        for position, d in enumerate(ids, start=1)
+    }
+    kept = [
+        dataclasses.replace(
+            r,
+            label=int(qrels.get(r.query_id, {}).get(r.document_id, 0)),
+            first_rank=ranks[r.query_id, r.document_id],
+        )
+        for r in rows
+        if (r.query_id, r.document_id) in ranks
+    ]
+    return kept, len(rows) - len(kept)
 
 
 def _stored_flag(value: str | None) -> bool | None:

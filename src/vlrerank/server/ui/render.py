@@ -99,7 +99,8 @@ def comparison(
     for name, ranked in (("A", first), ("B", second)):
         parts.append(
             f"<div class='vlr-side' data-side='{name}'><h4>Instruction {name}</h4>"
-            f"<p><small>{escape(ranked.instruction)}</small></p>{_ranking(ranked, labels, thumbnails)}</div>"
+            f"<p><small>{escape(ranked.instruction)}</small></p>{_calibrated_for(ranked)}"
+            f"{_ranking(ranked, labels, thumbnails)}</div>"
         )
     parts.append("</div>")
     where_a = {r.index: p for p, r in enumerate(first.results, start=1)}
@@ -124,6 +125,20 @@ def comparison(
     )
     parts.append("</div>")
     return "".join(parts)
+
+
+def _calibrated_for(ranked: RankedResults) -> str:
+    """Which calibrator gave this side's probabilities, and whether it fits this instruction (one
+    calibrator serves both sides, fitted for one instruction at most)."""
+    fitted = ranked.calibrated_for
+    if fitted is None:
+        return ""
+    if fitted == ranked.instruction:
+        return "<p class='vlr-calibration'><small>p: calibrator fitted for this instruction</small></p>"
+    return (
+        "<p class='vlr-calibration vlr-warning'><small>p: no calibrator fits this instruction; the "
+        f"probabilities use the one fitted for “{escape(fitted)}” and may not hold</small></p>"
+    )
 
 
 def _ranking(ranked: RankedResults, labels: list[str], thumbnails: dict[int, str]) -> str:
