@@ -92,7 +92,8 @@ class RequestMetrics:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] != "http" or not (
-            path.startswith(("/v1/", "/v2/")) or path in ("/health", "/ready", "/rerank", "/score")
+            path.startswith(("/v1/", "/v2/", "/api/v1/"))
+            or path in ("/health", "/ready", "/rerank", "/score")
         ):
             await self.app(scope, receive, send)
             return

@@ -49,6 +49,8 @@ class ScoreRequest(CompatFields):
             query=query,
             documents=[documents[i] for i in indices],
             instruction=self.instruction,
+            instruct=self.instruct,
+            raw_scores=self.raw_scores,
             truncate_prompt_tokens=self.truncate_prompt_tokens,
             max_tokens_per_doc=self.max_tokens_per_doc,
             truncation_direction=self.truncation_direction,

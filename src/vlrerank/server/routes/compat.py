@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import Discriminator, Tag
 
 from ...config import DEFAULT_MAX_LENGTH
@@ -14,7 +14,8 @@ from ..auth import caller
 from ..dialects.cohere import CohereError, CohereResponse, to_cohere
 from ..dialects.score import ScoreData, ScoreRequest, ScoreResponse
 from ..dialects.tei import TeiError, TeiRequest, TeiResult, to_tei
-from ..http_errors import RequestRejected
+from ..fields import policy
+from ..http_errors import EmptyInput, RequestRejected
 from ..schemas import ErrorResponse, RerankRequest, RerankResponse
 from .rerank import ERRORS, STATUSES, audit, request_id
 
@@ -44,7 +45,8 @@ async def _rerank(request: Request, body: RerankRequest, dialect: str) -> Rerank
     responses=COHERE_ERRORS,
     summary="Cohere v2 rerank (what the Cohere v2 SDK, LangChain, LlamaIndex, Haystack call)",
 )
-async def rerank_v2(body: RerankRequest, request: Request) -> CohereResponse:
+async def rerank_v2(body: RerankRequest, request: Request, response: Response) -> CohereResponse:
+    policy(request).apply(body, response)
     return to_cohere(await _rerank(request, body, "cohere"))
 
 
@@ -64,12 +66,17 @@ RerankBody = Annotated[
     responses=ANY_ERRORS,
     summary="Jina / vLLM / Infinity rerank, or TEI's (a body with `texts` gets TEI's bare list)",
 )
-async def rerank_any(body: RerankBody, request: Request) -> RerankResponse | list[TeiResult]:
+async def rerank_any(
+    body: RerankBody, request: Request, response: Response
+) -> RerankResponse | list[TeiResult]:
     if isinstance(body, TeiRequest):
         request.state.dialect = "tei"
+        policy(request).apply(body, response)
+        if not body.texts:
+            raise EmptyInput("give at least one text", field="texts")
         max_length = getattr(getattr(request.app.state.service.reranker, "config", None), "max_length", None)
-        response = await _rerank(request, body.as_rerank(max_length or DEFAULT_MAX_LENGTH), "tei")
-        return to_tei(body, response)
+        return to_tei(body, await _rerank(request, body.as_rerank(max_length or DEFAULT_MAX_LENGTH), "tei"))
+    policy(request).apply(body, response)
     return await _rerank(request, body, "jina")
 
 
@@ -80,7 +87,8 @@ async def rerank_any(body: RerankBody, request: Request) -> RerankResponse | lis
     responses=ERRORS,
     summary="vLLM score: queries and documents paired 1:1, 1:N or N:N; scores in input order",
 )
-async def score(body: ScoreRequest, request: Request) -> ScoreResponse:
+async def score(body: ScoreRequest, request: Request, response: Response) -> ScoreResponse:
+    policy(request).apply(body, response)
     service = request.app.state.service
     total = len(body.documents_list())
     if total > service.settings.max_documents:
@@ -91,9 +99,9 @@ async def score(body: ScoreRequest, request: Request) -> ScoreResponse:
     tokens = 0
     model, warning = service.model_name, None
     for query, indices in body.pairs():
-        response = await _rerank(request, body.as_rerank(query, indices), "score")
-        model, warning = response.model, response.warning
-        tokens += response.usage.total_tokens
+        answer = await _rerank(request, body.as_rerank(query, indices), "score")
+        model, warning = answer.model, answer.warning
+        tokens += answer.usage.total_tokens
         data += [
             ScoreData(
                 index=indices[r.index],
@@ -101,7 +109,7 @@ async def score(body: ScoreRequest, request: Request) -> ScoreResponse:
                 truncated=r.truncated,
                 probability=r.probability,
             )
-            for r in response.results
+            for r in answer.results
         ]
     data.sort(key=lambda d: d.index)
     return ScoreResponse(

@@ -3,10 +3,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from ..auth import caller
+from ..fields import policy
 from ..http_errors import PayloadTooLarge, RequestRejected
 from ..schemas import ErrorResponse, RerankRequest, RerankResponse
 
@@ -18,9 +19,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for 
 
 
 @router.post(
-    "/v1/rerank", response_model=RerankResponse, responses=ERRORS, summary="rerank documents for a query"
+    "/v1/rerank",
+    response_model=RerankResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="rerank documents for a query",
 )
-async def rerank(body: RerankRequest, request: Request) -> RerankResponse:
+async def rerank(body: RerankRequest, request: Request, response: Response) -> RerankResponse:
+    policy(request).apply(body, response)
     service = request.app.state.service
     record = audit(request, "json")
     return await service.rerank(
@@ -35,6 +41,7 @@ async def rerank(body: RerankRequest, request: Request) -> RerankResponse:
 @router.post(
     "/v1/rerank/upload",
     response_model=RerankResponse,
+    response_model_exclude_none=True,
     responses=ERRORS,
     summary="rerank with uploaded image files",
     description=(
@@ -59,7 +66,7 @@ async def rerank(body: RerankRequest, request: Request) -> RerankResponse:
         }
     },
 )
-async def rerank_upload(request: Request) -> RerankResponse:
+async def rerank_upload(request: Request, response: Response) -> RerankResponse:
     service = request.app.state.service
     settings = service.settings
     form = await request.form(
@@ -76,6 +83,7 @@ async def rerank_upload(request: Request) -> RerankResponse:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise RequestRejected(str(first["msg"]), field=f"request.{where}") from None
+    policy(request).apply(body, response)
     uploads: dict[str, bytes] = {}
     for value in form.getlist("files"):
         if isinstance(value, str):
