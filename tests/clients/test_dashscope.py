@@ -91,7 +91,8 @@ def test_v2_client_rerank_create(client_server, expected):
     response = client.rerank.create(model="qwen3-vl-rerank", query=QUERY, documents=DOCUMENTS, top_n=2)
     order = best_first(expected)[:2]
     assert [r.index for r in response.results] == order
-    assert [r.relevance_score for r in response.results] == pytest.approx([expected[i] for i in order], abs=1e-5)
+    scores = [r.relevance_score for r in response.results]
+    assert scores == pytest.approx([expected[i] for i in order], abs=1e-5)
     assert response.usage is not None and response.usage.total_tokens > 0
     with pytest.raises(dashscope.v2.errors.DashScopeError) as info:
         client.rerank.create(model="qwen3-vl-rerank", query=QUERY, documents=["d"] * 17)
@@ -117,7 +118,8 @@ def test_llamaindex_dashscope_rerank(dashscope_at, expected):
     from llama_index.postprocessor.dashscope_rerank import DashScopeRerank
 
     rerank = DashScopeRerank(model="qwen3-vl-rerank", api_key=KEY, top_n=3)
-    kept = rerank.postprocess_nodes([NodeWithScore(node=TextNode(text=d)) for d in DOCUMENTS], QueryBundle(QUERY))
+    nodes = [NodeWithScore(node=TextNode(text=d)) for d in DOCUMENTS]
+    kept = rerank.postprocess_nodes(nodes, QueryBundle(QUERY))
     order = best_first(expected)[:3]
     assert [n.node.get_content() for n in kept] == [DOCUMENTS[i] for i in order]
     assert [n.score for n in kept] == pytest.approx([expected[i] for i in order], abs=1e-5)

@@ -61,7 +61,7 @@ def test_multimodal_request_equals_the_engine(api_server, reranker):
 
 def test_top_n_and_return_documents(api_server):
     body = post(api_server, {"query": "q", "documents": ["a", "b", "c"], "top_n": 2}).json()
-    assert len(body["results"]) == 2 and all(r["document"] is None for r in body["results"])
+    assert len(body["results"]) == 2 and all("document" not in r for r in body["results"])
 
 
 def test_explain_preprocess_and_quality(api_server):

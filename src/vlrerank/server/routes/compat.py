@@ -71,6 +71,10 @@ async def rerank_any(
 ) -> RerankResponse | list[TeiResult]:
     if isinstance(body, TeiRequest):
         request.state.dialect = "tei"
+        if "documents" in (body.model_extra or {}):  # two dialects' bodies at once: a mistake
+            raise RequestRejected(
+                "a body has texts (TEI) or documents (Jina, vLLM), not both", field="documents"
+            )
         policy(request).apply(body, response)
         if not body.texts:
             raise EmptyInput("give at least one text", field="texts")
