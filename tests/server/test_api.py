@@ -138,7 +138,6 @@ def test_multipart_upload(api_server, tmp_path):
             "not a recognised",
         ),
         ({"query": "q", "documents": ["d"], "top_n": -1}, 422, "top_n", "greater than or equal to 0"),
-        ({"query": "q", "documents": ["d"], "rank_field": ["x"]}, 422, "rank_field", "Extra inputs"),
     ],
 )
 def test_bad_requests_get_4xx_json_naming_the_field(api_server, body, status, field, message):

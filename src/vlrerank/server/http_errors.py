@@ -256,6 +256,15 @@ def response_for(exc: VlrerankError, scope: dict[str, Any] | None = None) -> JSO
     return _answer(scope or {}, kind, message, field, status, headers_of(exc))
 
 
+def _usefulness(error: Any) -> tuple[bool, int]:
+    """A union (string or object) reports one error per branch: the deepest is the useful one,
+    except the content-parts branch's "content: Field required" for an object that is plainly not
+    content parts."""
+    loc = tuple(error.get("loc", ()))
+    not_content_parts = "ContentObject" in loc and error.get("type") == "missing"
+    return not not_content_parts, len(loc)
+
+
 def install(app: FastAPI, on_error: object = None) -> None:
     """Register the handlers; ``on_error(error_type)`` is called for metrics."""
 
@@ -276,8 +285,7 @@ def install(app: FastAPI, on_error: object = None) -> None:
         if request.url.path == "/rerank" and isinstance(exc.body, dict) and "texts" in exc.body:
             scope["state"] = {**(scope.get("state") or {}), "dialect": "tei"}
         errors = exc.errors() or [{"loc": (), "msg": "invalid request"}]
-        # A union (string or object) reports one error per branch: the deepest is the useful one.
-        best = max(errors, key=lambda e: len(e.get("loc", ())))
+        best = max(errors, key=_usefulness)
         loc, message = tuple(best.get("loc", ())), str(best.get("msg"))
         if best.get("type") == "json_invalid":  # loc is ("body", character position)
             where = f" at character {loc[-1]}" if loc else ""

@@ -43,6 +43,14 @@ class MultimodalObject(Lenient):
             raise ValueError("give either content parts or text/image/video, not both")
         return data
 
+    @model_validator(mode="after")
+    def _something_to_score(self) -> MultimodalObject:
+        # An object of only unknown fields is a misspelling (``imag``), not a document to ignore.
+        if self.text is None and self.image is None and self.video is None and self.model_extra:
+            names = ", ".join(self.model_extra)
+            raise ValueError(f"no text, image or video; unknown field(s): {names}")
+        return self
+
 
 class MediaUrl(Strict):
     url: str = Field(description="a data: URI, or an http(s) URL when the server allows URLs")
