@@ -328,3 +328,18 @@ def test_hostile_content_parts_get_a_4xx_naming_the_field(client_server, documen
         assert response.status_code == 422, (path, response.text)
         assert "documents[1]" in response.text or "texts[1]" in response.text, (path, response.text)
     assert httpx.get(client_server.url + "health", timeout=5).status_code == 200
+
+
+def test_api_errors_keep_their_bodies_with_the_ui_mounted(ui_server):
+    """The UI is mounted at / by default; the API's space still answers in the API's bodies."""
+    unknown = httpx.post(ui_server.url + "v1/no-such-route", json={}, timeout=30)
+    assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "not_found"
+    wrong = httpx.get(ui_server.url + "v1/rerank", timeout=30)
+    assert wrong.status_code == 405 and wrong.json()["error"]["type"] == "method_not_allowed"
+    assert wrong.headers["allow"] == "POST"
+    tei_space = httpx.get(ui_server.url + "rerank", timeout=30)
+    assert tei_space.status_code == 405 and tei_space.json()["detail"] == "Method Not Allowed"
+    dashscope = httpx.get(ui_server.url + "api/v1/services/rerank/text-rerank/text-rerank", timeout=30)
+    assert dashscope.status_code == 405 and dashscope.json()["code"] == "MethodNotAllowed"
+    assert httpx.get(ui_server.url + "v1/models", timeout=30).status_code == 200
+    assert httpx.get(ui_server.url, timeout=30).status_code == 200  # the UI itself

@@ -21,7 +21,7 @@ from .audit import Audit, tag_log_records_with_request_ids
 from .fields import FieldPolicy
 from .keys import KeyRing
 from .metrics import Metrics
-from .middleware import BodyLimit, RequestMetrics
+from .middleware import ApiRoutesFirst, BodyLimit, RequestMetrics
 from .routes import compat, health, models, peers, rerank
 from .service import RerankService
 from .settings import Settings
@@ -69,6 +69,8 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
         app.include_router(router)
     # Outermost last: CORS answers preflights (which carry no key) before the key check; the audit
     # line also records the requests the key check refuses.
+    if settings.ui:  # innermost: after the key check, before the UI's catch-all mount
+        app.add_middleware(ApiRoutesFirst, api=app)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(auth.AccessControl, keyring=keyring, settings=settings)
