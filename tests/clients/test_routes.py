@@ -343,3 +343,30 @@ def test_api_errors_keep_their_bodies_with_the_ui_mounted(ui_server):
     assert dashscope.status_code == 405 and dashscope.json()["code"] == "MethodNotAllowed"
     assert httpx.get(ui_server.url + "v1/models", timeout=30).status_code == 200
     assert httpx.get(ui_server.url, timeout=30).status_code == 200  # the UI itself
+
+
+def test_vllm_spellings_of_score_and_multimodal_lists(client_server, expected):
+    """vLLM's /v1/score, its data_1/data_2 and queries/items names, and its multimodal list: one
+    {"content": [...]} object whose parts are the documents, on /rerank and /score alike."""
+    for body in (
+        {"data_1": QUERY, "data_2": DOCUMENTS},
+        {"queries": QUERY, "items": DOCUMENTS},
+        {"text_1": QUERY, "text_2": DOCUMENTS},
+    ):
+        answer = post(client_server, "v1/score", body)
+        assert answer.status_code == 200 and "x-vlrerank-ignored-fields" not in answer.headers, answer.text
+        assert by_index(answer.json()["data"], "score") == pytest.approx(expected, abs=1e-6)
+    uri = f"data:image/png;base64,{png_base64(6)}"
+    parts = {
+        "content": [{"type": "text", "text": DOCUMENTS[1]}, {"type": "image_url", "image_url": {"url": uri}}]
+    }
+    separate = [DOCUMENTS[1], {"image": uri}]
+    listed = by_index(post(client_server, "rerank", {"query": QUERY, "documents": parts}).json()["results"])
+    one_by_one = by_index(
+        post(client_server, "rerank", {"query": QUERY, "documents": separate}).json()["results"]
+    )
+    scored = by_index(
+        post(client_server, "score", {"queries": QUERY, "documents": parts}).json()["data"], "score"
+    )
+    assert listed == one_by_one == scored and len(listed) == 2
+    assert listed[0] == pytest.approx(expected[1], abs=1e-6)

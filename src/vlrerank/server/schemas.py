@@ -162,6 +162,19 @@ class CompatFields(Lenient):
         return self.use_activation is False or self.raw_scores is True
 
 
+def split_content(data: Any, keys: tuple[str, ...]) -> Any:
+    """vLLM's multimodal list (``ScoreMultiModalParam``): one ``{"content": [...]}`` object whose
+    parts are the documents, each part one document."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for key in keys:
+        value = out.get(key)
+        if isinstance(value, dict) and isinstance(value.get("content"), list) and len(value) == 1:
+            out[key] = [{"content": [part]} for part in value["content"]]
+    return out
+
+
 class RerankRequest(CompatFields):
     model: str | None = Field(
         None, description="any name (the response says which model answered); strict servers want theirs"
@@ -183,6 +196,11 @@ class RerankRequest(CompatFields):
     drop_below_threshold: bool = Field(
         False, description="leave out results under the calibrator's threshold (when one is loaded)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _content_list(cls, data: Any) -> Any:
+        return split_content(data, ("documents",))
 
     @model_validator(mode="after")
     def _synonyms(self) -> RerankRequest:

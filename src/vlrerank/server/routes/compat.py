@@ -85,6 +85,13 @@ async def rerank_any(
 
 
 @router.post(
+    "/v1/score",
+    response_model=ScoreResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="vLLM score (as vLLM also serves it under /v1)",
+)
+@router.post(
     "/score",
     response_model=ScoreResponse,
     response_model_exclude_none=True,
