@@ -56,7 +56,9 @@ class FieldPolicy:
 
     def apply(self, body: BaseModel, response: Response | None = None) -> list[str]:
         """Check ``body``; the ignored fields' names (also set in ``response``'s header)."""
-        names = unknown_fields(body)
+        # Printable ASCII (Python's escapes for the rest): a header, a log line and a metric label
+        # must hold any name a client invents, lone surrogates and control characters included.
+        names = [ascii(name)[1:-1] for name in unknown_fields(body)]
         if not names:
             return names
         if self.strict:
