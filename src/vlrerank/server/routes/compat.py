@@ -16,7 +16,7 @@ from ..dialects.score import ScoreData, ScoreRequest, ScoreResponse
 from ..dialects.tei import TeiError, TeiRequest, TeiResult, to_tei
 from ..fields import policy
 from ..http_errors import EmptyInput, RequestRejected
-from ..schemas import ErrorResponse, RerankRequest, RerankResponse
+from ..schemas import DataOut, ErrorResponse, RerankRequest, RerankResponse, ResultOut
 from .rerank import ERRORS, STATUSES, audit, request_id
 
 router = APIRouter(tags=["compatible"])
@@ -81,7 +81,19 @@ async def rerank_any(
         max_length = getattr(getattr(request.app.state.service.reranker, "config", None), "max_length", None)
         return to_tei(body, await _rerank(request, body.as_rerank(max_length or DEFAULT_MAX_LENGTH), "tei"))
     policy(request).apply(body, response)
-    return await _rerank(request, body, "jina")
+    if "return_documents" not in body.model_fields_set:  # vLLM and Jina echo documents by default
+        body = body.model_copy(update={"return_documents": True})
+    return _vllm_documents(await _rerank(request, body, "jina"))
+
+
+def _vllm_documents(response: RerankResponse) -> RerankResponse:
+    """Echoed documents as vLLM's RerankDocument has them: ``text`` one string, not a list."""
+    results: list[ResultOut | DataOut] = [*response.results, *response.data]
+    for result in results:
+        text = (result.document or {}).get("text")
+        if isinstance(text, list) and result.document is not None:
+            result.document = {**result.document, "text": "\n".join(text)}
+    return response
 
 
 @router.post(
