@@ -223,6 +223,12 @@ def test_answers_carry_the_shapes_other_clients_read(client_server, expected):
     assert [d["relevance_score"] for d in body["data"]] == [d["score"] for d in body["data"]]
     assert body["data"][0]["document"] == {"text": DOCUMENTS[body["data"][0]["index"]]}
     assert body["usage"]["prompt_tokens"] == body["usage"]["total_tokens"] > 0
+    # Cohere v1: a structured document's other fields are preserved in the echo.
+    structured = {"text": DOCUMENTS[1], "title": "Cars", "id": 7}
+    echoed = post(
+        client_server, "v1/rerank", {"query": QUERY, "documents": [structured], "return_documents": True}
+    )
+    assert echoed.json()["results"][0]["document"] == structured
     # Cohere v1's schema: a document is an object or absent, never null.
     plain = post(client_server, "v1/rerank", {"query": QUERY, "documents": DOCUMENTS}).json()
     assert all("document" not in r for r in plain["results"] + plain["data"])

@@ -263,7 +263,10 @@ class RerankService:
             if isinstance(original, str):
                 return {"text": original}
             # Texts and references come back; a data: URI's payload does not (it can be megabytes).
-            return dict(describe(original.model_dump(exclude_none=True)))
+            # A structured document's other fields (Cohere v1's title, id, ...) come back as sent.
+            extra = original.model_extra or {}
+            known = original.model_dump(exclude_none=True, exclude=set(extra))
+            return {**describe(known), **extra}
 
         results = [
             ResultOut(
