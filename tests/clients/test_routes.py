@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from .conftest import DOCUMENTS, KEY, QUERY, best_first
 
 pytestmark = pytest.mark.slow
 AUTH = {"Authorization": f"Bearer {KEY}"}
+DASHSCOPE = "api/v1/services/rerank/text-rerank/text-rerank"
 
 
 def post(server, path: str, body: object) -> httpx.Response:
@@ -35,6 +37,7 @@ def by_index(results: list[dict], score: str = "relevance_score") -> list[float]
 
 def test_the_same_pairs_score_the_same_through_every_route(client_server, expected):
     body = {"model": "any-name", "query": QUERY, "documents": DOCUMENTS}
+    nim = {"query": {"text": QUERY}, "passages": [{"text": d} for d in DOCUMENTS]}
     tei = post(client_server, "rerank", {"query": QUERY, "texts": DOCUMENTS}).json()
     score = post(client_server, "score", {"queries": QUERY, "documents": DOCUMENTS}).json()["data"]
     answers = {
@@ -43,6 +46,18 @@ def test_the_same_pairs_score_the_same_through_every_route(client_server, expect
         "/rerank": by_index(post(client_server, "rerank", body).json()["results"]),
         "/rerank (TEI)": by_index(tei, "score"),
         "/score": by_index(score, "score"),
+        "/v1/score": by_index(
+            post(client_server, "v1/score", {"data_1": QUERY, "data_2": DOCUMENTS}).json()["data"], "score"
+        ),
+        "DashScope": by_index(
+            post(client_server, DASHSCOPE, {"input": {"query": QUERY, "documents": DOCUMENTS}}).json()[
+                "output"
+            ]["results"]
+        ),
+        "NIM (sigmoid of its logits)": [
+            1 / (1 + math.exp(-x))
+            for x in by_index(post(client_server, "v1/ranking", nim).json()["rankings"], "logit")
+        ],
     }
     for route, scores in answers.items():
         assert scores == pytest.approx(expected, abs=1e-6), route
