@@ -31,11 +31,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from vlrerank import EngineConfig, Reranker
+from vlrerank.checkpoints.archs import ARCHS, qwen3vl_config
+from vlrerank.checkpoints.builder import write_processor_files
 from vlrerank.engine import ScoreRequest
 from vlrerank.engine.loading import from_model, load_processors
 from vlrerank.inputs.schema import MultimodalInput
-from vlrerank.testing.archs import ARCHS, qwen3vl_config
-from vlrerank.testing.checkpoint import write_processor_files
 from workloads import workload  # type: ignore[import-not-found]
 
 

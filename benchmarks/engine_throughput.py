@@ -38,8 +38,8 @@ import transformers
 
 from st_baseline import engine_logits, load_st_baseline, st_logits, st_table, st_version
 from vlrerank import EngineConfig, Reranker
+from vlrerank.checkpoints.builder import random_model, write_processor_files
 from vlrerank.engine.loading import from_model, load_processors
-from vlrerank.testing.checkpoint import random_model, write_processor_files
 from vlrerank.testing.reference import ReferenceReranker
 from workloads import (
     PEAK_BF16_TFLOPS,

@@ -52,7 +52,7 @@ fi
 # concurrency 1-8, on a random full-size 2B checkpoint written to disk first (the server loads files).
 if [ "${SERVING:-1}" = 1 ]; then
     CKPT=${SERVING_CKPT:-/tmp/random-2b}
-    [ -d "$CKPT" ] || "$PYTHON" -c "from vlrerank.testing.checkpoint import build_checkpoint as b; b('$CKPT', arch='2b')"
+    [ -d "$CKPT" ] || "$PYTHON" -c "from vlrerank.checkpoints.builder import build_checkpoint as b; b('$CKPT', arch='2b')"
     timeout 420 "$PYTHON" benchmarks/serving.py --model "$CKPT" --setups mc1,default --concurrency 1,2,4,8 \
         --duration 8 --rounds 2 --out "$OUT/serving_2b.json" 2>&1 | grep -v "round" | tee "$OUT/serving_2b.log"
 fi

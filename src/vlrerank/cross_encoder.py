@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
@@ -20,6 +20,9 @@ from .config import EngineConfig
 from .errors import ConfigError, InputError, ScoringFailed
 from .inputs.schema import MultimodalInput, to_multimodal
 from .reranker import Reranker
+
+Activation = Callable[[torch.Tensor], torch.Tensor]
+Device = str | torch.device | None
 
 # What sentence-transformers reads as an image or video when a pair side is a string: a data URI, a
 # URL ending in one of these, or an existing file ending in one of these. Anything else is text.
@@ -107,6 +110,39 @@ class CrossEncoder:
     def __repr__(self) -> str:
         return f"CrossEncoder({self.reranker.model_name!r}, device={str(self.device)!r}, engine=vlrerank)"
 
+    # As sentence-transformers types its own: the return type follows convert_to_numpy and
+    # convert_to_tensor. numpy gives an array for a list of pairs, a float32 scalar for one pair.
+    # fmt: off
+    @overload
+    def predict(
+        self, inputs: Any = ..., prompt_name: str | None = ..., prompt: str | None = ...,
+        batch_size: int = ..., show_progress_bar: bool | None = ..., activation_fn: Activation | None = ...,
+        apply_softmax: bool | None = ..., convert_to_numpy: Literal[True] = ...,
+        convert_to_tensor: Literal[False] = ..., device: Device = ..., *, sentences: Any = ...,
+    ) -> np.ndarray | np.float32: ...
+    @overload
+    def predict(
+        self, inputs: Any = ..., prompt_name: str | None = ..., prompt: str | None = ...,
+        batch_size: int = ..., show_progress_bar: bool | None = ..., activation_fn: Activation | None = ...,
+        apply_softmax: bool | None = ..., convert_to_numpy: bool = ..., *, convert_to_tensor: Literal[True],
+        device: Device = ..., sentences: Any = ...,
+    ) -> torch.Tensor: ...
+    @overload
+    def predict(
+        self, inputs: Any = ..., prompt_name: str | None = ..., prompt: str | None = ...,
+        batch_size: int = ..., show_progress_bar: bool | None = ..., activation_fn: Activation | None = ...,
+        apply_softmax: bool | None = ..., *, convert_to_numpy: Literal[False],
+        convert_to_tensor: Literal[False] = ..., device: Device = ..., sentences: Any = ...,
+    ) -> torch.Tensor | list[torch.Tensor]: ...
+    @overload
+    def predict(
+        self, inputs: Any = ..., prompt_name: str | None = ..., prompt: str | None = ...,
+        batch_size: int = ..., show_progress_bar: bool | None = ..., activation_fn: Activation | None = ...,
+        apply_softmax: bool | None = ..., convert_to_numpy: bool = ..., convert_to_tensor: bool = ...,
+        device: Device = ..., *, sentences: Any = ...,
+    ) -> np.ndarray | np.float32 | torch.Tensor | list[torch.Tensor]: ...
+    # fmt: on
+
     def predict(
         self,
         inputs: Any = None,
@@ -121,7 +157,7 @@ class CrossEncoder:
         device: str | torch.device | None = None,
         *,
         sentences: Any = None,
-    ) -> Any:
+    ) -> np.ndarray | np.float32 | torch.Tensor | list[torch.Tensor]:
         """Scores of ``(query, document)`` pairs, in the order given.
 
         Args:

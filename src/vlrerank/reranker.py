@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from .calibration import Calibrator
+from .checkpoints import RANDOM_WEIGHTS_WARNING, named_checkpoint
 from .config import EngineConfig
 from .engine import (
     LoadedCheckpoint,
@@ -25,7 +26,6 @@ from .inputs.explicit import refuse_bare_media
 from .inputs.schema import MultimodalInput, to_documents, to_multimodal
 from .preprocess.config import PreprocessConfig, QualityPolicy
 from .ranking import RankedResult, RankedResults, RejectedDocument, rank_order
-from .testing import RANDOM_WEIGHTS_WARNING
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,8 @@ class Reranker:
         if isinstance(model_name_or_path, LoadedCheckpoint):
             checkpoint = model_name_or_path
         else:
-            checkpoint = load_checkpoint(model_name_or_path, config)
+            path = named_checkpoint(model_name_or_path)
+            checkpoint = load_checkpoint(model_name_or_path, config, path=path)
         if calibrator is not None:
             calibrator.check_setup(model=checkpoint.name)
         self._calibrator = calibrator
@@ -192,6 +193,18 @@ class Reranker:
         """Forget cached vision outputs (kept for identical pixels across requests; see
         ``EngineConfig.vision_cache_mb``), e.g. before timing a cold run."""
         self._engine.clear_caches()
+
+    def close(self) -> None:
+        """Stop the engine's threads (after the requests already queued) and release its caches.
+        Safe to call more than once; scoring afterwards raises ``RuntimeError``. The model's
+        memory goes with the last reference to the reranker (or its checkpoint)."""
+        self._engine.close()
+
+    def __enter__(self) -> Reranker:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     # -- reference-compatible ----------------------------------------------------------------
     def process(self, inputs: Mapping[str, Any]) -> list[float]:

@@ -7,9 +7,12 @@ import base64
 import io
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -29,11 +32,21 @@ MAX_CONCURRENT, MAX_QUEUE, TIMEOUT_S = 2, 2, 30
 
 
 @pytest.fixture(scope="module")
-def replicas(tiny_dir: Path) -> Iterator[Server]:
+def ray_tmp() -> Iterator[Path]:
+    """The local Ray instance's own directory, where its logs are: short, because Ray puts unix
+    sockets under it (at most 107 bytes a path)."""
+    path = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def replicas(tiny_dir: Path, ray_tmp: Path) -> Iterator[Server]:
     env = {
         "VLRERANK_MAX_CONCURRENT": str(MAX_CONCURRENT),
         "VLRERANK_MAX_QUEUE": str(MAX_QUEUE),
         "VLRERANK_REQUEST_TIMEOUT_S": str(TIMEOUT_S),
+        "RAY_TMPDIR": str(ray_tmp),
     }
     server = start_server(["--model", str(tiny_dir), "--no-ui", "--replicas", "2"], env, timeout_s=300)
     yield server
@@ -104,6 +117,44 @@ def test_two_replicas_score_exactly_as_one_process(replicas, reranker):
         if len(seen) == 2:
             break
     assert len(seen) == 2
+
+
+def serve_logs(ray_tmp: Path) -> dict[str, str]:
+    """Every Serve component's log (gateway, replicas, proxy, controller) and the workers' stderr,
+    by file name."""
+    (session,) = (ray_tmp / "ray").glob("session_2*")
+    files = [*(session / "logs" / "serve").glob("*.log"), *(session / "logs").glob("worker-*.err")]
+    return {path.name: path.read_text(errors="replace") for path in files}
+
+
+def test_requests_through_the_replicas_log_no_errors(replicas, ray_tmp):
+    """Ray Serve writes its access log with its own ``request_id`` field; vlrerank's request ids
+    in log records must never collide with it (a KeyError, logged as a failed request)."""
+    answered_by = set()
+    for k in range(12):
+        response = httpx.post(
+            replicas.url + "v1/rerank", json={"query": f"q{k}", "documents": ["a", "b"]},
+            headers={"X-Request-ID": f"quiet-{k}"}, timeout=60,
+        )  # fmt: skip
+        assert response.status_code == 200
+        answered_by.add(response.headers["x-vlrerank-replica"])
+        assert httpx.get(replicas.url + "v1/models", timeout=30).status_code == 200
+        if len(answered_by) == 2 and k >= 3:
+            break
+    assert len(answered_by) == 2
+    time.sleep(2)  # Ray's log handlers write from a buffer
+    logs = serve_logs(ray_tmp)
+    gateway = [name for name in logs if name.startswith("replica_vlrerank_Gateway_")]
+    models = [name for name in logs if name.startswith("replica_vlrerank_RerankReplica_")]
+    assert gateway and len(models) >= 2, sorted(logs)
+    for name, text in logs.items():
+        bad = [line for line in text.splitlines() if re.search(r"\bERROR\b|Traceback", line)]
+        assert not bad, (name, bad[:5], text[-3000:])
+    # Each request's access lines were written (the record was made), under the client's X-Request-ID.
+    assert sum(bool(re.search(r" quiet-\d+ .*serve_http", logs[name])) for name in models) >= 2, [
+        logs[name][-2000:] for name in models
+    ]
+    assert re.search(r" quiet-0 .*POST", logs[gateway[0]]), logs[gateway[0]][-2000:]
 
 
 HANDLE_CALLER = """

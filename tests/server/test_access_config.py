@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from vlrerank.errors import ConfigError
 from vlrerank.server.app import create_app
+from vlrerank.server.audit import RECORD_ATTRIBUTE, REQUEST_ID, AuditLog, tag_log_records_with_request_ids
 from vlrerank.server.http_errors import QuotaExceeded
 from vlrerank.server.keys import ApiKey, KeyRing, digest
 from vlrerank.server.quotas import Quotas
@@ -94,12 +95,15 @@ def test_token_buckets_refill_at_the_per_minute_rate():
 
 
 def test_log_lines_written_while_a_request_is_handled_carry_its_request_id(reranker, caplog, tmp_path):
-    """The keys file is re-read when a request finds it changed: that log line names the request."""
+    """The keys file is re-read when a request finds it changed: that log line names the request,
+    and the audit log's lines stay pure JSON, the id a field of theirs."""
+    import json
     import os
 
     path = tmp_path / "keys.toml"
     path.write_text("[keys.alice]\nkey = 'alice-key'\n")
-    app = create_app(Settings(api_keys_file=str(path), ui=False), reranker=reranker)
+    audit = tmp_path / "audit.jsonl"
+    app = create_app(Settings(api_keys_file=str(path), ui=False, audit_log=str(audit)), reranker=reranker)
     with caplog.at_level(logging.WARNING, logger="vlrerank"), TestClient(app) as client:
         path.write_text("[keys.alice]\nkey = 'alice-key'\n[keys.bob]\nkey = 'bob-key'\n")
         os.utime(path, (1, 1))  # a different stamp even within the file system's time resolution
@@ -110,5 +114,32 @@ def test_log_lines_written_while_a_request_is_handled_carry_its_request_id(reran
         fresh = client.get("/v1/models", headers={"Authorization": "Bearer bob-key"})
     reloaded = [r for r in caplog.records if "API keys reloaded" in r.getMessage()]
     assert [r.getMessage().endswith("[request rotate-1]") for r in reloaded] == [True]
-    assert reloaded[0].request_id == "rotate-1"
+    assert getattr(reloaded[0], RECORD_ATTRIBUTE) == "rotate-1"
     assert fresh.headers["x-request-id"] not in caplog.text  # nothing logged for the second request
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [line["request_id"] for line in lines] == ["rotate-1", fresh.headers["x-request-id"]]
+
+
+def test_a_librarys_own_request_id_field_never_collides_with_vlrerank_s(caplog, tmp_path):
+    """Ray Serve writes its access log with ``extra={"request_id": ...}``: logging refuses an
+    ``extra`` key a record already has, so vlrerank's id lives under its own attribute."""
+    import json
+
+    tag_log_records_with_request_ids()
+    audit = AuditLog(str(tmp_path / "audit.jsonl"))
+    token = REQUEST_ID.set("ours-1")
+    try:
+        with caplog.at_level(logging.INFO):
+            logging.getLogger("ray.serve").info("GET / 200", extra={"request_id": "theirs-1"})
+            logging.getLogger("vlrerank.server").warning("something to say")
+        # Written while a request is handled, as the web UI's rerank writes its line.
+        audit.write({"request_id": "given-1", "route": "ui:rerank", "status": 200})
+    finally:
+        REQUEST_ID.reset(token)
+        audit.close()
+    library, own = caplog.records[-2:]
+    assert library.request_id == "theirs-1" and getattr(library, RECORD_ATTRIBUTE) == "ours-1"
+    assert library.getMessage() == "GET / 200"  # another library's message is left as it is
+    assert own.getMessage() == "something to say [request ours-1]"
+    (line,) = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert (line["request_id"], line["route"]) == ("given-1", "ui:rerank")

@@ -9,6 +9,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from .exit_codes import EXIT_MODEL, EXIT_OK
 from .options import add_engine_arguments, engine_sources
 
 if TYPE_CHECKING:  # the engine imports torch: too slow for every command's start
@@ -35,13 +36,13 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..checkpoints import named_checkpoint
     from ..engine.inspection import inspect_checkpoint
-    from .main import EXIT_MODEL
 
     # The report states every finding itself; the library's log lines would repeat them on stderr.
     logging.getLogger("vlrerank").setLevel(logging.ERROR)
     config = engine_sources(args).engine_config()
-    report = inspect_checkpoint(args.model, config)
+    report = inspect_checkpoint(args.model, config, path=named_checkpoint(args.model))
     text = json.dumps(report.to_dict(), indent=2) if args.json else render(report)
     try:
         sys.stdout.write(text + "\n")
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         # The reader (``| head``) has gone: point stdout at devnull so the interpreter's final
         # flush does not fail again and print a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0 if report.usable else EXIT_MODEL
+    return EXIT_OK if report.usable else EXIT_MODEL
 
 
 def log_summary(report: CheckpointReport) -> None:

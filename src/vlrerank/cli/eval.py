@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..preprocess.config import PRESETS
-from ..testing import RANDOM_WEIGHTS_WARNING
+from ..random_weights import RANDOM_WEIGHTS_WARNING
 from .options import add_engine_arguments, add_preprocess_arguments, engine_sources, preprocess_config
 
 DATA_HELP = "a BEIR/MTEB folder (corpus.jsonl, queries.jsonl, qrels/*.tsv) or a candidates JSONL"

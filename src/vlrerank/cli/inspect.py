@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import ConfigError, VlrerankError
 from ..preprocess.config import PreprocessConfig
+from .exit_codes import EXIT_OK, EXIT_USAGE
 from .options import add_preprocess_arguments, preprocess_config
 
 
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     for report in reports:
         if "error" in report:
             print(f"vlrerank: error: {report['file']}: {report['error']}", file=sys.stderr)
-    return 2 if failures else 0
+    return EXIT_USAGE if failures else EXIT_OK
 
 
 def _print_tables(reports: list[dict[str, Any]], config: PreprocessConfig, threshold: float) -> None:

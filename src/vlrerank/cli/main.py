@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 from ..errors import VlrerankError
 from . import config, doctor, eval, inspect, rank, serve, study
+from .exit_codes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_MODEL, EXIT_USAGE, exit_code_of
 
-EXIT_USAGE = 2  # bad input or options: the message says what to change
-EXIT_MODEL = 3  # the model could not be found or loaded
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader went away
+# Re-exported for callers that read them here before exit_codes.py existed.
+__all__ = ["EXIT_BROKEN_PIPE", "EXIT_MODEL", "EXIT_USAGE", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,12 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except VlrerankError as exc:
-        from ..errors import ModelLoadError, ModelNotFoundError
-
         print(f"vlrerank: error: {exc}", file=sys.stderr)
-        return EXIT_MODEL if isinstance(exc, (ModelNotFoundError, ModelLoadError)) else EXIT_USAGE
+        return exit_code_of(exc)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`vlrerank inspect --json | head`): stop quietly, as Unix tools do,
         # and point stdout at /dev/null so the interpreter's final flush does not fail again.

@@ -101,10 +101,10 @@ def run(args: argparse.Namespace) -> int:
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     logging.getLogger("vlrerank").setLevel(logging.ERROR)  # the CLI prints its own warning
+    from ..checkpoints import RANDOM_WEIGHTS_WARNING, named_checkpoint
     from ..engine.inspection import inspect_checkpoint, require_usable
     from ..preprocess.config import QualityPolicy
     from ..reranker import Reranker
-    from ..testing import RANDOM_WEIGHTS_WARNING
 
     preprocess = preprocess_config(args)
     quality = QualityPolicy(mode=args.quality, threshold=args.threshold)
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     config = sources.engine_config()
     model = str(sources.top.get("model", "tiny-random"))
     # Checked before loading so that every problem is named at once, as `vlrerank doctor` does.
-    report = inspect_checkpoint(model, config)
+    report = inspect_checkpoint(model, config, path=named_checkpoint(model))
     require_usable(report)
     log_summary(report)
     with _status(f"loading {model}"):

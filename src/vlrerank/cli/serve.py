@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
             f"the server needs its extra: pip install 'vlrerank[ui]' (missing: {exc.name})"
         ) from None
     settings, _ = load_settings(args)
+    from ..checkpoints import named_checkpoint
     from ..engine.inspection import inspect_checkpoint, require_usable
 
     if settings.calibration:
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     config = settings.engine
     # Fail now, before the port opens, with every problem (or the how-to message of a missing
     # model), not later from /ready.
-    report = inspect_checkpoint(settings.model, config)
+    report = inspect_checkpoint(settings.model, config, path=named_checkpoint(settings.model))
     require_usable(report)
     log_summary(report)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

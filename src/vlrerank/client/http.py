@@ -153,11 +153,15 @@ class AsyncClient(_Base):
             await asyncio.sleep(wait)
             attempt += 1
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
+        """Close the connection pool (as :meth:`Client.close`; ``aclose`` is the same)."""
         await self._http.aclose()
+
+    async def aclose(self) -> None:
+        await self.close()
 
     async def __aenter__(self) -> AsyncClient:
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
+        await self.close()

@@ -124,13 +124,16 @@ class Batcher:
         return self._submit(pairs, announced=False)
 
     def close(self, timeout_s: float = 60.0) -> None:
-        """Finish what is queued, then stop the worker; later submissions raise ``RuntimeError``."""
+        """Finish what is queued, then stop the worker and let go of the vision outputs it held;
+        later submissions raise ``RuntimeError``. Safe to call more than once."""
         with self._changed:
             self._closed = True
             self._changed.notify_all()
             worker = self._worker
         if worker is not None and worker is not threading.current_thread():
             worker.join(timeout_s)
+        if self._worker is None:  # stopped: nothing will run forwards with what was sent ahead
+            self._held.clear()
 
     @property
     def queued(self) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..config import IMAGE_FACTOR, EngineConfig
 from ..errors import ModelLoadError, ModelNotFoundError
+from ..random_weights import RANDOM_WEIGHTS_WARNING, is_random_checkpoint
 from .loading import resolve_device, resolve_model_path, snapshot_revision
 from .template import (
     BUNDLED_SOURCE,
@@ -130,8 +131,14 @@ def require_usable(report: CheckpointReport) -> None:
     raise ModelLoadError(f"{report.name} is not a usable Qwen3-VL reranker checkpoint:\n{listed}")
 
 
-def inspect_checkpoint(name: str, config: EngineConfig | None = None) -> CheckpointReport:
-    """Report on the checkpoint ``name`` (a Hugging Face id, a directory or ``tiny-random``).
+def inspect_checkpoint(
+    name: str, config: EngineConfig | None = None, *, path: Path | None = None
+) -> CheckpointReport:
+    """Report on the checkpoint ``name`` (a Hugging Face id or a directory).
+
+    Args:
+        path: where the checkpoint called ``name`` already is (``tiny-random``: see
+            :func:`vlrerank.checkpoints.named_checkpoint`); ``None`` resolves ``name`` itself.
 
     Raises:
         ConfigError: ``config`` asks for a device this machine does not have.
@@ -140,7 +147,7 @@ def inspect_checkpoint(name: str, config: EngineConfig | None = None) -> Checkpo
     device, dtype = resolve_device(config)
     problems: list[str] = []
     try:
-        path: Path | None = resolve_model_path(name, config.revision)
+        path = path if path is not None else resolve_model_path(name, config.revision)
     except ModelNotFoundError as exc:
         problems.append(str(exc))
         local = Path(name).expanduser()
@@ -162,8 +169,6 @@ def inspect_checkpoint(name: str, config: EngineConfig | None = None) -> Checkpo
 def _inspect_directory(
     name: str, path: Path, config: EngineConfig, problems: list[str], runtime: Runtime
 ) -> CheckpointReport:
-    from ..testing import RANDOM_WEIGHTS_WARNING, is_random_checkpoint
-
     warnings: list[str] = []
     model_config = read_json(path / "config.json", problems) if (path / "config.json").is_file() else None
     model_type: Any = None

@@ -1,4 +1,8 @@
-"""Find and load a Qwen3-VL reranker checkpoint: local directory, Hugging Face id or ``tiny-random``."""
+"""Find and load a Qwen3-VL reranker checkpoint: a local directory or a Hugging Face id.
+
+Names vlrerank builds offline (``tiny-random``) are resolved above the engine, by
+:func:`vlrerank.checkpoints.named_checkpoint`, and handed in as ``path``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import torch
 
 from ..config import EngineConfig
 from ..errors import ConfigError, ModelLoadError, ModelNotFoundError
+from ..random_weights import is_random_checkpoint
 from .template import ChatTemplate, choose_template
 
 logger = logging.getLogger(__name__)
@@ -52,15 +57,11 @@ def resolve_device(config: EngineConfig) -> tuple[torch.device, torch.dtype]:
 
 
 def resolve_model_path(name: str, revision: str | None = None) -> Path:
-    """A local directory for ``name``: the tiny random model, a directory, or a Hugging Face id.
+    """A local directory for ``name``: a directory, or a Hugging Face id.
 
     Args:
         revision: for a Hugging Face id, the branch, tag or commit to use (default: ``main``).
     """
-    from ..testing import TINY_MODEL_NAME, tiny_checkpoint
-
-    if name == TINY_MODEL_NAME:
-        return tiny_checkpoint()
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -94,13 +95,17 @@ def snapshot_revision(path: Path) -> str | None:
     return None
 
 
-def load_checkpoint(name: str, config: EngineConfig) -> LoadedCheckpoint:
-    """Load model, tokenizer and image processor from a name (see :func:`resolve_model_path`)."""
+def load_checkpoint(name: str, config: EngineConfig, *, path: Path | None = None) -> LoadedCheckpoint:
+    """Load model, tokenizer and image processor from a name (see :func:`resolve_model_path`).
+
+    Args:
+        path: where the checkpoint called ``name`` already is (a name resolved by the caller);
+            ``None`` resolves ``name`` as a directory or a Hugging Face id.
+    """
     from transformers import Qwen3VLForConditionalGeneration
 
-    from ..testing import is_random_checkpoint
-
-    path = resolve_model_path(name, config.revision)
+    if path is None:
+        path = resolve_model_path(name, config.revision)
     device, dtype = resolve_device(config)
     attn = "sdpa" if config.attn_implementation == "auto" else config.attn_implementation
     tokenizer, image_processor = load_processors(path)

@@ -81,12 +81,15 @@ class ScoringEngine:
         self._pool = (
             ThreadPoolExecutor(workers, thread_name_prefix="vlrerank-prepare") if workers > 1 else None
         )
+        self._closed = False
 
     def score(self, request: ScoreRequest) -> ScoredRequest:
         """``prepare``, ``run`` and ``assemble`` one request; its visuals start as they are ready.
 
         Concurrent requests may share this one's forwards (see :class:`Batcher`).
         """
+        if self._closed:
+            raise RuntimeError("the scoring engine has been closed")
         start = time.perf_counter()
         with self.batcher.request() as slot:
 
@@ -164,6 +167,20 @@ class ScoringEngine:
                     on_prepared(future.result(), False)
         # Results in document order: the error raised names the first bad document.
         return query, [future.result() for future in futures]
+
+    def close(self) -> None:
+        """Release what the engine holds besides the model: the batcher's worker thread (after the
+        work already queued), the prepare pool's threads and the vision cache. Safe to call more
+        than once; :meth:`score` raises ``RuntimeError`` afterwards."""
+        self._closed = True
+        self.batcher.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self.clear_caches()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def clear_caches(self) -> None:
         """Forget kept vision outputs (a backend without a cache has nothing to forget)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, MissingDependencyError
-from ..testing import RANDOM_WEIGHTS_WARNING
+from ..random_weights import RANDOM_WEIGHTS_WARNING
 from .analysis import Analysis, analyse
 from .metrics import measure_names
 from .plots import figures

@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
         yield
         rotate_on_sighup()
         service.audit.close()
+        service.close()
 
     app = FastAPI(
         title="vlrerank",

@@ -28,12 +28,17 @@ _QUIET = ("/health", "/ready")
 FIELDS = ("dialect", "documents", "images", "tokens")
 # The id of the request being handled; worker threads inherit it (anyio copies the context).
 REQUEST_ID: ContextVar[str | None] = ContextVar("vlrerank_request_id", default=None)
+# The log record attribute that holds it. Namespaced: libraries pass their own ``request_id`` in
+# ``extra`` (Ray Serve's access log does), and logging refuses an ``extra`` key the record has.
+RECORD_ATTRIBUTE = "vlrerank_request_id"
+AUDIT_LOGGER = "vlrerank.audit"
 
 
 def tag_log_records_with_request_ids() -> None:
-    """Give every log record a ``request_id`` attribute, and end vlrerank's own messages with
-    ``[request <id>]`` while a request is handled, so a log line can be matched to the response
-    (and audit line) with that ``X-Request-ID``. Installed once per process."""
+    """Give every log record a ``vlrerank_request_id`` attribute, and end vlrerank's own plain
+    messages with ``[request <id>]`` while a request is handled, so a log line can be matched to
+    the response (and audit line) with that ``X-Request-ID``. Audit lines stay pure JSON: the id is
+    their ``request_id`` field. Installed once per process."""
     factory = logging.getLogRecordFactory()
     if getattr(factory, "tags_request_ids", False):
         return
@@ -41,8 +46,13 @@ def tag_log_records_with_request_ids() -> None:
     def tagged(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = factory(*args, **kwargs)
         request_id = REQUEST_ID.get()
-        record.__dict__["request_id"] = request_id
-        if request_id and record.name.startswith("vlrerank") and isinstance(record.msg, str):
+        record.__dict__[RECORD_ATTRIBUTE] = request_id
+        if (
+            request_id
+            and record.name.startswith("vlrerank")
+            and record.name != AUDIT_LOGGER
+            and isinstance(record.msg, str)
+        ):
             record.msg = f"{record.msg} [request {request_id}]"
         return record
 
@@ -65,7 +75,7 @@ class AuditLog:
         handler.setFormatter(logging.Formatter("%(message)s"))
         # Not through logging.getLogger: an app's own logger, outside the global tree, so its lines
         # never reach (or duplicate in) the root handlers, and each app in a process has its own.
-        self._logger = logging.Logger("vlrerank.audit")
+        self._logger = logging.Logger(AUDIT_LOGGER)
         self._logger.addHandler(handler)
         self._logger.propagate = False
 

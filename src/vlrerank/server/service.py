@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from ..engine import OUT_OF_MEMORY
 from ..errors import ConfigError, VlrerankError
 from ..preprocess.config import PreprocessConfig, QualityPolicy
+from ..random_weights import RANDOM_WEIGHTS_WARNING
 from ..ranking import RankedResult, RankedResults, describe
 from ..reranker import Reranker
-from ..testing import RANDOM_WEIGHTS_WARNING
 from .audit import AuditLog
 from .dialects.content import normalized, plain
 from .dialects.truncation import truncate
@@ -49,6 +49,7 @@ class RerankService:
         metrics.max_concurrent.set(self.scheduler.max_concurrent)
         metrics.watch_engine(lambda: self.reranker.engine_stats() if self.reranker else None)
         self.reranker = reranker
+        self._owns_reranker = False  # one handed in is its giver's to close
         self.load_error: Exception | None = None
         self.quotas = Quotas(settings.quota_requests_per_minute, settings.quota_pairs_per_minute)
         self.audit = AuditLog(settings.audit_log)
@@ -60,6 +61,7 @@ class RerankService:
             self.reranker = Reranker(
                 self.settings.model, config=self.settings.engine, calibration=self.settings.calibration
             )
+            self._owns_reranker = True
         except Exception as exc:  # kept and reported by /ready and every request
             self.load_error = exc
 
@@ -67,6 +69,11 @@ class RerankService:
         thread = threading.Thread(target=self.load, name="vlrerank-load", daemon=True)
         thread.start()
         return thread
+
+    def close(self) -> None:
+        """At shutdown: stop the threads of the model this service loaded and release its caches."""
+        if self._owns_reranker and self.reranker is not None:
+            self.reranker.close()
 
     @property
     def ready(self) -> bool:
@@ -187,8 +194,15 @@ class RerankService:
         uploads: dict[str, bytes] | None = None,
         key: ApiKey | None = None,
         record: dict[str, Any] | None = None,
+        also_instructions: Sequence[str] = (),
     ) -> Ranking:
-        """The one scoring path of every route and dialect: check, charge, truncate, score."""
+        """The one scoring path of every face (REST dialects, web UI): check, charge, truncate,
+        score, count.
+
+        Args:
+            also_instructions: rank the same documents again under each of these instructions (the
+                web UI's comparison); charged with the first as one request, in ``Ranking.also``.
+        """
         if record is not None:
             record["documents"] = len(request.documents)
         if len(request.documents) > max_documents:  # before any video is decoded
@@ -202,7 +216,13 @@ class RerankService:
         )
         request = await asyncio.to_thread(normalized, request, videos)
         self.check(request, max_documents=max_documents)
-        self.charge(key, len(request.documents))
+        limit = self.settings.max_text_chars
+        for i, text in enumerate(also_instructions):
+            if len(text) > limit:
+                raise RequestRejected(
+                    f"instruction is longer than {limit} characters", field=f"also_instructions[{i}]"
+                )
+        self.charge(key, len(request.documents) * (1 + len(also_instructions)))
         query = _side(request.query, uploads, "query")
         sides = [plain(d, f"documents[{i}]") for i, d in enumerate(request.documents)]
         truncated: set[int] = set()
@@ -224,15 +244,19 @@ class RerankService:
             else None
         )
 
-        def work() -> RankedResults:
-            return reranker.rank(
-                query, documents, request.instruction, request.top_n or None,
+        def work(instruction: str | None) -> Callable[[], RankedResults]:
+            return lambda: reranker.rank(
+                query, documents, instruction, request.top_n or None,
                 preprocess=preprocess, quality=quality, explain=request.explain,
             )  # fmt: skip
 
-        ranked = await self.run_scoring(work)
+        ranked = await self.run_scoring(work(request.instruction))
         self.count(key, ranked, record)
-        return Ranking(request, ranked, frozenset(truncated))
+        also: list[RankedResults] = []
+        for instruction in also_instructions:
+            also.append(await self.run_scoring(work(instruction)))
+            self.count(key, also[-1], None)
+        return Ranking(request, ranked, frozenset(truncated), tuple(also))
 
     async def run_scoring(self, work: Callable[[], T]) -> T:
         """Run model work through the queue. If the engine itself breaks (not the request), the
@@ -320,6 +344,7 @@ class Ranking:
     request: RerankRequest  # as scored: every side in our shape
     ranked: RankedResults
     truncated: frozenset[int]
+    also: tuple[RankedResults, ...] = ()  # under RerankService.rank's also_instructions, in order
 
     def score_of(self, result: RankedResult, *, raw: bool) -> float:
         """The score a client asked for: the probability, or (``raw``) the yes-minus-no logit."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, MissingDependencyError
-from ..testing import RANDOM_WEIGHTS_WARNING
+from ..random_weights import RANDOM_WEIGHTS_WARNING
 from .analysis import Analysis, analyse, size_order
 from .report_text import remedy, spec_lines
 from .runner import STORE_NAME

@@ -17,6 +17,8 @@ from ..dialects.tei import TeiError, TeiRequest, TeiResult, to_tei
 from ..fields import policy
 from ..http_errors import EmptyInput, RequestRejected
 from ..schemas import DataOut, ErrorResponse, RerankRequest, RerankResponse, ResultOut
+from ..service import RerankService
+from .dependencies import Service
 from .rerank import ERRORS, STATUSES, audit, request_id
 
 router = APIRouter(tags=["compatible"])
@@ -27,8 +29,9 @@ ANY_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _rerank(request: Request, body: RerankRequest, dialect: str) -> RerankResponse:
-    service = request.app.state.service
+async def _rerank(
+    request: Request, service: RerankService, body: RerankRequest, dialect: str
+) -> RerankResponse:
     return await service.rerank(
         body,
         max_documents=service.settings.max_documents,
@@ -45,9 +48,11 @@ async def _rerank(request: Request, body: RerankRequest, dialect: str) -> Rerank
     responses=COHERE_ERRORS,
     summary="Cohere v2 rerank (what the Cohere v2 SDK, LangChain, LlamaIndex, Haystack call)",
 )
-async def rerank_v2(body: RerankRequest, request: Request, response: Response) -> CohereResponse:
+async def rerank_v2(
+    body: RerankRequest, request: Request, response: Response, service: Service
+) -> CohereResponse:
     policy(request).apply(body, response)
-    return to_cohere(await _rerank(request, body, "cohere"))
+    return to_cohere(await _rerank(request, service, body, "cohere"))
 
 
 def _dialect(body: Any) -> str:
@@ -67,7 +72,7 @@ RerankBody = Annotated[
     summary="Jina / vLLM / Infinity rerank, or TEI's (a body with `texts` gets TEI's bare list)",
 )
 async def rerank_any(
-    body: RerankBody, request: Request, response: Response
+    body: RerankBody, request: Request, response: Response, service: Service
 ) -> RerankResponse | list[TeiResult]:
     if isinstance(body, TeiRequest):
         request.state.dialect = "tei"
@@ -78,12 +83,13 @@ async def rerank_any(
         policy(request).apply(body, response)
         if not body.texts:
             raise EmptyInput("give at least one text", field="texts")
-        max_length = getattr(getattr(request.app.state.service.reranker, "config", None), "max_length", None)
-        return to_tei(body, await _rerank(request, body.as_rerank(max_length or DEFAULT_MAX_LENGTH), "tei"))
+        max_length = service.reranker.config.max_length if service.reranker else None
+        answer = await _rerank(request, service, body.as_rerank(max_length or DEFAULT_MAX_LENGTH), "tei")
+        return to_tei(body, answer)
     policy(request).apply(body, response)
     if "return_documents" not in body.model_fields_set:  # vLLM and Jina echo documents by default
         body = body.model_copy(update={"return_documents": True})
-    return _vllm_documents(await _rerank(request, body, "jina"))
+    return _vllm_documents(await _rerank(request, service, body, "jina"))
 
 
 def _vllm_documents(response: RerankResponse) -> RerankResponse:
@@ -110,9 +116,8 @@ def _vllm_documents(response: RerankResponse) -> RerankResponse:
     responses=ERRORS,
     summary="vLLM score: queries and documents paired 1:1, 1:N or N:N; scores in input order",
 )
-async def score(body: ScoreRequest, request: Request, response: Response) -> ScoreResponse:
+async def score(body: ScoreRequest, request: Request, response: Response, service: Service) -> ScoreResponse:
     policy(request).apply(body, response)
-    service = request.app.state.service
     total = len(body.documents_list())
     if total > service.settings.max_documents:
         raise RequestRejected(
@@ -122,7 +127,7 @@ async def score(body: ScoreRequest, request: Request, response: Response) -> Sco
     tokens = 0
     model, warning = service.model_name, None
     for query, indices in body.pairs():
-        answer = await _rerank(request, body.as_rerank(query, indices), "score")
+        answer = await _rerank(request, service, body.as_rerank(query, indices), "score")
         model, warning = answer.model, answer.warning
         tokens += answer.usage.total_tokens
         data += [

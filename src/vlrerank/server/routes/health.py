@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from .dependencies import Service
 
 router = APIRouter(tags=["operations"])
 
@@ -14,8 +16,7 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/ready", summary="the model is loaded and requests can be scored")
-async def ready(request: Request) -> JSONResponse:
-    service = request.app.state.service
+async def ready(service: Service) -> JSONResponse:
     if service.ready:
         return JSONResponse({"status": "ready", "model": service.model_name})
     status = "failed" if service.load_error else "loading"
@@ -28,7 +29,6 @@ async def ready(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics")
-async def metrics(request: Request) -> Response:
-    service = request.app.state.service
+async def metrics(service: Service) -> Response:
     service.metrics.queue_depth.set(service.scheduler.depth)
     return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)

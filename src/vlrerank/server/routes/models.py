@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
+
+from .dependencies import Service
 
 router = APIRouter(tags=["rerank"])
 
 
 @router.get("/v1/models", summary="the model this server serves")
-async def models(request: Request) -> dict[str, Any]:
-    service = request.app.state.service
+async def models(service: Service) -> dict[str, Any]:
     random = service.reranker.random_weights if service.reranker else None
     return {
         "object": "list",

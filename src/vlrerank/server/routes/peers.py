@@ -15,6 +15,7 @@ from ..fields import policy
 from ..http_errors import DASHSCOPE_PREFIX
 from ..schemas import ErrorResponse
 from .compat import _rerank
+from .dependencies import Service
 from .rerank import STATUSES
 
 router = APIRouter(tags=["compatible"])
@@ -31,15 +32,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for 
     responses=DASHSCOPE_ERRORS,
     summary="DashScope rerank (dashscope.TextReRank, its 2.x Client.rerank, and the wrappers on them)",
 )
-async def rerank_dashscope(body: DashScopeRequest, request: Request, response: Response) -> DashScopeResponse:
+async def rerank_dashscope(
+    body: DashScopeRequest, request: Request, response: Response, service: Service
+) -> DashScopeResponse:
     policy(request).apply(body, response)
-    return to_dashscope(await _rerank(request, body.as_rerank(), "dashscope"))
+    return to_dashscope(await _rerank(request, service, body.as_rerank(), "dashscope"))
 
 
-async def _nim(body: NimRequest, request: Request, response: Response) -> NimResponse:
+async def _nim(body: NimRequest, request: Request, response: Response, service: Service) -> NimResponse:
     policy(request).apply(body, response)
-    max_length = getattr(getattr(request.app.state.service.reranker, "config", None), "max_length", None)
-    return to_nim(await _rerank(request, body.as_rerank(max_length or DEFAULT_MAX_LENGTH), "nim"))
+    max_length = service.reranker.config.max_length if service.reranker else None
+    return to_nim(await _rerank(request, service, body.as_rerank(max_length or DEFAULT_MAX_LENGTH), "nim"))
 
 
 for _path in ("/v1/ranking", "/v1/reranking"):

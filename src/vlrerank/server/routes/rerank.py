@@ -10,6 +10,7 @@ from ..auth import caller
 from ..fields import policy
 from ..http_errors import PayloadTooLarge, RequestRejected
 from ..schemas import ErrorResponse, RerankRequest, RerankResponse
+from .dependencies import Service
 
 # Keys are checked for every route at once, by auth.AccessControl.
 router = APIRouter(tags=["rerank"])
@@ -25,9 +26,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for 
     responses=ERRORS,
     summary="rerank documents for a query",
 )
-async def rerank(body: RerankRequest, request: Request, response: Response) -> RerankResponse:
+async def rerank(
+    body: RerankRequest, request: Request, response: Response, service: Service
+) -> RerankResponse:
     policy(request).apply(body, response)
-    service = request.app.state.service
     record = audit(request, "json")
     return await service.rerank(
         body,
@@ -66,8 +68,7 @@ async def rerank(body: RerankRequest, request: Request, response: Response) -> R
         }
     },
 )
-async def rerank_upload(request: Request, response: Response) -> RerankResponse:
-    service = request.app.state.service
+async def rerank_upload(request: Request, response: Response, service: Service) -> RerankResponse:
     settings = service.settings
     form = await request.form(
         max_files=settings.max_upload_files, max_fields=16, max_part_size=settings.engine.max_image_bytes

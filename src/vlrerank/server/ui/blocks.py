@@ -8,12 +8,14 @@ from typing import Any
 
 import gradio as gr
 
+from ...checkpoints import RANDOM_WEIGHTS_WARNING, TINY_MODEL_NAME, is_random_checkpoint
 from ...config import DEFAULT_INSTRUCTION
 from ...errors import ConfigError, VlrerankError
 from ...preprocess.config import INTERPOLATIONS, PRESETS, PreprocessConfig, QualityPolicy, size_from_text
-from ...testing import RANDOM_WEIGHTS_WARNING, TINY_MODEL_NAME, is_random_checkpoint
 from ..audit import FIELDS as AUDIT_FIELDS
 from ..http_errors import status_of
+from ..schemas import PreprocessOptions, RerankRequest
+from ..service import RerankService
 from . import render
 
 SIZE_CHOICES = [*PRESETS, "custom"]
@@ -35,7 +37,7 @@ def preprocess_from(mode: str, preset: str, custom: str, interpolation: str, blu
     return PreprocessConfig(mode=mode, preset=preset, **options)  # type: ignore[arg-type]
 
 
-def build(service: Any, *, logout: bool = False) -> gr.Blocks:
+def build(service: RerankService, *, logout: bool = False) -> gr.Blocks:
     limit = service.settings.ui_max_documents
 
     async def rerank(
@@ -59,20 +61,23 @@ def build(service: Any, *, logout: bool = False) -> gr.Blocks:
     ) -> str:
         files = list(candidate_files or [])
         texts = [line.strip() for line in (candidate_texts or "").splitlines() if line.strip()]
-        # Typed text stays explicit text: the library's path check must never see remote input.
-        documents: list[Any] = [{"image": path} for path in files] + [{"text": t} for t in texts]
+        # The page's files travel as the REST upload route's do (``upload:NAME``), so the service
+        # applies the same limits to them; typed text stays explicit text, as the API's does.
         labels = [os.path.basename(p) for p in files] + texts
-        if not documents:
+        if not labels:
             return render.error("Add at least one candidate: drop images or type text snippets.")
-        if len(documents) > limit:
-            return render.error(f"At most {limit} candidates per request; got {len(documents)}.")
+        if len(labels) > limit:
+            return render.error(f"At most {limit} candidates per request; got {len(labels)}.")
+        uploads: dict[str, bytes] = {}
+        documents: list[Any] = [{"image": _upload(path, uploads)} for path in files]
+        documents += [{"text": t} for t in texts]
         query: dict[str, Any] = {}
         if query_text and query_text.strip():
             query["text"] = query_text
         if query_image:
-            query["image"] = query_image
+            query["image"] = _upload(query_image, uploads)
         if query_frames:
-            query["video"] = list(query_frames)
+            query["video"] = [_upload(frame, uploads) for frame in query_frames]
         if not query:
             return render.error("Give a query: text, an image, video frames, or a mix.")
         # The key the page's HTTP request was let in with (auth.AccessControl): same quotas as the API.
@@ -83,22 +88,28 @@ def build(service: Any, *, logout: bool = False) -> gr.Blocks:
         try:
             config = preprocess_from(mode, preset, custom, interpolation, blur)
             quality = QualityPolicy(mode=policy, threshold=threshold)  # type: ignore[arg-type]
-            reranker = service.require_model()
+            body = RerankRequest.model_validate(
+                {
+                    "query": query,
+                    "documents": documents,
+                    "instruction": instruction or None,
+                    "preprocess": {f: getattr(config, f) for f in PreprocessOptions.model_fields},
+                    "quality": {"policy": quality.mode, "threshold": quality.threshold},
+                    "explain": explain,
+                }
+            )
             compare = bool(instruction_b and instruction_b.strip())
-            service.charge(key, len(documents) * (2 if compare else 1))
             progress(0.1, desc="scoring")
-
-            def work(chosen: str | None) -> Any:
-                return lambda: reranker.rank(
-                    query, documents, chosen or None, preprocess=config, quality=quality, explain=explain
-                )
-
-            ranked = await service.run_scoring(work(instruction))
-            service.count(key, ranked, record)
-            second = None
-            if compare:
-                second = await service.run_scoring(work(instruction_b))
-                service.count(key, second, None)
+            ranking = await service.rank(
+                body,
+                max_documents=limit,
+                uploads=uploads,
+                key=key,
+                record=record,
+                also_instructions=(instruction_b,) if compare else (),
+            )
+            ranked = ranking.ranked
+            second = ranking.also[0] if compare else None
         except VlrerankError as exc:  # a message for the person, never a traceback
             status = status_of(exc)
             return render.error(str(exc))
@@ -180,7 +191,15 @@ def build(service: Any, *, logout: bool = False) -> gr.Blocks:
     return blocks
 
 
-def _calibration_note(service: Any) -> str:
+def _upload(path: str, uploads: dict[str, bytes]) -> str:
+    """A file Gradio saved for this page, as the upload route carries one: its bytes under a name."""
+    name = str(len(uploads))
+    with open(path, "rb") as file:
+        uploads[name] = file.read()
+    return f"upload:{name}"
+
+
+def _calibration_note(service: RerankService) -> str:
     path = service.settings.calibration
     if not path:
         return ""
@@ -192,7 +211,7 @@ def _random_model(name: str) -> bool:
     return name == TINY_MODEL_NAME or (os.path.isdir(name) and is_random_checkpoint(name))
 
 
-def mount_ui(app: Any, service: Any) -> None:
+def mount_ui(app: Any, service: RerankService) -> None:
     # System fonts only: the default theme would fetch web fonts, and the UI must work offline.
     theme = gr.themes.Default(
         font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
