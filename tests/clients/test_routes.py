@@ -391,3 +391,33 @@ def test_vllm_spellings_of_score_and_multimodal_lists(client_server, expected):
     )
     assert listed == one_by_one == scored and len(listed) == 2
     assert listed[0] == pytest.approx(expected[1], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [DASHSCOPE, "v1/ranking", "v1/reranking", "v1/score"],
+)
+def test_hostile_bodies_on_the_peer_routes_get_a_4xx(client_server, path):
+    bodies = [
+        "not json",
+        "[]",
+        "null",
+        '{"input": {"query": "q", "documents": [{"video": "/etc/passwd"}]}}',
+        '{"input": {"query": {"image": "file:///etc/passwd"}, "documents": ["d"]}}',
+        '{"input": {"query": "q", "documents": ["d"]}, "parameters": {"top_n": -1}}',
+        '{"query": {"text": "q"}, "passages": [{"image": "http://169.254.169.254/x"}]}',
+        '{"query": {"text": "q"}, "passages": [{"text": "d"}], "truncate": "MIDDLE"}',
+        '{"query": {"text": 5}, "passages": "d"}',
+        '{"data_1": "q", "data_2": {"content": [{"type": "video_url", "video_url": "data:video/mp4;base64,AAAA"}]}}',  # noqa: E501
+        '{"\\ud800": 1, "input": {"query": "q", "documents": ["d"]}, "query": {"text": "q"}, "passages": [{"text": "d"}], "queries": "q", "documents": ["d"]}',  # noqa: E501
+        '{"input": {"query": "q", "documents": ["d"]}, "query": {"text": "q"}, "passages": [], "data_1": "q", "data_2": []}',  # noqa: E501
+    ]
+    for body in bodies:
+        response = httpx.post(
+            client_server.url + path,
+            content=body,
+            headers={**AUTH, "Content-Type": "application/json"},
+            timeout=60,
+        )
+        assert response.status_code < 500, (path, body, response.text)
+    assert httpx.get(client_server.url + "health", timeout=5).status_code == 200

@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["Retry-After", "X-Request-ID"],
+            expose_headers=["Retry-After", "X-Request-ID", "X-Vlrerank-Ignored-Fields"],
             max_age=600,
         )
     if settings.ui:
