@@ -86,6 +86,9 @@ def test_every_route_refuses_without_a_valid_key(keyed_server, routes):
                 response = client.request(method, path, headers=headers, params=params, **body)
                 if response.status_code != 401:
                     answers.setdefault(f"{response.status_code}", []).append(f"{label}: {method} {path}")
+                elif method != "HEAD" and path.startswith("/api/v1/services/"):  # DashScope's body
+                    assert response.json()["code"] == "InvalidApiKey"
+                    assert response.headers["www-authenticate"] == "Bearer"
                 elif method != "HEAD":
                     assert response.json()["error"]["type"] == "unauthorized"
                     assert response.headers["www-authenticate"] == "Bearer"

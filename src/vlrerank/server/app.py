@@ -18,10 +18,11 @@ from .. import __version__
 from ..reranker import Reranker
 from . import auth, http_errors
 from .audit import Audit, tag_log_records_with_request_ids
+from .fields import FieldPolicy
 from .keys import KeyRing
 from .metrics import Metrics
-from .middleware import BodyLimit, RequestMetrics
-from .routes import compat, health, models, rerank
+from .middleware import ApiRoutesFirst, BodyLimit, RequestMetrics
+from .routes import compat, health, models, peers, rerank
 from .service import RerankService
 from .settings import Settings
 
@@ -62,12 +63,15 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
     _offline_docs(app)
     app.state.service = service
     app.state.keyring = keyring
+    app.state.fields = FieldPolicy(settings.strict_fields, metrics)
     http_errors.install(app, on_error=lambda kind: metrics.errors.labels(type=kind).inc())
     # Before the UI's mount.
-    for router in (health.router, models.router, rerank.router, compat.router, auth.router):
+    for router in (health.router, models.router, rerank.router, compat.router, peers.router, auth.router):
         app.include_router(router)
     # Outermost last: CORS answers preflights (which carry no key) before the key check; the audit
     # line also records the requests the key check refuses.
+    if settings.ui:  # innermost: after the key check, before the UI's catch-all mount
+        app.add_middleware(ApiRoutesFirst, api=app)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(auth.AccessControl, keyring=keyring, settings=settings)
@@ -78,7 +82,7 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["Retry-After", "X-Request-ID"],
+            expose_headers=["Retry-After", "X-Request-ID", "X-Vlrerank-Ignored-Fields"],
             max_age=600,
         )
     if settings.ui:

@@ -96,6 +96,12 @@ class RequestRejected(ServiceError):
     error_type = ErrorType.INVALID_REQUEST
 
 
+class EmptyInput(RequestRejected):
+    """Nothing to rank (TEI answers an empty ``texts`` with 400 ``Empty``)."""
+
+    status = 400
+
+
 class NotFound(ServiceError):
     status = 404
     error_type = ErrorType.NOT_FOUND
@@ -155,28 +161,69 @@ def field_name(loc: tuple[object, ...] | list[object]) -> str:
     return name
 
 
+# DashScope's error codes (as its SDK's ErrorCode names them), and the status it answers them with.
+_DASHSCOPE: dict[ErrorType, tuple[str, int | None]] = {
+    ErrorType.INVALID_REQUEST: ("InvalidParameter", 400),
+    ErrorType.INVALID_MEDIA: ("InvalidParameter", 400),
+    ErrorType.UNAUTHORIZED: ("InvalidApiKey", None),
+    ErrorType.NOT_FOUND: ("NotFound", None),
+    ErrorType.METHOD_NOT_ALLOWED: ("MethodNotAllowed", None),
+    ErrorType.PAYLOAD_TOO_LARGE: ("InvalidParameter", None),
+    ErrorType.RATE_LIMITED: ("Throttling.RateQuota", None),
+    ErrorType.OVERLOADED: ("Throttling", None),
+    ErrorType.MODEL_NOT_READY: ("ServiceUnavailable", None),
+    ErrorType.SCORING_FAILED: ("InternalError", None),
+    ErrorType.TIMEOUT: ("GatewayTimeout", None),
+    ErrorType.INTERNAL: ("InternalError", None),
+}
+# TEI's closed ErrorType enum (its docs/openapi.json): Unhealthy, Backend, Overloaded, Validation,
+# Tokenizer, Empty.
+_TEI = {
+    ErrorType.RATE_LIMITED: "Overloaded",
+    ErrorType.OVERLOADED: "Overloaded",
+    ErrorType.MODEL_NOT_READY: "Unhealthy",
+    ErrorType.SCORING_FAILED: "Backend",
+    ErrorType.TIMEOUT: "Backend",
+    ErrorType.INTERNAL: "Backend",
+}
+DASHSCOPE_PREFIX = "/api/v1/services/"
+
+
 def dialect_of(path: str, state: Any = None) -> str:
     """Which error body a request gets: a route may set ``request.state.dialect`` (TEI's /rerank)."""
     chosen = getattr(state, "dialect", None) if state is not None else None
     if chosen:
         return str(chosen)
+    if path.startswith(DASHSCOPE_PREFIX):
+        return "dashscope"
     return "cohere" if path == "/v2/rerank" else "openai"
+
+
+def dialect_status(dialect: str, kind: ErrorType, status: int) -> int:
+    """The status a dialect's clients expect for an error (DashScope answers bad input with 400)."""
+    if dialect == "dashscope":
+        return _DASHSCOPE[kind][1] or status
+    return status
 
 
 def render(
     dialect: str, kind: ErrorType, message: str, field: str | None, status: int, request_id: str | None = None
 ) -> Any:
-    """The error body of ``dialect``: ``openai`` (the default: vLLM, Jina, Cohere v1), ``cohere``
-    (v2) or ``tei``."""
+    """The error body of ``dialect``: ``openai`` (the default: vLLM, Jina, Cohere v1, NIM),
+    ``cohere`` (v2), ``tei`` or ``dashscope``."""
     # The bodies without a field slot name the field in the message.
     named = f"{field}: {message}" if field else message
     if dialect == "tei":
-        return {"error": named, "error_type": kind.value}
+        tei_type = "Empty" if status == 400 else _TEI.get(kind, "Validation")
+        return {"error": named, "error_type": tei_type}
+    if dialect == "dashscope":
+        return {"code": _DASHSCOPE[kind][0], "message": named, "request_id": request_id}
     where = field or None
     detail = {"message": message, "type": kind.value, "param": where, "code": status, "field": where}
     if dialect == "cohere":
         return {"id": request_id, "message": named, "error": detail}
-    return {"error": detail}
+    # ``detail``: what FastAPI-style servers (Jina, NIM) answer, and Jina's clients read on failure.
+    return {"error": detail, "detail": named}
 
 
 def _answer(
@@ -190,7 +237,7 @@ def _answer(
     state = request_scope.get("state") or {}
     dialect = state.get("dialect") or dialect_of(request_scope.get("path", ""))
     body = render(dialect, kind, message, field, status, state.get("request_id"))
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=dialect_status(dialect, kind, status), headers=headers)
 
 
 def headers_of(exc: Exception) -> dict[str, str]:
@@ -207,6 +254,15 @@ def response_for(exc: VlrerankError, scope: dict[str, Any] | None = None) -> JSO
     message = getattr(exc, "reason", None) or str(exc)
     status, kind = classify(exc)
     return _answer(scope or {}, kind, message, field, status, headers_of(exc))
+
+
+def _usefulness(error: Any) -> tuple[bool, int]:
+    """A union (string or object) reports one error per branch: the deepest is the useful one,
+    except the content-parts branch's "content: Field required" for an object that is plainly not
+    content parts."""
+    loc = tuple(error.get("loc", ()))
+    not_content_parts = "ContentObject" in loc and error.get("type") == "missing"
+    return not not_content_parts, len(loc)
 
 
 def install(app: FastAPI, on_error: object = None) -> None:
@@ -229,8 +285,7 @@ def install(app: FastAPI, on_error: object = None) -> None:
         if request.url.path == "/rerank" and isinstance(exc.body, dict) and "texts" in exc.body:
             scope["state"] = {**(scope.get("state") or {}), "dialect": "tei"}
         errors = exc.errors() or [{"loc": (), "msg": "invalid request"}]
-        # A union (string or object) reports one error per branch: the deepest is the useful one.
-        best = max(errors, key=lambda e: len(e.get("loc", ())))
+        best = max(errors, key=_usefulness)
         loc, message = tuple(best.get("loc", ())), str(best.get("msg"))
         if best.get("type") == "json_invalid":  # loc is ("body", character position)
             where = f" at character {loc[-1]}" if loc else ""

@@ -74,6 +74,12 @@ class Metrics:
         )
         # Set on Ray Serve replicas: which replica's counters a scrape of /metrics saw.
         self.replica = Info("vlrerank_replica", "the Ray Serve replica answering", registry=self.registry)
+        self.ignored_fields = Counter(
+            "vlrerank_ignored_fields_total",
+            "request fields ignored because no dialect defines them (at most 64 names, then 'other')",
+            ["field"],
+            registry=self.registry,
+        )
         self.quota_refusals = Counter(
             "vlrerank_quota_refusals_total", "429s by key and quota", ["key", "kind"], registry=self.registry
         )

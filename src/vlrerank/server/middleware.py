@@ -1,15 +1,20 @@
-"""ASGI middleware: a body-size cap counted on the stream, and per-route metrics."""
+"""ASGI middleware: a body-size cap counted on the stream, per-route metrics, and the API's own
+404/405 answers in its space when the UI is mounted at /."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .http_errors import ErrorType, dialect_of, render
+from .http_errors import ErrorType, dialect_of, dialect_status, render
 from .metrics import Metrics
 
 
@@ -92,7 +97,8 @@ class RequestMetrics:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] != "http" or not (
-            path.startswith(("/v1/", "/v2/")) or path in ("/health", "/ready", "/rerank", "/score")
+            path.startswith(("/v1/", "/v2/", "/api/v1/"))
+            or path in ("/health", "/ready", "/rerank", "/score")
         ):
             await self.app(scope, receive, send)
             return
@@ -109,3 +115,48 @@ class RequestMetrics:
         finally:
             self.metrics.requests.labels(route=path, status=str(status["code"])).inc()
             self.metrics.latency.labels(route=path).observe(time.perf_counter() - start)
+
+
+class ApiRoutesFirst:
+    """With the web UI mounted at ``/``, a path in the API's space that no API route takes (or
+    takes with another method) would fall through to the UI's own 404. Answer those as the API
+    does without the UI: 404 ``not_found`` or 405 ``method_not_allowed`` in the dialect's body."""
+
+    PREFIXES = ("/v1/", "/v2/", "/api/v1/")
+    EXACT = ("/rerank", "/score", "/health", "/ready", "/metrics")
+
+    def __init__(self, app: ASGIApp, api: Any) -> None:
+        self.app = app
+        self.api = api  # the FastAPI app; its routes are read at the first request
+        self._table: list[tuple[re.Pattern[str], set[str]]] | None = None
+
+    def table(self) -> list[tuple[re.Pattern[str], set[str]]]:
+        if self._table is None:
+            self._table = [
+                (compile_path(context.path)[0], set(context.methods or ()))
+                for context in iter_route_contexts(self.api.routes)
+                if context.path and not isinstance(context.original_route, Mount)
+            ]
+        return self._table
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path.startswith(self.PREFIXES) or path in self.EXACT):
+            await self.app(scope, receive, send)
+            return
+        allowed: set[str] = set()
+        method = "GET" if scope["method"] == "HEAD" else scope["method"]
+        for pattern, methods in self.table():
+            if pattern.match(path):
+                if not methods or method in methods:
+                    await self.app(scope, receive, send)
+                    return
+                allowed |= methods
+        status, kind = (405, ErrorType.METHOD_NOT_ALLOWED) if allowed else (404, ErrorType.NOT_FOUND)
+        message = "Method Not Allowed" if allowed else "Not Found"
+        state = scope.get("state") or {}
+        dialect = dialect_of(path)
+        body = render(dialect, kind, message, None, status, state.get("request_id"))
+        headers = {"Allow": ", ".join(sorted(allowed))} if allowed else None
+        response = JSONResponse(body, status_code=dialect_status(dialect, kind, status), headers=headers)
+        await response(scope, receive, send)

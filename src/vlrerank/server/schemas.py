@@ -20,10 +20,36 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class MultimodalObject(Strict):
+class Lenient(BaseModel):
+    """A body peers' clients write to: fields it does not declare are kept in ``model_extra`` for
+    the field policy (``server/fields.py``) to ignore and report, or refuse on strict servers."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class MultimodalObject(Lenient):
     text: str | list[str] | None = None
     image: ImageRef | list[ImageRef] | None = None
-    video: list[ImageRef] | None = Field(None, description="frames, each an image reference")
+    video: list[ImageRef] | str | None = Field(
+        None, description="frames, each an image reference; or one video as a data:video/... URI or URL"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_content_parts(cls, data: Any) -> Any:
+        # Content parts are the other shape (ContentObject): a mix of both is a mistake, not a
+        # field to ignore.
+        if isinstance(data, dict) and "content" in data:
+            raise ValueError("give either content parts or text/image/video, not both")
+        return data
+
+    @model_validator(mode="after")
+    def _something_to_score(self) -> MultimodalObject:
+        # An object of only unknown fields is a misspelling (``imag``), not a document to ignore.
+        if self.text is None and self.image is None and self.video is None and self.model_extra:
+            names = ", ".join(self.model_extra)
+            raise ValueError(f"no text, image or video; unknown field(s): {names}")
+        return self
 
 
 class MediaUrl(Strict):
@@ -95,7 +121,7 @@ class QualityOptions(Strict):
 IGNORED_FIELDS = ("rank_fields", "max_chunks_per_doc", "priority")
 
 
-class CompatFields(Strict):
+class CompatFields(Lenient):
     """Fields the stock clients send: honoured where they mean something here, else ignored."""
 
     max_tokens_per_doc: int | None = Field(
@@ -114,6 +140,13 @@ class CompatFields(Strict):
     max_chunks_per_doc: Any = Field(None, description="accepted and ignored (documents are not chunked)")
     priority: Any = Field(None, description="accepted and ignored (requests are served in order)")
 
+    raw_scores: bool | None = Field(
+        None, description="TEI's and Infinity's switch: true is use_activation false (false: probability)"
+    )
+    top_k: int | None = Field(None, ge=0, description="Voyage's and Mixedbread's name for top_n")
+    instruct: str | None = Field(None, description="Qwen's and DashScope's name for instruction")
+    return_len: bool = Field(False, description="Xinference's: meta.tokens in the answer counts tokens read")
+
     @field_validator("truncation_direction", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
@@ -126,7 +159,20 @@ class CompatFields(Strict):
 
     @property
     def raw(self) -> bool:
-        return self.use_activation is False
+        return self.use_activation is False or self.raw_scores is True
+
+
+def split_content(data: Any, keys: tuple[str, ...]) -> Any:
+    """vLLM's multimodal list (``ScoreMultiModalParam``): one ``{"content": [...]}`` object whose
+    parts are the documents, each part one document."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for key in keys:
+        value = out.get(key)
+        if isinstance(value, dict) and isinstance(value.get("content"), list) and len(value) == 1:
+            out[key] = [{"content": [part]} for part in value["content"]]
+    return out
 
 
 class RerankRequest(CompatFields):
@@ -150,6 +196,20 @@ class RerankRequest(CompatFields):
     drop_below_threshold: bool = Field(
         False, description="leave out results under the calibrator's threshold (when one is loaded)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _content_list(cls, data: Any) -> Any:
+        return split_content(data, ("documents",))
+
+    @model_validator(mode="after")
+    def _synonyms(self) -> RerankRequest:
+        # The peers' names for our fields: ours wins when both are given.
+        if self.instruction is None and self.instruct is not None:
+            self.instruction = self.instruct
+        if self.top_n is None and self.top_k is not None:
+            self.top_n = self.top_k
+        return self
 
 
 class SubScoreOut(BaseModel):
@@ -182,6 +242,7 @@ class RejectedOut(BaseModel):
 
 
 class Usage(BaseModel):
+    prompt_tokens: int = Field(description="equal to total_tokens (OpenAI's and Infinity's name)")
     total_tokens: int
     images: int
     pairs: int = Field(
@@ -194,10 +255,25 @@ class Timing(BaseModel):
     model_ms: float
 
 
+class DataOut(BaseModel):
+    """A result as Voyage, Mixedbread and Pinecone clients read it (from ``data``)."""
+
+    index: int
+    relevance_score: float
+    score: float = Field(description="relevance_score again (Pinecone's and Mixedbread's name)")
+    document: dict[str, Any] | None = None
+
+
 class RerankResponse(BaseModel):
     id: str | None = Field(None, description="the request's id (X-Request-ID)")
     model: str
     results: list[ResultOut]
+    data: list[DataOut] = Field(
+        default_factory=list, description="the results again, in the shape Voyage-style clients read"
+    )
+    meta: dict[str, Any] | None = Field(
+        None, description="with return_len: tokens.input_tokens, as Xinference answers"
+    )
     rejected: list[RejectedOut] = []
     usage: Usage
     timing: Timing
@@ -218,3 +294,4 @@ class ErrorDetail(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorDetail
+    detail: str = Field(description="the field at fault, then the message (what Jina's clients read)")

@@ -24,7 +24,7 @@ from .keys import ApiKey
 from .metrics import Metrics
 from .quotas import Quotas
 from .scheduler import Scheduler, default_max_concurrent
-from .schemas import RejectedOut, RerankRequest, RerankResponse, ResultOut, Side, Timing, Usage
+from .schemas import DataOut, RejectedOut, RerankRequest, RerankResponse, ResultOut, Side, Timing, Usage
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -287,7 +287,10 @@ class RerankService:
             if isinstance(original, str):
                 return {"text": original}
             # Texts and references come back; a data: URI's payload does not (it can be megabytes).
-            return dict(describe(original.model_dump(exclude_none=True)))
+            # A structured document's other fields (Cohere v1's title, id, ...) come back as sent.
+            extra = original.model_extra or {}
+            known = original.model_dump(exclude_none=True, exclude=set(extra))
+            return {**describe(known), **extra}
 
         results = [
             ResultOut(
@@ -312,14 +315,21 @@ class RerankService:
             for r in ranked.rejected
         ]
         images = sum(len(r.images) for r in ranked.results) + len(ranked.query_images)
+        tokens = sum(r.num_tokens for r in ranked.results)
+        data = [
+            DataOut(index=r.index, relevance_score=s, score=s, document=r.document)
+            for r in results
+            for s in [r.relevance_score]
+        ]
+        meta = {"tokens": {"input_tokens": tokens, "output_tokens": 0}} if request.return_len else None
         return RerankResponse(
             id=request_id,
             model=self.model_name,
             results=results,
+            data=data,
+            meta=meta,
             rejected=rejected,
-            usage=Usage(
-                total_tokens=sum(r.num_tokens for r in ranked.results), images=images, pairs=ranked.pairs
-            ),
+            usage=Usage(prompt_tokens=tokens, total_tokens=tokens, images=images, pairs=ranked.pairs),
             timing=Timing(prepare_ms=ranked.prepare_s * 1000, model_ms=ranked.forward_s * 1000),
             warning=RANDOM_WEIGHTS_WARNING if ranked.random_weights else None,
             threshold=ranked.threshold,

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     strict_model: bool = Field(
         False, description="refuse (404) a request naming another model; off: any name is served"
     )
+    strict_fields: bool = Field(
+        False,
+        description="refuse (422) a request field no dialect defines; off: ignored, named in the "
+        "X-Vlrerank-Ignored-Fields header",
+    )
     calibration: str | None = Field(
         None, description="calibrator file from `vlrerank eval`: every result gets a calibrated probability"
     )

@@ -38,6 +38,10 @@ def plain(side: Side, field: str, videos: VideoReader | None = None) -> str | Mu
         return side
     if isinstance(side, ContentObject):
         return _from_parts(side, field, videos)
+    if isinstance(side.video, str):  # one video as a URI (DashScope's spelling), not frames
+        if videos is None:  # only a request that was not normalized gets here
+            raise RequestRejected("videos are read once per request", field=f"{field}.video")
+        side = side.model_copy(update={"video": videos.frames(side.video, f"{field}.video")})
     if side.image is None:
         return side
     images = side.image if isinstance(side.image, list) else [side.image]

@@ -7,10 +7,10 @@ import json
 import time
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from ..http_errors import RequestRejected
-from ..schemas import CompatFields, RerankRequest, Side
+from ..schemas import CompatFields, RerankRequest, Side, split_content
 
 
 class ScoreRequest(CompatFields):
@@ -19,11 +19,22 @@ class ScoreRequest(CompatFields):
     documents: Side | list[Side] | None = None
     text_1: Side | list[Side] | None = Field(None, description="older vLLM name of queries")
     text_2: Side | list[Side] | None = Field(None, description="older vLLM name of documents")
+    data_1: Side | list[Side] | None = Field(None, description="vLLM's other name of queries")
+    data_2: Side | list[Side] | None = Field(None, description="vLLM's other name of documents")
+    items: Side | list[Side] | None = Field(None, description="vLLM's name of documents beside queries")
     instruction: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _content_lists(cls, data: Any) -> Any:
+        return split_content(data, ("queries", "documents", "text_1", "text_2", "data_1", "data_2", "items"))
+
+    def _queries(self) -> Side | list[Side] | None:
+        return next((v for v in (self.queries, self.text_1, self.data_1) if v is not None), None)
 
     def pairs(self) -> list[tuple[Side, list[int]]]:
         """Each distinct query with the indices of the documents it is scored against."""
-        queries = _listed(self.queries if self.queries is not None else self.text_1, "queries")
+        queries = _listed(self._queries(), "queries")
         documents = self.documents_list()
         if len(queries) == 1:
             return [(queries[0], list(range(len(documents))))]
@@ -40,7 +51,8 @@ class ScoreRequest(CompatFields):
         return list(groups.values())
 
     def documents_list(self) -> list[Side]:
-        return _listed(self.documents if self.documents is not None else self.text_2, "documents")
+        given = (self.documents, self.text_2, self.data_2, self.items)
+        return _listed(next((v for v in given if v is not None), None), "documents")
 
     def as_rerank(self, query: Side, indices: list[int]) -> RerankRequest:
         documents = self.documents_list()
@@ -49,6 +61,8 @@ class ScoreRequest(CompatFields):
             query=query,
             documents=[documents[i] for i in indices],
             instruction=self.instruction,
+            instruct=self.instruct,
+            raw_scores=self.raw_scores,
             truncate_prompt_tokens=self.truncate_prompt_tokens,
             max_tokens_per_doc=self.max_tokens_per_doc,
             truncation_direction=self.truncation_direction,

@@ -7,10 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from ..schemas import RerankRequest, RerankResponse, Side, Strict
+from ..schemas import Lenient, RerankRequest, RerankResponse, Side
 
 
-class TeiRequest(Strict):
+class TeiRequest(Lenient):
+    model: str | None = Field(None, description="not TEI's (it serves one model); accepted as on /v1/rerank")
     query: Side
     texts: list[Side]
     raw_scores: bool = Field(False, description="true: the yes-minus-no logit instead of its sigmoid")
@@ -26,6 +27,7 @@ class TeiRequest(Strict):
 
     def as_rerank(self, max_length: int) -> RerankRequest:
         return RerankRequest(
+            model=self.model,
             query=self.query,
             documents=self.texts,
             use_activation=False if self.raw_scores else None,
@@ -47,7 +49,9 @@ class TeiError(BaseModel):
     """TEI's error body."""
 
     error: str = Field(description="the field at fault, then the message")
-    error_type: str = Field(description="one of the error types listed in docs/api.md")
+    error_type: Literal["Unhealthy", "Backend", "Overloaded", "Validation", "Tokenizer", "Empty"] = Field(
+        description="TEI's error type"
+    )
 
 
 def to_tei(request: TeiRequest, response: RerankResponse) -> list[TeiResult]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import Discriminator, Tag
 
 from ...config import DEFAULT_MAX_LENGTH
@@ -14,8 +14,9 @@ from ..auth import caller
 from ..dialects.cohere import CohereError, CohereResponse, to_cohere
 from ..dialects.score import ScoreData, ScoreRequest, ScoreResponse
 from ..dialects.tei import TeiError, TeiRequest, TeiResult, to_tei
-from ..http_errors import RequestRejected
-from ..schemas import ErrorResponse, RerankRequest, RerankResponse
+from ..fields import policy
+from ..http_errors import EmptyInput, RequestRejected
+from ..schemas import DataOut, ErrorResponse, RerankRequest, RerankResponse, ResultOut
 from ..service import RerankService
 from .dependencies import Service
 from .rerank import ERRORS, STATUSES, audit, request_id
@@ -47,7 +48,10 @@ async def _rerank(
     responses=COHERE_ERRORS,
     summary="Cohere v2 rerank (what the Cohere v2 SDK, LangChain, LlamaIndex, Haystack call)",
 )
-async def rerank_v2(body: RerankRequest, request: Request, service: Service) -> CohereResponse:
+async def rerank_v2(
+    body: RerankRequest, request: Request, response: Response, service: Service
+) -> CohereResponse:
+    policy(request).apply(body, response)
     return to_cohere(await _rerank(request, service, body, "cohere"))
 
 
@@ -68,16 +72,43 @@ RerankBody = Annotated[
     summary="Jina / vLLM / Infinity rerank, or TEI's (a body with `texts` gets TEI's bare list)",
 )
 async def rerank_any(
-    body: RerankBody, request: Request, service: Service
+    body: RerankBody, request: Request, response: Response, service: Service
 ) -> RerankResponse | list[TeiResult]:
     if isinstance(body, TeiRequest):
         request.state.dialect = "tei"
+        if "documents" in (body.model_extra or {}):  # two dialects' bodies at once: a mistake
+            raise RequestRejected(
+                "a body has texts (TEI) or documents (Jina, vLLM), not both", field="documents"
+            )
+        policy(request).apply(body, response)
+        if not body.texts:
+            raise EmptyInput("give at least one text", field="texts")
         max_length = service.reranker.config.max_length if service.reranker else None
-        response = await _rerank(request, service, body.as_rerank(max_length or DEFAULT_MAX_LENGTH), "tei")
-        return to_tei(body, response)
-    return await _rerank(request, service, body, "jina")
+        answer = await _rerank(request, service, body.as_rerank(max_length or DEFAULT_MAX_LENGTH), "tei")
+        return to_tei(body, answer)
+    policy(request).apply(body, response)
+    if "return_documents" not in body.model_fields_set:  # vLLM and Jina echo documents by default
+        body = body.model_copy(update={"return_documents": True})
+    return _vllm_documents(await _rerank(request, service, body, "jina"))
 
 
+def _vllm_documents(response: RerankResponse) -> RerankResponse:
+    """Echoed documents as vLLM's RerankDocument has them: ``text`` one string, not a list."""
+    results: list[ResultOut | DataOut] = [*response.results, *response.data]
+    for result in results:
+        text = (result.document or {}).get("text")
+        if isinstance(text, list) and result.document is not None:
+            result.document = {**result.document, "text": "\n".join(text)}
+    return response
+
+
+@router.post(
+    "/v1/score",
+    response_model=ScoreResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="vLLM score (as vLLM also serves it under /v1)",
+)
 @router.post(
     "/score",
     response_model=ScoreResponse,
@@ -85,7 +116,8 @@ async def rerank_any(
     responses=ERRORS,
     summary="vLLM score: queries and documents paired 1:1, 1:N or N:N; scores in input order",
 )
-async def score(body: ScoreRequest, request: Request, service: Service) -> ScoreResponse:
+async def score(body: ScoreRequest, request: Request, response: Response, service: Service) -> ScoreResponse:
+    policy(request).apply(body, response)
     total = len(body.documents_list())
     if total > service.settings.max_documents:
         raise RequestRejected(
@@ -95,9 +127,9 @@ async def score(body: ScoreRequest, request: Request, service: Service) -> Score
     tokens = 0
     model, warning = service.model_name, None
     for query, indices in body.pairs():
-        response = await _rerank(request, service, body.as_rerank(query, indices), "score")
-        model, warning = response.model, response.warning
-        tokens += response.usage.total_tokens
+        answer = await _rerank(request, service, body.as_rerank(query, indices), "score")
+        model, warning = answer.model, answer.warning
+        tokens += answer.usage.total_tokens
         data += [
             ScoreData(
                 index=indices[r.index],
@@ -105,7 +137,7 @@ async def score(body: ScoreRequest, request: Request, service: Service) -> Score
                 truncated=r.truncated,
                 probability=r.probability,
             )
-            for r in response.results
+            for r in answer.results
         ]
     data.sort(key=lambda d: d.index)
     return ScoreResponse(

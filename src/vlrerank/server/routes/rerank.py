@@ -3,10 +3,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from ..auth import caller
+from ..fields import policy
 from ..http_errors import PayloadTooLarge, RequestRejected
 from ..schemas import ErrorResponse, RerankRequest, RerankResponse
 from .dependencies import Service
@@ -19,9 +20,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for 
 
 
 @router.post(
-    "/v1/rerank", response_model=RerankResponse, responses=ERRORS, summary="rerank documents for a query"
+    "/v1/rerank",
+    response_model=RerankResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="rerank documents for a query",
 )
-async def rerank(body: RerankRequest, request: Request, service: Service) -> RerankResponse:
+async def rerank(
+    body: RerankRequest, request: Request, response: Response, service: Service
+) -> RerankResponse:
+    policy(request).apply(body, response)
     record = audit(request, "json")
     return await service.rerank(
         body,
@@ -35,6 +43,7 @@ async def rerank(body: RerankRequest, request: Request, service: Service) -> Rer
 @router.post(
     "/v1/rerank/upload",
     response_model=RerankResponse,
+    response_model_exclude_none=True,
     responses=ERRORS,
     summary="rerank with uploaded image files",
     description=(
@@ -59,7 +68,7 @@ async def rerank(body: RerankRequest, request: Request, service: Service) -> Rer
         }
     },
 )
-async def rerank_upload(request: Request, service: Service) -> RerankResponse:
+async def rerank_upload(request: Request, response: Response, service: Service) -> RerankResponse:
     settings = service.settings
     form = await request.form(
         max_files=settings.max_upload_files, max_fields=16, max_part_size=settings.engine.max_image_bytes
@@ -75,6 +84,7 @@ async def rerank_upload(request: Request, service: Service) -> RerankResponse:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise RequestRejected(str(first["msg"]), field=f"request.{where}") from None
+    policy(request).apply(body, response)
     uploads: dict[str, bytes] = {}
     for value in form.getlist("files"):
         if isinstance(value, str):

@@ -1,0 +1,84 @@
+"""Every dialect's answers and errors validate against its peer's published schema (vendored in
+peer_specs/, sources noted there), and vLLM's own rerank/score test assertions hold over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import httpx
+import jsonschema
+import pytest
+
+from ..conftest import noise_image
+from .conftest import DOCUMENTS, KEY, QUERY
+
+pytestmark = pytest.mark.slow
+AUTH = {"Authorization": f"Bearer {KEY}"}
+SPECS = Path(__file__).parent / "peer_specs"
+
+
+def schema(peer: str, name: str) -> dict:
+    spec = json.loads((SPECS / f"{peer}.json").read_text())
+    return {"$defs": spec["$defs"], "$ref": f"#/$defs/{name}"}
+
+
+def valid(body: object, peer: str, name: str) -> None:
+    jsonschema.validate(body, schema(peer, name))
+
+
+def post(server, path: str, body: object) -> httpx.Response:
+    return httpx.post(server.url + path, json=body, headers=AUTH, timeout=60)
+
+
+def test_tei_answers_and_errors(client_server):
+    answer = post(client_server, "rerank", {"query": QUERY, "texts": DOCUMENTS, "return_text": True})
+    valid(answer.json(), "tei", "RerankResponse")
+    for body, status in [
+        ({"query": QUERY, "texts": ["d"] * 17}, 422),
+        ({"query": QUERY, "texts": []}, 400),
+        ({"query": QUERY, "texts": [{"image": "data:image/png;base64,AAAA"}]}, 422),
+        ({"query": QUERY, "texts": "not a list"}, 422),
+    ]:
+        error = post(client_server, "rerank", body)
+        assert error.status_code == status, error.text
+        valid(error.json(), "tei", "ErrorResponse")
+
+
+def _png_uri() -> str:
+    buffer = io.BytesIO()
+    noise_image(32, 32, 9).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_vllm_rerank_answers_as_vllms_tests_assert(client_server):
+    """vLLM's rerank tests: results best first, each with its document echoed; usage counted."""
+    answer = post(client_server, "rerank", {"model": "m", "query": QUERY, "documents": DOCUMENTS}).json()
+    valid(answer, "vllm", "RerankResponse")
+    assert answer["id"] and len(answer["results"]) == len(DOCUMENTS)
+    scores = [r["relevance_score"] for r in answer["results"]]
+    assert scores == sorted(scores, reverse=True)
+    assert all(r["document"]["text"] == DOCUMENTS[r["index"]] for r in answer["results"])
+    assert answer["usage"]["prompt_tokens"] > 0
+    top = post(client_server, "rerank", {"query": QUERY, "documents": DOCUMENTS, "top_n": 2}).json()
+    assert len(top["results"]) == 2 and [r["index"] for r in top["results"]] == [
+        r["index"] for r in answer["results"][:2]
+    ]
+    multimodal = {"text": ["a photo", "of a car"], "image": _png_uri()}
+    echoed = post(client_server, "rerank", {"query": QUERY, "documents": [multimodal]}).json()
+    valid(echoed, "vllm", "RerankResponse")
+
+
+def test_vllm_score_answers_as_vllms_tests_assert(client_server):
+    for body in (
+        {"model": "m", "text_1": QUERY, "text_2": DOCUMENTS},
+        {"model": "m", "queries": [QUERY, QUERY], "documents": DOCUMENTS[:2]},
+        {"model": "m", "data_1": QUERY, "data_2": DOCUMENTS[0]},
+    ):
+        answer = post(client_server, "score", body)
+        assert answer.status_code == 200, answer.text
+        valid(answer.json(), "vllm", "ScoreResponse")
+        assert answer.json()["object"] == "list"
+        assert [d["index"] for d in answer.json()["data"]] == list(range(len(answer.json()["data"])))
