@@ -12,6 +12,9 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# Infinity's generated client pins httpx<0.28 and runs on the newer httpx the rest needs;
+	# its other needs (attrs, python-dateutil) come with the dev extra.
+	$(BIN)/python -m pip install --quiet --no-deps "infinity-client==0.0.78"
 	touch $@
 
 ## serve: the REST API and web UI on http://127.0.0.1:8000/ (offline tiny model, random weights!)
