@@ -294,17 +294,20 @@ def _result(index: int, document: Any, part: Part, score: PairScore) -> RankedRe
 
 def assemble(
     scores: Sequence[PairScore], documents: Sequence[Any], expansion: Expansion, options: DocumentOptions
-) -> tuple[list[RankedResult], list[RejectedDocument]]:
-    """The parts' scores as results: one per document (or per part), and the rejected documents."""
+) -> tuple[list[RankedResult], list[RejectedDocument], int]:
+    """The parts' scores as results: one per document (or per part), the rejected documents, and
+    the pairs scored beyond one per result (a document's other pages or chunks)."""
     by_document: dict[int, list[tuple[Part, PairScore]]] = {}
     for part, score in zip(expansion.parts, scores, strict=True):
         by_document.setdefault(part.document, []).append((part, score))
     results: list[RankedResult] = []
     rejected: list[RejectedDocument] = []
+    extra = 0
     for index in sorted(by_document):
         members = by_document[index]
         scored = [(p, s) for p, s in members if s.score is not None]
         truncated = True if index in expansion.truncated else None
+        extra += max(0, len(scored) - 1) if options.granularity == "document" else 0
         if not scored:
             part, first = members[0]
             images = tuple(f for _, s in members for f in s.images)
@@ -344,4 +347,4 @@ def assemble(
                 else best.penalized * value / (best.score or 1.0),
             )
         results.append(result)
-    return results, rejected
+    return results, rejected, extra

@@ -252,7 +252,7 @@ class Reranker:
             preprocess=expansion.preprocess,
         )  # fmt: skip
         scored = self._score(request, expansion)
-        results, _ = assemble(scored.scores, documents, expansion, DocumentOptions())
+        results, _, _ = assemble(scored.scores, documents, expansion, DocumentOptions())
         for index, outcome in enumerate(scored.scores):
             if outcome.score is None:  # only a pair that failed even alone: never return a shorter list
                 part = expansion.parts[index]
@@ -317,7 +317,7 @@ class Reranker:
             preprocess=expansion.preprocess, quality=quality, explain=explain,
         )  # fmt: skip
         scored = self._score(request, expansion)
-        results, rejected = assemble(scored.scores, documents, expansion, options)
+        results, rejected, extra_pairs = assemble(scored.scores, documents, expansion, options)
         order = rank_order([r.ranking_score for r in results])
         ranked = RankedResults(
             results=tuple(results[i] for i in order[:top_n]),
@@ -329,7 +329,7 @@ class Reranker:
             random_weights=self.random_weights,
             prepare_s=scored.prepare_s,
             forward_s=scored.forward_s,
-            pairs=sum(r.pairs for r in results),
+            pairs=sum(r.pairs for r in results) + extra_pairs,
         )
         return ranked if self._calibrator is None else self._calibrator.apply(ranked, preprocess)
 

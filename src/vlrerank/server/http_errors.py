@@ -22,6 +22,7 @@ from ..errors import (
     ConfigError,
     ImageLoadError,
     InputError,
+    PdfLoadError,
     MissingDependencyError,
     ModelLoadError,
     ModelNotFoundError,
@@ -116,7 +117,7 @@ def classify(exc: Exception) -> tuple[int, ErrorType]:
     """The HTTP status and error type of any exception (anything unexpected is a 500 ``internal``)."""
     if isinstance(exc, ServiceError):
         return exc.status, exc.error_type
-    if isinstance(exc, (ImageLoadError, VideoLoadError)):
+    if isinstance(exc, (ImageLoadError, VideoLoadError, PdfLoadError)):
         return 422, ErrorType.INVALID_MEDIA
     if isinstance(exc, (InputError, ConfigError)):
         return 422, ErrorType.INVALID_REQUEST
