@@ -9,6 +9,7 @@ into it holds one process-wide lock.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ from ..errors import InputError, MissingDependencyError, PdfLoadError
 from .images import ImageLimits, read_source
 
 PDF_MAGIC = b"%PDF-"
+_EMPTY_PAGE_TREE = re.compile(rb"/Count\s*0\b")
+_PAGE_LEAF = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 POINTS_PER_INCH = 72.0
 # pdfium's lock: the library keeps global state and must not be entered by two threads at once.
 _PDFIUM_LOCK = threading.RLock()
@@ -183,6 +186,8 @@ def open_pdf(data: bytes, *, field: str, limits: PdfLimits, dpi: float) -> Itera
         try:
             document = pdfium.PdfDocument(data)
         except pdfium.PdfiumError as exc:
+            if _EMPTY_PAGE_TREE.search(data) and not _PAGE_LEAF.search(data):  # pdfium refuses these
+                raise PdfLoadError("the PDF has no pages", kind="empty", field=field) from None
             if getattr(exc, "err_code", None) == pdfium.raw.FPDF_ERR_PASSWORD:
                 raise PdfLoadError(
                     "the PDF is encrypted with a password; send a decrypted copy",
