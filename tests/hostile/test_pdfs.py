@@ -25,7 +25,11 @@ def minimal_pdf(objects: list[bytes], trailer_extra: bytes = b"") -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer_extra, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        trailer_extra,
+        xref,
+    )
     return bytes(out)
 
 
@@ -79,5 +83,7 @@ def test_hostile_pdf_over_http_is_a_422(api_server, case, data, kind, message):
     error = response.json()["error"]
     assert error["field"].startswith("documents[1]") and message in error["message"], error
     assert error["type"] == "invalid_media"
-    fine = httpx.post(api_server.url + "v1/rerank", json={"query": "q", "documents": ["fine"]}, headers=AUTH, timeout=60)
+    fine = httpx.post(
+        api_server.url + "v1/rerank", json={"query": "q", "documents": ["fine"]}, headers=AUTH, timeout=60
+    )
     assert fine.status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 import pytest
@@ -23,7 +24,9 @@ def report() -> bytes:
     return write_pdf(
         [
             text_page("Quarterly report", ["Revenue grew by ten percent in the third quarter."] * 4),
-            table_page("Sales by region", ["Region", "Q1", "Q2"], [["North", "10", "12"], ["South", "8", "9"]]),
+            table_page(
+                "Sales by region", ["Region", "Q1", "Q2"], [["North", "10", "12"], ["South", "8", "9"]]
+            ),
             chart_page("Visitors", ["Mon", "Tue", "Wed"], [3, 5, 2]),
         ]
     )
@@ -43,8 +46,12 @@ def png(image: Image.Image) -> bytes:
 def rendered_page(reranker: Reranker, data: bytes, config: PreprocessConfig) -> Image.Image:
     cfg = reranker.config
     with open_pdf(data, field="pdf", limits=PdfLimits(), dpi=cfg.pdf_dpi) as pdf:
-        plan = page_render(pdf.pages[0], config, min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels, dpi=cfg.pdf_dpi)
-        return pdf.render(1, canvas=plan.canvas, offset=plan.offset, draw_size=plan.draw_size, fill=(255, 255, 255))
+        plan = page_render(
+            pdf.pages[0], config, min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels, dpi=cfg.pdf_dpi
+        )
+        return pdf.render(
+            1, canvas=plan.canvas, offset=plan.offset, draw_size=plan.draw_size, fill=(255, 255, 255)
+        )
 
 
 @pytest.mark.parametrize(
@@ -56,7 +63,9 @@ def rendered_page(reranker: Reranker, data: bytes, config: PreprocessConfig) -> 
 def test_a_page_rendered_at_the_model_size_passes_the_image_pipeline_unchanged(reranker, one_page, config):
     page = rendered_page(reranker, one_page, config)
     bounds = {"min_pixels": reranker.config.min_pixels, "max_pixels": reranker.config.max_pixels}
-    processed = process_image(png(page), field="p", config=PreprocessConfig(max_pixels=config.max_pixels), **bounds)
+    processed = process_image(
+        png(page), field="p", config=PreprocessConfig(max_pixels=config.max_pixels), **bounds
+    )
     assert processed.model_image.size == page.size
     assert np.array_equal(np.asarray(processed.model_image), np.asarray(page))
     assert page.width % 32 == 0 and page.height % 32 == 0
@@ -129,7 +138,7 @@ def test_long_text_is_chunked_and_the_winning_chunk_named(reranker):
     chunks = result.segments
     assert len(chunks) > 1 and result.truncated is None
     assert chunks[0].start == 0 and chunks[-1].end == len(LONG)
-    assert all(a.end > b.start for a, b in zip(chunks, chunks[1:], strict=False))  # they overlap
+    assert all(a.end > b.start for a, b in itertools.pairwise(chunks))  # they overlap
     assert result.score == max(c.score for c in chunks)
     assert result.segment.kind == "chunk" and result.segment.score == result.score
     alone = reranker.rank("word350", [LONG[result.segment.start : result.segment.end]])
@@ -140,7 +149,9 @@ def test_max_chunks_per_doc_is_honoured_and_said(reranker):
     options = ChunkOptions(max_tokens_per_doc=100, max_chunks_per_doc=2, overlap_tokens=0)
     ranked = reranker.rank("q", [LONG], chunking=options, return_segments=True)
     assert len(ranked[0].segments) == 2 and ranked[0].truncated is True
-    cut = reranker.rank("q", [LONG], chunking=ChunkOptions(max_tokens_per_doc=50, truncate=True), return_segments=True)
+    cut = reranker.rank(
+        "q", [LONG], chunking=ChunkOptions(max_tokens_per_doc=50, truncate=True), return_segments=True
+    )
     assert cut[0].truncated is True and len(cut[0].segments) == 1 and cut[0].segments[0].tokens == 50
 
 
