@@ -326,7 +326,7 @@ def assemble(
         result = _result(index, documents[index], best_part, best)
         if len(members) > 1 or truncated:
             segments = tuple(s for p, sc in members if (s := p.segment(sc)) is not None)
-            value, logit = best.score, best.logit
+            value, logit = result.score, best.logit
             if options.aggregation == "mean_top_k":
                 top = sorted((s.score for _, s in scored if s.score is not None), reverse=True)[
                     : options.aggregation_k
@@ -342,9 +342,7 @@ def assemble(
                 segments=segments if options.return_segments else (),
                 aggregation=options.aggregation,
                 truncated=truncated,
-                penalized_score=None
-                if best.penalized is None
-                else best.penalized * value / (best.score or 1.0),
+                penalized_score=None if best.penalized is None else best.penalized * value / (result.score or 1.0),
             )
         results.append(result)
     return results, rejected, extra
