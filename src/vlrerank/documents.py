@@ -342,7 +342,9 @@ def assemble(
                 segments=segments if options.return_segments else (),
                 aggregation=options.aggregation,
                 truncated=truncated,
-                penalized_score=None if best.penalized is None else best.penalized * value / (result.score or 1.0),
+                penalized_score=None
+                if best.penalized is None
+                else best.penalized * value / (result.score or 1.0),
             )
         results.append(result)
     return results, rejected, extra

@@ -60,7 +60,7 @@ def build(service: Any, *, logout: bool = False) -> gr.Blocks:
         files = list(candidate_files or [])
         texts = [line.strip() for line in (candidate_texts or "").splitlines() if line.strip()]
         # Typed text stays explicit text: the library's path check must never see remote input.
-        documents: list[Any] = [{"image": path} for path in files] + [{"text": t} for t in texts]
+        documents: list[Any] = [_file_document(path) for path in files] + [{"text": t} for t in texts]
         labels = [os.path.basename(p) for p in files] + texts
         if not documents:
             return render.error("Add at least one candidate: drop images or type text snippets.")
@@ -146,9 +146,9 @@ def build(service: Any, *, logout: bool = False) -> gr.Blocks:
             )
         with gr.Row():
             candidates = gr.File(
-                label=f"Candidate images (drag and drop, up to {limit})",
+                label=f"Candidate images or PDFs (drag and drop, up to {limit})",
                 file_count="multiple",
-                file_types=["image"],
+                file_types=["image", ".pdf"],
                 elem_id="candidates",
             )
             candidate_texts = gr.Textbox(
@@ -178,6 +178,11 @@ def build(service: Any, *, logout: bool = False) -> gr.Blocks:
             outputs=output,
         )  # fmt: skip
     return blocks
+
+
+def _file_document(path: str) -> dict[str, str]:
+    """A dropped file as a document: a PDF is ranked by its best page."""
+    return {"pdf": path} if path.lower().endswith(".pdf") else {"image": path}
 
 
 def _calibration_note(service: Any) -> str:
