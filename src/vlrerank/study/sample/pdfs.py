@@ -10,6 +10,7 @@ import ctypes
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -116,3 +117,62 @@ def scanned_page(page: Image.Image, *, seed: int = 0) -> PageSpec:
     blurred = np.asarray(tilted.filter(ImageFilter.GaussianBlur(0.8)), dtype=np.float32)
     noisy = blurred * 0.9 + 12 + rng.normal(0, 8, blurred.shape)
     return PageSpec(image=Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).convert("RGB"))
+
+
+_PDF_SPEC = """\
+# A resolution study on PDF pages: each size is a render size (the page is drawn once, straight at
+# the model-side size of that target, here fitted inside it); each pixel budget renders the page
+# at its native aspect under that many pixels. SAMPLE data: tiny-random scores mean nothing.
+manifest: manifest.csv
+sizes: [320x240, 640x480, 1024x768, 1600x1200]
+modes: [fit]
+interpolations: [bicubic]
+pixel_budgets: [65536, 262144, 589824, 1048576, 1843200]
+blur_sigmas: [0.0]
+repeats: 1
+model: tiny-random
+"""
+_PDF_ROWS = (  # page, category, query, relevant
+    (1, "text", "what happened to revenue in the third quarter", 1),
+    (2, "text", "when is payment due", 1),
+    (3, "table", "sales figures by region", 1),
+    (4, "chart", "chart of weekly visitors", 1),
+    (5, "scan", "scanned delivery note", 1),
+    (3, "table", "what happened to revenue in the third quarter", 0),
+    (1, "text", "sales figures by region", 0),
+)
+
+
+def sample_pdf(seed: int = 0) -> bytes:
+    """The bundled sample: two text pages, a table, a bar chart and a scanned-looking page."""
+    from .documents import _document
+
+    rng = np.random.default_rng(seed)
+    scan = _document("invoice", "Delivery note 2291", rng)
+    return write_pdf(
+        [
+            text_page("Quarterly report", ["Revenue grew by ten percent in the third quarter, "
+                      "driven by the northern region and a strong launch of the new product line."] * 5),
+            text_page("Invoice 4471", ["Payment is due within thirty days of the invoice date "
+                      "by bank transfer; please quote the invoice number as the reference."] * 4),
+            table_page("Sales by region", ["Region", "Q1", "Q2", "Q3"],
+                       [["North", "120", "135", "160"], ["South", "98", "101", "99"],
+                        ["East", "77", "80", "91"], ["West", "65", "70", "72"]]),
+            chart_page("Weekly visitors", ["Mon", "Tue", "Wed", "Thu", "Fri"], [320, 410, 380, 450, 290]),
+            scanned_page(scan, seed=seed),
+        ]
+    )  # fmt: skip
+
+
+def write_pdf_sample(directory: str | Path, *, seed: int = 0) -> Path:
+    """Write ``sample.pdf``, a manifest naming its pages and a spec into ``directory``; return the
+    manifest path. Offline, generated here (CC0)."""
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "sample.pdf").write_bytes(sample_pdf(seed))
+    lines = ["image,category,query,relevant,group"]
+    lines += [f"sample.pdf#page={p},{c},{q},{r},{q}" for p, c, q, r in _PDF_ROWS]
+    manifest = root / "manifest.csv"
+    manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / "spec.yaml").write_text(_PDF_SPEC, encoding="utf-8")
+    return manifest
