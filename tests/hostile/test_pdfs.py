@@ -87,3 +87,21 @@ def test_hostile_pdf_over_http_is_a_422(api_server, case, data, kind, message):
         api_server.url + "v1/rerank", json={"query": "q", "documents": ["fine"]}, headers=AUTH, timeout=60
     )
     assert fine.status_code == 200
+
+
+def test_a_page_past_the_render_deadline_is_abandoned_not_finished():
+    """pdfium draws progressively and is asked between objects whether to stop: a page of many
+    objects past its deadline ends in a typed error instead of holding the request."""
+    import time
+
+    from vlrerank.inputs.pdf import PdfLimits, open_pdf
+
+    busy = write_pdf([PageSpec(boxes=[(i % 600, (i // 600) % 790, 1.5, 1.5, 0.5) for i in range(20000)])])
+    with open_pdf(busy, field="pdf", limits=PdfLimits(), dpi=144) as pdf:
+        with pytest.raises(PdfLoadError, match="took too long") as caught:
+            pdf.render(1, canvas=(612, 792), offset=(0, 0), draw_size=(612, 792), fill=(255, 255, 255),
+                       deadline=time.monotonic() - 1)  # fmt: skip
+        assert caught.value.kind == "render_timeout" and caught.value.field == "pdf.page[1]"
+        assert pdf.render(
+            1, canvas=(61, 79), offset=(0, 0), draw_size=(61, 79), fill=(255, 255, 255)
+        ).size == (61, 79)

@@ -9,6 +9,7 @@ into it holds one process-wide lock.
 
 from __future__ import annotations
 
+import ctypes
 import re
 import threading
 import time
@@ -105,26 +106,46 @@ class OpenPdf:
         offset: tuple[int, int],
         draw_size: tuple[int, int],
         fill: tuple[int, int, int],
+        deadline: float | None = None,
     ) -> Image.Image:
         """Page ``number`` (1-based) drawn once at ``draw_size`` pixels, placed at ``offset`` on a
         ``canvas`` filled with ``fill`` (what lies outside the canvas is cut away): the one
-        rasterisation a page gets, straight to the size wanted."""
+        rasterisation a page gets, straight to the size wanted.
+
+        Drawn progressively: pdfium asks between page objects whether to pause, and past
+        ``deadline`` (``time.monotonic()``) the page is abandoned, so one page with a huge number
+        of objects cannot hold a request (and pdfium's lock) for ever.
+        """
         pdfium = _pdfium()
         raw = pdfium.raw
         width, height = canvas
+        late = deadline if deadline is not None else float("inf")
         with _PDFIUM_LOCK:
             page = self._document[number - 1]
+            bitmap = pdfium.PdfBitmap.new_native(width, height, raw.FPDFBitmap_BGRx)
             try:
-                bitmap = pdfium.PdfBitmap.new_native(width, height, raw.FPDFBitmap_BGRx)
                 r, g, b = fill
                 raw.FPDFBitmap_FillRect(
                     bitmap.raw, 0, 0, width, height, 0xFF000000 | (r << 16) | (g << 8) | b
                 )
                 flags = raw.FPDF_ANNOT | raw.FPDF_LCD_TEXT
-                raw.FPDF_RenderPageBitmap(bitmap.raw, page.raw, offset[0], offset[1], *draw_size, 0, flags)
+                pause = raw.IFSDK_PAUSE(version=1)
+                pause.NeedToPauseNow = type(pause.NeedToPauseNow)(lambda _: int(time.monotonic() > late))
+                status = raw.FPDF_RenderPageBitmap_Start(
+                    bitmap.raw, page.raw, offset[0], offset[1], *draw_size, 0, flags, ctypes.byref(pause)
+                )
+                while status == raw.FPDF_RENDER_TOBECONTINUED:
+                    if time.monotonic() > late:
+                        raise PdfLoadError(
+                            f"page {number} took too long to render; send fewer or simpler pages",
+                            kind="render_timeout",
+                            field=f"{self.field}.page[{number}]",
+                        )
+                    status = raw.FPDF_RenderPage_Continue(page.raw, ctypes.byref(pause))
                 image = bitmap.to_pil().convert("RGB")
-                bitmap.close()
             finally:
+                raw.FPDF_RenderPage_Close(page.raw)
+                bitmap.close()
                 page.close()
         return image
 
@@ -224,6 +245,10 @@ class RenderClock:
         self.limits = limits
         self.pixels = 0
         self.started = time.monotonic()
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.limits.render_timeout_s
 
     def charge(self, pixels: int, field: str) -> None:
         elapsed = time.monotonic() - self.started

@@ -99,7 +99,8 @@ def render_pages(
         clock.charge(plan.canvas[0] * plan.canvas[1], f"{pdf.field}.page[{number}]")
         start = time.perf_counter()
         image = pdf.render(
-            number, canvas=plan.canvas, offset=plan.offset, draw_size=plan.draw_size, fill=config.pad_color
-        )
+            number, canvas=plan.canvas, offset=plan.offset, draw_size=plan.draw_size,
+            fill=config.pad_color, deadline=clock.deadline,
+        )  # fmt: skip
         rendered.append(RenderedPage(number, image, box.width_pt, box.height_pt, time.perf_counter() - start))
     return rendered
