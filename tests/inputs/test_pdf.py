@@ -170,3 +170,37 @@ def test_bad_chunk_options_are_typed_errors(reranker):
         ChunkOptions(max_chunks_per_doc=0)
     with pytest.raises(InputError):
         reranker.rank("q", ["x"], aggregation="median")
+
+
+def test_a_pdf_url_is_fetched_when_urls_are_enabled(reranker, one_page):
+    import http.server
+    import threading
+
+    from vlrerank import EngineConfig
+
+    class Serve(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pdf")
+            self.send_header("Content-Length", str(len(one_page)))
+            self.end_headers()
+            self.wfile.write(one_page)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Serve)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/files/invoice.pdf"
+    try:
+        with pytest.raises(InputError, match="URL images are disabled"):
+            reranker.rank("q", [{"pdf": url}])
+        online = Reranker.from_checkpoint(
+            reranker.checkpoint, EngineConfig(allow_urls=True, allow_private_urls=True)
+        )
+        by_url = online.rank("q", [{"image": url}])
+        by_bytes = online.rank("q", [{"pdf": one_page}])
+        assert by_url[0].page == 1 and by_url[0].score == pytest.approx(by_bytes[0].score, abs=1e-5)
+    finally:
+        server.shutdown()
+        server.server_close()
