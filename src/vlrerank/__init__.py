@@ -2,6 +2,7 @@
 
 from .config import EngineConfig
 from .cross_encoder import CrossEncoder
+from .engine.chunking import ChunkOptions
 from .errors import (
     ConfigError,
     ImageLoadError,
@@ -9,17 +10,19 @@ from .errors import (
     MissingDependencyError,
     ModelLoadError,
     ModelNotFoundError,
+    PdfLoadError,
     VideoLoadError,
     VlrerankError,
 )
 from .inputs.schema import MultimodalInput
 from .preprocess import ImageProvenance, PreprocessConfig, QualityPolicy, QualityReport
-from .ranking import RankedResult, RankedResults
+from .ranking import RankedResult, RankedResults, Segment
 from .reranker import Reranker
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ChunkOptions",
     "ConfigError",
     "CrossEncoder",
     "EngineConfig",
@@ -30,12 +33,14 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFoundError",
     "MultimodalInput",
+    "PdfLoadError",
     "PreprocessConfig",
     "QualityPolicy",
     "QualityReport",
     "RankedResult",
     "RankedResults",
     "Reranker",
+    "Segment",
     "VideoLoadError",
     "VlrerankError",
     "__version__",

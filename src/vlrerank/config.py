@@ -67,6 +67,13 @@ class EngineConfig:
             once; its activations, not the language model's, set the engine's peak memory.
         url_timeout_s / max_image_bytes / max_image_pixels: guards on what an image may cost
             (``url_timeout_s`` bounds a whole URL fetch, redirects included).
+        max_tokens_per_doc: tokens per chunk of a long document text (``None``: three quarters of
+            ``max_length``); a longer text is scored in chunks, never cut silently.
+        max_chunks_per_doc: most chunks scored per document (beyond: the result says ``truncated``).
+        overlap_tokens: tokens each chunk repeats from the one before.
+        pdf_dpi: a PDF page's nominal resolution, before the pixel bounds size it for the model.
+        pdf_max_pages / pdf_max_total_pixels / pdf_render_timeout_s: what one PDF, and one
+            request's pages, may cost (see ``docs/api.md``, PDF documents).
         revision: for a Hugging Face id, the branch, tag or commit to load (default: ``main``);
             the log names the commit that was loaded.
         chat_template: ``auto`` renders prompts with whichever of the checkpoint's templates
@@ -101,6 +108,13 @@ class EngineConfig:
     vision_patch_budget: int = 16384
     cudnn_attention: bool = False
     torch_compile: bool = False
+    max_tokens_per_doc: int | None = None
+    max_chunks_per_doc: int = 16
+    overlap_tokens: int = 64
+    pdf_dpi: float = 144.0
+    pdf_max_pages: int = 64
+    pdf_max_total_pixels: int = 200_000_000
+    pdf_render_timeout_s: float = 30.0
     revision: str | None = None
     chat_template: Literal["auto", "bundled"] = "auto"
 
@@ -117,11 +131,15 @@ class EngineConfig:
             "max_image_pixels": self.max_image_pixels,
             "prepare_workers": self.prepare_workers,
             "vision_patch_budget": self.vision_patch_budget,
+            "max_tokens_per_doc": 1 if self.max_tokens_per_doc is None else self.max_tokens_per_doc,
+            "max_chunks_per_doc": self.max_chunks_per_doc,
+            "pdf_max_pages": self.pdf_max_pages,
+            "pdf_max_total_pixels": self.pdf_max_total_pixels,
         }
         for name, value in positive.items():
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"EngineConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("vision_cache_mb", "prefix_min_saved_tokens"):
+        for name in ("vision_cache_mb", "prefix_min_saved_tokens", "overlap_tokens"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"EngineConfig.{name} must be an integer of 0 or more, got {value!r}")
@@ -132,6 +150,10 @@ class EngineConfig:
             raise ConfigError(
                 f"EngineConfig.min_pixels ({self.min_pixels}) is above max_pixels ({self.max_pixels})"
             )
+        for name in ("pdf_dpi", "pdf_render_timeout_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigError(f"EngineConfig.{name} must be a positive number, got {value!r}")
         if not self.fps > 0:
             raise ConfigError(f"EngineConfig.fps must be positive, got {self.fps!r}")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
@@ -149,6 +171,11 @@ class EngineConfig:
                 "EngineConfig.attn_implementation must be auto, sdpa, eager or flash_attention_2, "
                 f"got {self.attn_implementation!r}"
             )
+
+    @property
+    def chunk_tokens(self) -> int:
+        """Tokens per chunk of a long document text when a request does not say."""
+        return self.max_tokens_per_doc or max(1, self.max_length * 3 // 4)
 
     def with_(self, **changes: Any) -> EngineConfig:
         """A copy with some fields changed (validated again)."""

@@ -34,6 +34,16 @@ class VideoLoadError(InputError):
     """A video (file or frame list) could not be read or decoded."""
 
 
+class PdfLoadError(InputError):
+    """A PDF could not be opened or is over a limit; ``kind`` says which (``encrypted``, ``broken``,
+    ``empty``, ``page_too_large``, ``too_many_pages``, ``too_many_pixels``, ``embedded_image``,
+    ``render_timeout``, ``too_large``)."""
+
+    def __init__(self, message: str, *, kind: str, field: str = "") -> None:
+        self.kind = kind
+        super().__init__(message, field=field)
+
+
 class ScoringFailed(VlrerankError, RuntimeError):
     """A pair could not be scored even alone (e.g. the device ran out of memory); names the document."""
 

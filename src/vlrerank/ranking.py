@@ -11,6 +11,38 @@ from .preprocess.provenance import ImageProvenance
 
 
 @dataclass(frozen=True)
+class Segment:
+    """One scored part of a document: a PDF page or a chunk of a long text.
+
+    Attributes:
+        kind: ``page`` or ``chunk``.
+        score: the part's relevance probability (``None`` when the quality gate rejected it).
+        page: the page number (1-based), for a page.
+        chunk / start / end: the chunk's number (0-based) and its character offsets in the
+            document's text (``text[start:end]``), for a chunk.
+        tokens: text tokens of a chunk.
+        render: a page's provenance: page number, size in points, render size, visual tokens.
+        message: why the part was not scored.
+    """
+
+    kind: str
+    score: float | None
+    page: int | None = None
+    chunk: int | None = None
+    start: int | None = None
+    end: int | None = None
+    tokens: int | None = None
+    render: Mapping[str, Any] | None = None
+    message: str | None = None
+    logit: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if v is not None}
+        out["score"] = self.score
+        return out
+
+
+@dataclass(frozen=True)
 class RankedResult:
     """One document's place in a ranking.
 
@@ -31,6 +63,12 @@ class RankedResult:
             (``score`` is the model's own sigmoid and is not calibrated).
         below_threshold: whether ``probability`` is under the calibrator's threshold (``None``
             when no threshold is loaded).
+        segment: for a PDF or a chunked text, the part that won (its page, or its chunk's
+            offsets); with ``granularity="page"``, the part this result is.
+        segments: every part's score, when ``return_segments=True`` was asked for.
+        aggregation: how the parts' scores made ``score`` (``max`` or ``mean_top_k``).
+        truncated: True when part of the document's text was not scored (``truncate=True``, or
+            more chunks than ``max_chunks_per_doc``); ``None`` otherwise.
     """
 
     index: int
@@ -44,6 +82,15 @@ class RankedResult:
     logit: float | None = None
     probability: float | None = None
     below_threshold: bool | None = None
+    segment: Segment | None = None
+    segments: tuple[Segment, ...] = ()
+    aggregation: str | None = None
+    truncated: bool | None = None
+
+    @property
+    def page(self) -> int | None:
+        """The best page of a PDF document (or this result's page), 1-based."""
+        return self.segment.page if self.segment is not None else None
 
     @property
     def ranking_score(self) -> float:
@@ -70,6 +117,11 @@ class RankedResult:
             "logit": self.logit,
             "probability": self.probability,
             "below_threshold": self.below_threshold,
+            "page": self.page,
+            "segment": self.segment.to_dict() if self.segment else None,
+            "segments": [g.to_dict() for g in self.segments] if self.segments else None,
+            "aggregation": self.aggregation,
+            "truncated": self.truncated,
         }
 
 
@@ -173,6 +225,8 @@ class RankedResults:
             extra = f" penalized={r.penalized_score:.4f}" if r.penalized_score is not None else ""
             if r.probability is not None:
                 extra += f" p={r.probability:.3f}" + (" (below threshold)" if r.below_threshold else "")
+            if r.segment is not None:
+                extra += f" page {r.page}" if r.segment.kind == "page" else f" chunk {r.segment.chunk}"
             lines.append(f"{rank:>3}. [{r.index}] {r.score:.4f}{extra}  {_short(describe(r.document))}")
         if self.nothing_relevant:
             lines.append(f"nothing relevant: no result reaches the threshold p >= {self.threshold:.3f}")

@@ -13,6 +13,7 @@ import torch
 from .calibration import Calibrator, load_calibrator
 from .checkpoints import RANDOM_WEIGHTS_WARNING, named_checkpoint
 from .config import EngineConfig
+from .documents import DocumentOptions, Expansion, assemble, expand, renamed
 from .engine import (
     LoadedCheckpoint,
     ScoreRequest,
@@ -20,12 +21,14 @@ from .engine import (
     ScoringEngine,
     load_checkpoint,
 )
+from .engine.chunking import ChunkOptions
 from .engine.template import ChatTemplate
+from .engine.types import ScoredRequest
 from .errors import ConfigError, InputError, ScoringFailed
 from .inputs.explicit import refuse_bare_media
 from .inputs.schema import MultimodalInput, to_documents, to_multimodal
 from .preprocess.config import PreprocessConfig, QualityPolicy
-from .ranking import RankedResult, RankedResults, RejectedDocument, rank_order
+from .ranking import RankedResults, rank_order
 
 logger = logging.getLogger(__name__)
 
@@ -254,15 +257,22 @@ class Reranker:
         max_frames: int | None = None,
         preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None = None,
     ) -> list[float]:
-        """Relevance probabilities of ``documents`` for ``query``, in document order."""
+        """Relevance probabilities of ``documents`` for ``query``, in document order.
+
+        A PDF document (``{"pdf": ...}``) scores as its best page; texts are cut at ``max_length``
+        as the reference cuts them (:meth:`rank` chunks them instead)."""
+        expansion = self._expand(documents, preprocess, DocumentOptions())
         request = self._request(
-            query, documents, instruction=instruction, fps=fps, max_frames=max_frames, preprocess=preprocess
-        )
-        scored = self._engine.score(request)
+            query, expansion.units, instruction=instruction, fps=fps, max_frames=max_frames,
+            preprocess=expansion.preprocess,
+        )  # fmt: skip
+        scored = self._score(request, expansion)
+        results, _, _ = assemble(scored.scores, documents, expansion, DocumentOptions())
         for index, outcome in enumerate(scored.scores):
             if outcome.score is None:  # only a pair that failed even alone: never return a shorter list
-                raise ScoringFailed(str(outcome.rejection), field=f"documents[{index}]")
-        return [s.score for s in scored.scores if s.score is not None]
+                part = expansion.parts[index]
+                raise ScoringFailed(str(outcome.rejection), field=f"documents[{part.document}]")
+        return [r.score for r in sorted(results, key=lambda r: r.index)]
 
     def rank(
         self,
@@ -276,6 +286,11 @@ class Reranker:
         preprocess: PreprocessConfig | Sequence[PreprocessConfig | None] | None = None,
         quality: QualityPolicy | None = None,
         explain: bool = False,
+        aggregation: str = "max",
+        aggregation_k: int = 3,
+        granularity: str = "document",
+        return_segments: bool = False,
+        chunking: ChunkOptions | None = None,
     ) -> RankedResults:
         """Rank ``documents`` for ``query``, best first.
 
@@ -284,7 +299,9 @@ class Reranker:
                 an image or video file (or a ``data:image`` URI or image URL) raises
                 :class:`InputError` instead of being scored as its characters: pass
                 ``{"image": path}`` to use the file, or ``{"text": path}`` for the text.
-            documents: each like ``query``.
+            documents: each like ``query``, or a PDF: ``{"pdf": path | bytes | data URI}`` (with
+                optional ``pages=[...]``, 1-based, or ``path#page=3``), each page rendered once at
+                the size the model sees and scored as a part of the document.
             instruction: the task; defaults to the model's generic retrieval instruction.
             top_n: keep only the best ``top_n`` results.
             preprocess: how document images are prepared (one config, or one per document);
@@ -293,47 +310,33 @@ class Reranker:
                 scoring them, ``penalize`` ranks by a down-weighted score.
             explain: add measured sub-scores (visual match, text alignment, cross-modal
                 consistency) to each result; they cost extra pairs and never change ``score``.
+            aggregation: how a PDF's pages (or a long text's chunks) make the document's score:
+                ``max`` (the best part) or ``mean_top_k`` (mean of the best ``aggregation_k``).
+            granularity: ``page`` gives one result per page (or chunk) instead of per document.
+            return_segments: list every page's (chunk's) score in each result's ``segments``.
+            chunking: how long texts are cut into token windows (defaults from the config: a text
+                over ``max_tokens_per_doc`` tokens is scored in chunks, never cut silently).
 
         Raises:
             InputError: a malformed query, document or option, naming the field.
         """
         if top_n is not None and (not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 1):
             raise InputError(f"top_n must be a positive integer, got {top_n!r}", field="top_n")
+        options = DocumentOptions(
+            aggregation=aggregation, aggregation_k=aggregation_k, granularity=granularity,
+            return_segments=return_segments, chunking=chunking or ChunkOptions(),
+        )  # fmt: skip
+        expansion = self._expand(documents, preprocess, options)
         request = self._request(
-            query,
-            documents,
-            instruction=instruction,
-            fps=fps,
-            max_frames=max_frames,
-            preprocess=preprocess,
-            quality=quality,
-            explain=explain,
-        )
-        scored = self._engine.score(request)
-        results = [
-            RankedResult(
-                index=i,
-                score=s.score,
-                document=documents[i],
-                num_tokens=s.num_tokens,
-                images=s.images,
-                quality=s.quality,
-                penalized_score=s.penalized,
-                explanation=s.explanation,
-                logit=s.logit,
-            )
-            for i, s in enumerate(scored.scores)
-            if s.score is not None
-        ]
+            query, expansion.units, instruction=instruction, fps=fps, max_frames=max_frames,
+            preprocess=expansion.preprocess, quality=quality, explain=explain,
+        )  # fmt: skip
+        scored = self._score(request, expansion)
+        results, rejected, extra_pairs = assemble(scored.scores, documents, expansion, options)
         order = rank_order([r.ranking_score for r in results])
-        rejected = tuple(
-            RejectedDocument(i, documents[i], s.rejection, s.quality, s.images)
-            for i, s in enumerate(scored.scores)
-            if s.rejection is not None
-        )
         ranked = RankedResults(
             results=tuple(results[i] for i in order[:top_n]),
-            rejected=rejected,
+            rejected=tuple(rejected),
             query=query,
             instruction=request.instruction,
             query_images=scored.query_images,
@@ -341,9 +344,20 @@ class Reranker:
             random_weights=self.random_weights,
             prepare_s=scored.prepare_s,
             forward_s=scored.forward_s,
-            pairs=sum(r.pairs for r in results),
+            pairs=sum(r.pairs for r in results) + extra_pairs,
         )
         return ranked if self._calibrator is None else self._calibrator.apply(ranked, preprocess)
+
+    def _expand(self, documents: Sequence[Any], preprocess: Any, options: DocumentOptions) -> Expansion:
+        return expand(
+            documents, config=self.config, tokenizer=self.tokenizer, preprocess=preprocess, options=options
+        )
+
+    def _score(self, request: ScoreRequest, expansion: Expansion) -> ScoredRequest:
+        try:
+            return self._engine.score(request)
+        except InputError as exc:
+            raise renamed(exc, expansion) from None
 
     def _request(
         self,
@@ -377,10 +391,7 @@ class Reranker:
             raise InputError(f"expected a QualityPolicy, got {type(quality).__name__}", field="quality")
         query_input: MultimodalInput = to_multimodal(query, "query")
         document_inputs = to_documents(documents)
-        root = self.config.media_root
-        refuse_bare_media(query, "query", root)
-        for index, document in enumerate(documents):
-            refuse_bare_media(document, f"documents[{index}]", root)
+        refuse_bare_media(query, "query", self.config.media_root)
         return ScoreRequest(
             query_input,
             tuple(document_inputs),

@@ -158,7 +158,6 @@ def test_raw_scores_truncation_and_ignored_fields(client_server, expected):
         "max_tokens_per_doc": 5,
         "use_activation": False,
         "rank_fields": ["text"],
-        "max_chunks_per_doc": 3,
         "priority": 5,
     }
     results = post(client_server, "v1/rerank", body).json()["results"]

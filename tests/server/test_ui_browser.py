@@ -206,3 +206,32 @@ def test_calibrated_results_comparison_and_quality_reasons(calibrated_ui, browse
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui-calibrated-compare.png"), full_page=True)
     page.close()
+
+
+def test_a_dropped_pdf_is_ranked_by_its_best_page(ui_server, browser, tmp_path):
+    from vlrerank.study.sample.pdfs import table_page, text_page, write_pdf
+
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(write_pdf([text_page("Report", ["Revenue grew."]), table_page("Sales", ["A"], [["1"]])]))
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(ui_server.url, wait_until="networkidle")
+    page.get_by_label("Query text").fill("sales by region")
+    page.locator("#candidates input[type=file]").set_input_files([str(pdf)])
+    page.locator("#image-facts").get_by_text("report.pdf").wait_for(timeout=30_000)
+    assert "PDF" in page.locator("#image-facts").inner_text()
+    page.locator("#texts textarea").fill("a plain text candidate")
+    page.get_by_role("radio", name="off").check()  # the quality gate is another test's subject
+    page.get_by_role("button", name="Rerank").click()
+    results = page.locator("#results .vlr-result")
+    results.first.wait_for(timeout=60_000)
+    assert results.count() == 2, page.locator("#results").inner_text()
+    best = page.locator("#results .vlr-page")
+    assert best.count() == 1 and best.inner_text() in ("best page 1", "best page 2")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "ui-pdf.png"
+    page.locator("#results").screenshot(path=str(shot))
+    with Image.open(shot) as image:  # the results really are on screen, not an empty box
+        grey = image.convert("L")
+        assert image.width > 300 and image.height > 60
+        assert grey.getextrema()[1] - grey.getextrema()[0] > 100
+    page.close()

@@ -23,8 +23,9 @@ def register(commands: Any) -> None:
         "rank",
         help="rank documents (texts or image files) for a query",
         description=(
-            "Rank documents for a query. Each --doc is an image file when it names an existing "
-            "file, otherwise text. Example: vlrerank rank --model tiny-random --query 'a red car' "
+            "Rank documents for a query. Each --doc is a PDF (report.pdf, report.pdf#page=3) or an "
+            "image file when it names an existing file, otherwise text. A lone PDF is ranked page "
+            "by page. Example: vlrerank rank --model tiny-random --query 'a red car' "
             "--doc 'a red car parked' --doc photo.jpg"
         ),
     )
@@ -39,7 +40,16 @@ def register(commands: Any) -> None:
         default=[],
         metavar="TEXT_OR_IMAGE",
         required=True,
-        help="a document: an image file path or text (repeatable)",
+        help="a document: a PDF or image file path, or text (repeatable)",
+    )
+    parser.add_argument(
+        "--granularity",
+        choices=["auto", "document", "page"],
+        default="auto",
+        help="one result per document, or per PDF page / text chunk (auto: per page for a lone PDF)",
+    )
+    parser.add_argument(
+        "--aggregation", choices=["max", "mean_top_k"], default="max", help="a PDF's score from its pages"
     )
     parser.add_argument("--instruction", default=None, help="task instruction (default: generic retrieval)")
     parser.add_argument("--top-n", type=int, default=None, help="show only the best N")
@@ -58,6 +68,11 @@ def register(commands: Any) -> None:
 
 
 def parse_document(value: str, index: int) -> dict[str, Any]:
+    path = re.sub(r"#page=\d+$", "", value)
+    if path.lower().endswith(".pdf") and len(value.split()) == 1:
+        if not os.path.isfile(path):
+            raise InputError(f"no such PDF file: {path}", field=f"documents[{index}]")
+        return {"pdf": value}
     if os.path.isfile(value):
         return {"image": value}
     if os.path.splitext(value.lower())[1] in IMAGE_EXTENSIONS and len(value.split()) == 1:
@@ -128,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
                 preprocess=preprocess,
                 quality=quality,
                 explain=args.explain,
+                aggregation=args.aggregation,
+                granularity=_granularity(args.granularity, documents),
             )
     except InputError as exc:
         raise _named_by_option(exc, query, documents) from None
@@ -142,6 +159,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_table(ranked, warning)
     return 0
+
+
+def _granularity(choice: str, documents: list[dict[str, Any]]) -> str:
+    if choice != "auto":
+        return choice
+    return "page" if len(documents) == 1 and "pdf" in documents[0] else "document"
 
 
 def _as_json(ranked: Any, warning: str | None) -> dict[str, Any]:
@@ -163,6 +186,9 @@ def _as_json(ranked: Any, warning: str | None) -> dict[str, Any]:
                 "explanation": asdict(r.explanation) if r.explanation else None,
                 "probability": r.probability,
                 "below_threshold": r.below_threshold,
+                "page": r.page,
+                "segment": r.segment.to_dict() if r.segment else None,
+                "truncated": r.truncated,
             }
             for position, r in enumerate(ranked.results)
         ],
@@ -188,11 +214,12 @@ def _print_table(ranked: Any, warning: str | None) -> None:
     table.add_column("doc", justify="right")
     table.add_column("score", justify="right")
     table.add_column("document")
+    table.add_column("page", justify="right")
     table.add_column("tokens", justify="right")
     table.add_column("image: original -> model (visual tokens)")
     for position, r in enumerate(ranked.results, start=1):
         doc = r.document
-        label = doc.get("image") or doc.get("text") or ""
+        label = doc.get("pdf") or doc.get("image") or doc.get("text") or ""
         label = label if len(label) <= 60 else label[:57] + "..."
         sizes = ", ".join(
             f"{f.original_width}x{f.original_height} -> {f.model_width}x{f.model_height} ({f.visual_tokens})"
@@ -201,7 +228,8 @@ def _print_table(ranked: Any, warning: str | None) -> None:
         score = f"{r.score:.4f}" if r.penalized_score is None else f"{r.penalized_score:.4f} ({r.score:.4f})"
         if r.probability is not None:
             score += f" p={r.probability:.3f}" + (" below threshold" if r.below_threshold else "")
-        table.add_row(str(position), str(r.index), score, label, str(r.num_tokens), sizes)
+        page = "" if r.page is None else str(r.page)
+        table.add_row(str(position), str(r.index), score, label, page, str(r.num_tokens), sizes)
     console.print(table)
     for r in ranked.results:
         if r.explanation:
@@ -214,6 +242,9 @@ def _print_table(ranked: Any, warning: str | None) -> None:
         console.print(
             f"[bold]nothing relevant[/]: no result reaches the threshold p >= {ranked.threshold:.3f}"
         )
+    best = ranked.top
+    if best is not None and best.page is not None:
+        console.print(f"best page: {best.page} of {best.document.get('pdf')} (doc {best.index})")
     for rejected in ranked.rejected:
         console.print(f"[bold red]rejected[/] doc {rejected.index}: {rejected.message}")
     console.print(f"prepare {ranked.prepare_s * 1000:.0f} ms, model {ranked.forward_s * 1000:.0f} ms")

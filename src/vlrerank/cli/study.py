@@ -15,6 +15,9 @@ def register(commands: Any) -> None:
 
     sample = steps.add_parser("sample", help="write the bundled sample set and a spec into DIR")
     sample.add_argument("directory", type=Path)
+    sample.add_argument(
+        "--pdf", action="store_true", help="a PDF sample: pages swept by render size and pixel budget"
+    )
     sample.set_defaults(handler=run_sample)
 
     run = steps.add_parser(
@@ -68,8 +71,9 @@ def register(commands: Any) -> None:
 
 def run_sample(args: argparse.Namespace) -> int:
     from ..study.sample import write_sample
+    from ..study.sample.pdfs import write_pdf_sample
 
-    manifest = write_sample(args.directory)
+    manifest = (write_pdf_sample if args.pdf else write_sample)(args.directory)
     print(f"sample set written: {manifest} (a SAMPLE for trying the study, not a benchmark)")
     print(f"next: vlrerank study run {args.directory / 'spec.yaml'} --out {args.directory / 'results'}")
     return 0

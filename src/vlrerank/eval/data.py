@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import ConfigError
 from .files import grade, load_qrels, load_run, text_lines
 
-MEDIA_KEYS = ("image", "video")
+MEDIA_KEYS = ("image", "video", "pdf")  # a PDF may name one page: file.pdf#page=3
 # Without a first-stage run every document is a candidate for every query; beyond this many pairs
 # that is a mistake rather than an evaluation.
 MAX_PAIRS_WITHOUT_RUN = 20_000
@@ -109,13 +109,14 @@ def _item(value: dict[str, Any], base: Path, where: str) -> dict[str, Any]:
             if "://" in given or given.startswith("data:"):
                 resolved.append(given)
                 continue
-            full = (base / given).resolve()
+            name, hash_, fragment = given.partition("#")  # a PDF's page: file.pdf#page=3
+            full = (base / name).resolve()
             if not full.exists():
                 raise ConfigError(f"{where}: {key} file {given!r} not found (looked in {base})")
-            resolved.append(str(full))
+            resolved.append(str(full) + hash_ + fragment)
         item[key] = resolved if isinstance(media, list) else resolved[0]
     if not item:
-        raise ConfigError(f"{where}: no text, image or video")
+        raise ConfigError(f"{where}: no text, image, video or pdf")
     return item
 
 

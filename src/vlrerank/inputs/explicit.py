@@ -20,6 +20,7 @@ from .schema import IMAGE_EXTENSIONS
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpeg", ".mpg"})
 _MEDIA = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+_ARTICLE = {"image": "an image", "video": "a video", "pdf": "a PDF"}
 _MAX_PATH = 4096  # longer strings are prose, not paths: no file system call for them
 
 
@@ -37,6 +38,8 @@ def _kind(value: str, media_root: str | None) -> str | None:
     """``"image"`` or ``"video"`` when ``value`` names media, else ``None``."""
     if value.startswith(("data:image/", "data:video/")):
         return value[5:10]
+    if value.startswith("data:application/pdf"):
+        return "pdf"
     if len(value) > _MAX_PATH or "\n" in value:
         return None
     target = value
@@ -50,7 +53,9 @@ def _kind(value: str, media_root: str | None) -> str | None:
             return None
     elif not _local_file(value, media_root):
         return None
-    extension = os.path.splitext(target.lower())[1]
+    extension = os.path.splitext(target.lower().split("#", 1)[0])[1]
+    if extension == ".pdf":
+        return "pdf"
     if extension in VIDEO_EXTENSIONS:
         return "video"
     return "image" if extension in IMAGE_EXTENSIONS else None
@@ -69,7 +74,7 @@ def refuse_bare_media(value: Any, field: str, media_root: str | None = None) -> 
         return
     shown = value if len(value) <= 80 else value[:77] + "..."
     raise InputError(
-        f"{shown!r} names {'a video' if kind == 'video' else 'an image'}, but a bare string is scored as "
+        f"{shown!r} names {_ARTICLE[kind]}, but a bare string is scored as "
         f'text; pass {{"{kind}": {shown!r}}} to use the {kind}, or {{"text": {shown!r}}} to score '
         "the characters as text",
         field=field,

@@ -25,6 +25,7 @@ from ..errors import (
     MissingDependencyError,
     ModelLoadError,
     ModelNotFoundError,
+    PdfLoadError,
     ScoringFailed,
     VideoLoadError,
     VlrerankError,
@@ -122,7 +123,7 @@ def classify(exc: Exception) -> tuple[int, ErrorType]:
     """The HTTP status and error type of any exception (anything unexpected is a 500 ``internal``)."""
     if isinstance(exc, ServiceError):
         return exc.status, exc.error_type
-    if isinstance(exc, (ImageLoadError, VideoLoadError)):
+    if isinstance(exc, (ImageLoadError, VideoLoadError, PdfLoadError)):
         return 422, ErrorType.INVALID_MEDIA
     if isinstance(exc, (InputError, ConfigError)):
         return 422, ErrorType.INVALID_REQUEST

@@ -118,7 +118,7 @@ class QualityOptions(Strict):
         return data
 
 
-IGNORED_FIELDS = ("rank_fields", "max_chunks_per_doc", "priority")
+IGNORED_FIELDS = ("rank_fields", "priority")
 
 
 class CompatFields(Lenient):
@@ -137,7 +137,12 @@ class CompatFields(Lenient):
         None, description="false: relevance_score is the raw yes-minus-no logit instead of its sigmoid"
     )
     rank_fields: Any = Field(None, description="accepted and ignored (documents are not structured)")
-    max_chunks_per_doc: Any = Field(None, description="accepted and ignored (documents are not chunked)")
+    max_chunks_per_doc: int | None = Field(
+        None, ge=1, description="score long texts in up to this many chunks of max_tokens_per_doc tokens"
+    )
+    overlap_tokens: int | None = Field(
+        None, ge=0, description="tokens each chunk repeats from the one before"
+    )
     priority: Any = Field(None, description="accepted and ignored (requests are served in order)")
 
     raw_scores: bool | None = Field(
@@ -196,6 +201,14 @@ class RerankRequest(CompatFields):
     drop_below_threshold: bool = Field(
         False, description="leave out results under the calibrator's threshold (when one is loaded)"
     )
+    aggregation: Literal["max", "mean_top_k"] = Field(
+        "max", description="how a PDF's pages (a long text's chunks) make the document's score"
+    )
+    aggregation_k: int = Field(3, ge=1, description="pages averaged by mean_top_k")
+    granularity: Literal["document", "page"] = Field(
+        "document", description="page: one result per page/chunk"
+    )
+    return_segments: bool = Field(False, description="list every page's (chunk's) score in each result")
 
     @model_validator(mode="before")
     @classmethod
@@ -229,6 +242,13 @@ class ResultOut(BaseModel):
     images: list[dict[str, Any]] = []
     sub_scores: dict[str, SubScoreOut] | None = None
     truncated: bool | None = Field(None, description="true when the document's text was cut")
+    page: int | None = Field(None, description="a PDF's best page (1-based), or this result's page")
+    segment: dict[str, Any] | None = Field(
+        None, description="the page or chunk that won (chunk: char offsets)"
+    )
+    segments: list[dict[str, Any]] | None = Field(
+        None, description="every page's/chunk's score (return_segments)"
+    )
     probability: float | None = Field(None, description="calibrated probability (a calibrator is loaded)")
     below_threshold: bool | None = Field(None, description="probability under the calibrator's threshold")
 

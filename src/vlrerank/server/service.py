@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from ..engine import OUT_OF_MEMORY
+from ..engine.chunking import ChunkOptions
 from ..errors import ConfigError, VlrerankError
 from ..preprocess.config import PreprocessConfig, QualityPolicy
 from ..random_weights import RANDOM_WEIGHTS_WARNING
@@ -226,7 +227,13 @@ class RerankService:
         query = _side(request.query, uploads, "query")
         sides = [plain(d, f"documents[{i}]") for i, d in enumerate(request.documents)]
         truncated: set[int] = set()
-        if request.token_limit is not None:
+        # Chunking asked for (max_chunks_per_doc): the library chunks; a token limit alone cuts.
+        chunking = ChunkOptions(
+            max_tokens_per_doc=request.token_limit,
+            max_chunks_per_doc=request.max_chunks_per_doc,
+            overlap_tokens=request.overlap_tokens,
+        )
+        if request.token_limit is not None and request.max_chunks_per_doc is None:
             for i, side in enumerate(sides):
                 sides[i], cut = truncate(
                     side, reranker.tokenizer, request.token_limit, request.truncation_direction
@@ -248,6 +255,8 @@ class RerankService:
             return lambda: reranker.rank(
                 query, documents, instruction, request.top_n or None,
                 preprocess=preprocess, quality=quality, explain=request.explain,
+                aggregation=request.aggregation, aggregation_k=request.aggregation_k,
+                granularity=request.granularity, return_segments=request.return_segments, chunking=chunking,
             )  # fmt: skip
 
         ranked = await self.run_scoring(work(request.instruction))
@@ -303,7 +312,10 @@ class RerankService:
                 num_tokens=r.num_tokens,
                 images=[f.to_dict() for f in r.images],
                 sub_scores={k: v for k, v in asdict(r.explanation).items()} if r.explanation else None,
-                truncated=ranking.truncated_flag(r.index),
+                truncated=ranking.truncated_flag(r.index) or r.truncated,
+                page=r.page,
+                segment=r.segment.to_dict() if r.segment else None,
+                segments=[g.to_dict() for g in r.segments] or None,
                 probability=r.probability,
                 below_threshold=r.below_threshold,
             )

@@ -92,6 +92,8 @@ class Analysis:
 def size_order(label: str) -> tuple[int, int]:
     if label == "native":
         return (1 << 30, 0)
+    if label.endswith("px"):  # a pixel budget
+        return (int(label[:-2]), 0)
     width, height = (int(v) for v in label.split("x"))
     return (width * height, width)
 

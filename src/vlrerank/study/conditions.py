@@ -20,14 +20,17 @@ class Condition:
     mode: str
     blur: float
     repeat: int
+    budget: int | None = None  # a pixel budget (the model-side max_pixels) instead of a size
 
     @property
     def size_label(self) -> str:
+        if self.budget is not None:
+            return f"{self.budget}px"
         return f"{self.size[0]}x{self.size[1]}" if self.size else "native"
 
     def preprocess(self) -> PreprocessConfig:
         if self.size is None:
-            return PreprocessConfig(blur_sigma=self.blur)
+            return PreprocessConfig(blur_sigma=self.blur, max_pixels=self.budget)
         return PreprocessConfig(
             size=self.size,
             mode=self.mode,  # type: ignore[arg-type]
@@ -37,7 +40,10 @@ class Condition:
 
 
 def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The file's digest; a PDF page (``file.pdf#page=2``) is the file's digest and the page."""
+    name, _, fragment = str(path).partition("#")
+    digest = hashlib.sha256(Path(name).read_bytes()).hexdigest()
+    return f"{digest}#{fragment}" if fragment else digest
 
 
 def expand(spec: StudySpec, items: list[StudyItem]) -> list[Condition]:
@@ -67,7 +73,23 @@ def expand(spec: StudySpec, items: list[StudyItem]) -> list[Condition]:
                                 :32
                             ]
                             conditions.append(Condition(key, index, size, interpolation, mode, blur, repeat))
+        conditions += _budget_conditions(spec, item, index, digests[item.image])
     return conditions
+
+
+def _budget_conditions(spec: StudySpec, item: StudyItem, index: int, digest: str) -> list[Condition]:
+    """Native-size conditions under each pixel budget (what a PDF page is rendered to)."""
+    out = []
+    for budget in spec.pixel_budgets:
+        for blur in spec.blur_sigmas:
+            for repeat in range(spec.repeats):
+                identity = {"image": digest, "query": item.query, "text": item.text, "budget": budget,
+                            "blur": blur, "repeat": repeat}  # fmt: skip
+                key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+                out.append(
+                    Condition(key, index, None, spec.interpolations[0], "native", blur, repeat, budget)
+                )
+    return out
 
 
 def fingerprint(spec: StudySpec, items: list[StudyItem], version: str) -> str:

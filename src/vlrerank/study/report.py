@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import ConfigError, MissingDependencyError
 from ..random_weights import RANDOM_WEIGHTS_WARNING
 from .analysis import Analysis, analyse, size_order
+from .movement import SETTLED, movement
 from .report_text import remedy, spec_lines
 from .runner import STORE_NAME
 from .store import ResultRow, ResultStore
@@ -266,6 +267,12 @@ def write_report(out_dir: str | Path) -> Path:
         raise ConfigError(f"the study in {out} has no results yet")
     analysis = analyse(rows)
     all_tables = tables(analysis)
+    moved, settled = movement(rows)
+    all_tables["Score movement toward the largest size"] = (
+        ["size", "visual tokens", "n", "mean abs change", "max abs change"],
+        [[m.size, _fmt(m.visual_tokens, 0), str(m.n), _fmt(m.mean_abs_change), _fmt(m.max_abs_change)]
+         for m in moved],
+    )  # fmt: skip
     random = meta.get("random_weights") == "true"
     cost_note = meta.get("cost_method") or "How cost was measured was not recorded (an older results store)."
 
@@ -287,7 +294,8 @@ def write_report(out_dir: str | Path) -> Path:
         f"# Resolution study\n\n{banner}Model `{meta['model']}`, vlrerank {meta['version']}, "
         f"fingerprint `{(meta['fingerprint'] or '')[:16]}`. "
         f"{analysis.rows} results, {analysis.errors} errors. "
-        f"Cheapest size within one CI of the best mean score: **{analysis.cheapest_size}**.\n",
+        f"Cheapest size within one CI of the best mean score: **{analysis.cheapest_size}**. "
+        f"Scores stop moving (mean change from the largest size under {SETTLED}) at: **{settled}**.\n",
         "\n## Spec\n\n```\n" + "\n".join(spec_lines(meta["spec"])) + "\n```\n",
     ]
     for title, (header, body) in all_tables.items():

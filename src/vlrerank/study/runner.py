@@ -57,15 +57,23 @@ def batches(spec: StudySpec, items: list[StudyItem], todo: list[Condition]) -> l
     """
     groups: dict[tuple[Any, ...], list[Condition]] = {}
     for c in todo:
-        groups.setdefault((items[c.item].query, c.size, c.interpolation, c.mode, c.blur), []).append(c)
+        key = (items[c.item].query, c.size, c.interpolation, c.mode, c.blur, c.budget)
+        groups.setdefault(key, []).append(c)
     # Smallest sizes first (native last): a process keeps memory it once used, so a small size
     # scored after a large one would otherwise inherit the large one's resident memory.
-    order = sorted(groups, key=lambda key: (1 << 62) if key[1] is None else key[1][0] * key[1][1])
+    order = sorted(groups, key=_pixels)
     out = []
     for group in (groups[key] for key in order):
         for start in range(0, len(group), spec.batch_documents):
             out.append(group[start : start + spec.batch_documents])
     return out
+
+
+def _pixels(key: tuple[Any, ...]) -> int:
+    size, budget = key[1], key[5]
+    if budget is not None:
+        return int(budget)
+    return (1 << 62) if size is None else size[0] * size[1]
 
 
 def memory_method(reranker: Any) -> str:
@@ -154,7 +162,8 @@ def score_batch(
 
 
 def _document(item: StudyItem) -> dict[str, Any]:
-    return {"image": str(item.image), **({"text": item.text} if item.text else {})}
+    kind = "pdf" if str(item.image).partition("#")[0].lower().endswith(".pdf") else "image"
+    return {kind: str(item.image), **({"text": item.text} if item.text else {})}
 
 
 def _failed_index(field: str) -> int | None:

@@ -1,6 +1,7 @@
 """The study's inputs: a spec (YAML or TOML, every field also a CLI flag) and a manifest of images.
 
-A manifest is CSV or JSONL with ``image``, ``category``, ``query`` and optional ``relevant``
+A manifest is CSV or JSONL with ``image`` (an image, a PDF, or a PDF's page: ``file.pdf#page=2``),
+``category``, ``query`` and optional ``relevant``
 (0/1 or a graded label), ``group`` (rows ranked together) and ``text`` (a caption that goes with
 the image), or a folder with one sub-folder of images per category and a ``queries.csv``
 (``category,query``). Every validation error names the file, the line and the field.
@@ -19,7 +20,8 @@ from ..errors import ConfigError, InputError
 from ..preprocess.config import INTERPOLATIONS, RESIZE_MODES, size_from_text
 
 DEFAULT_SIZES = ((320, 240), (640, 480), (800, 600), (1024, 768), (1280, 960), (1600, 1200), (2048, 1536))
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+MIN_BUDGET = 4 * 32 * 32  # the model's own min_pixels
+IMAGE_SUFFIXES = {".pdf", ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +33,7 @@ class StudySpec:
     interpolations: tuple[str, ...] = ("bicubic", "nearest")
     modes: tuple[str, ...] = ("stretch",)
     blur_sigmas: tuple[float, ...] = (0.0,)
+    pixel_budgets: tuple[int, ...] = ()  # extra conditions: native size under each max_pixels
     repeats: int = 1
     instruction: str | None = None
     model: str = "tiny-random"
@@ -45,6 +48,7 @@ class StudySpec:
             "interpolations": list(self.interpolations),
             "modes": list(self.modes),
             "blur_sigmas": list(self.blur_sigmas),
+            **({"pixel_budgets": list(self.pixel_budgets)} if self.pixel_budgets else {}),
             "repeats": self.repeats,
             "instruction": self.instruction,
             "model": self.model,
@@ -116,6 +120,14 @@ def build_spec(data: dict[str, Any], *, base_dir: Path, source: str = "spec") ->
             )
         except ValueError:
             raise ConfigError(f"{source}: blur_sigmas must be numbers") from None
+    if "pixel_budgets" in data:
+        try:
+            budgets = tuple(int(v) for v in _as_tuple(data["pixel_budgets"], f"{source}: pixel_budgets"))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}: pixel_budgets must be integers (pixels)") from None
+        if any(b < MIN_BUDGET for b in budgets):
+            raise ConfigError(f"{source}: pixel_budgets must be at least {MIN_BUDGET} pixels")
+        values["pixel_budgets"] = budgets
     for key in ("repeats", "batch_documents"):
         if key in data:
             try:
@@ -165,9 +177,11 @@ def _item(row: dict[str, Any], base: Path, where: str, line: int) -> StudyItem:
     for key in ("image", "category", "query"):
         if not str(row.get(key) or "").strip():
             raise InputError(f"'{key}' is required", field=f"{where}:{line}.{key}")
-    image = (base / str(row["image"])).resolve()
+    name, hash_, fragment = str(row["image"]).partition("#")  # a PDF page: file.pdf#page=2
+    image = (base / name).resolve()
     if not image.is_file():
         raise InputError(f"no such image file: {row['image']}", field=f"{where}:{line}.image")
+    image = Path(str(image) + hash_ + fragment)
     relevant = row.get("relevant")
     if relevant in ("", None):
         label = None

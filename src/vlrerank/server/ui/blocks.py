@@ -157,9 +157,9 @@ def build(service: RerankService, *, logout: bool = False) -> gr.Blocks:
             )
         with gr.Row():
             candidates = gr.File(
-                label=f"Candidate images (drag and drop, up to {limit})",
+                label=f"Candidate images or PDFs (drag and drop, up to {limit})",
                 file_count="multiple",
-                file_types=["image"],
+                file_types=["image", ".pdf"],
                 elem_id="candidates",
             )
             candidate_texts = gr.Textbox(

@@ -47,6 +47,10 @@ def file_facts(paths: list[str] | None) -> str:
         name = escape(os.path.basename(path))
         size = os.path.getsize(path)
         try:
+            if path.lower().endswith(".pdf"):
+                facts = f"PDF (each page rendered at the model's size) · {_bytes(size)}"
+                rows.append(f"<tr class='vlr-fact'><td>{name}</td><td>{escape(facts)}</td></tr>")
+                continue
             with Image.open(path) as image:
                 width, height = image.size
             facts = f"{width}×{height} · {aspect_label(width, height)} · {_bytes(size)}"
@@ -61,6 +65,8 @@ def _bytes(size: int) -> str:
 
 
 def thumbnail(path: str) -> str:
+    if path.lower().endswith(".pdf"):
+        return ""
     try:
         with Image.open(path) as image:
             image.thumbnail((192, 144))
@@ -150,7 +156,7 @@ def _ranking(ranked: RankedResults, labels: list[str], thumbnails: dict[int, str
         )
     parts.append("<ol class='vlr-ranked'>")
     for r in ranked.results:
-        shown = f"<img alt='' src='{thumbnails[r.index]}'>" if r.index in thumbnails else ""
+        shown = f"<img alt='' src='{thumbnails[r.index]}'>" if thumbnails.get(r.index) else ""
         score = r.penalized_score if r.penalized_score is not None else r.score
         calibrated = ""
         if r.probability is not None:
@@ -161,7 +167,7 @@ def _ranking(ranked: RankedResults, labels: list[str], thumbnails: dict[int, str
         parts.append(
             f"<li class='vlr-result{below}' data-index='{r.index}'>{shown}"
             f"<div class='vlr-score'>{score:.4f}</div>"
-            f"<div><div class='vlr-text'>{escape(labels[r.index])}</div>{calibrated}"
+            f"<div><div class='vlr-text'>{escape(labels[r.index])}</div>{calibrated}{_page(r)}"
             f"{_details(r)}</div></li>"
         )
     parts.append("</ol>")
@@ -176,6 +182,12 @@ def _ranking(ranked: RankedResults, labels: list[str], thumbnails: dict[int, str
         f"model {ranked.forward_s * 1000:.0f} ms</small></p>"
     )
     return "".join(parts)
+
+
+def _page(result: Any) -> str:
+    if result.page is None:
+        return ""
+    return f"<div class='vlr-page'>best page {result.page}</div>"
 
 
 def _failed_measures(images: tuple[ImageProvenance, ...]) -> str:
