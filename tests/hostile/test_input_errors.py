@@ -29,21 +29,37 @@ VIDEO_PART = {"content": [{"type": "video_url", "video_url": {"url": BAD_VIDEO}}
 # (error class, dialect path, body, field the error names)
 CASES = [
     ("InputError", "v1/rerank", {"query": SURROGATE, "documents": ["a"]}, "query"),
-    ("InputError", "v1/rerank", {"query": "q", "documents": ["a", {"text": ["ok", "x\udfff"]}]}, "documents[1].text[1]"),
+    (
+        "InputError",
+        "v1/rerank",
+        {"query": "q", "documents": ["a", {"text": ["ok", "x\udfff"]}]},
+        "documents[1].text[1]",
+    ),
     ("InputError", "v1/rerank", {"query": "q", "documents": ["a"], "instruction": "\udc80"}, "instruction"),
     ("InputError", "v2/rerank", {"query": SURROGATE, "documents": ["a"]}, "query"),
     ("InputError", "rerank", {"query": "q", "documents": [SURROGATE]}, "documents[0]"),
     ("InputError", "rerank", {"query": "q", "texts": ["\udbff"]}, "documents[0]"),
     ("InputError", "rerank", {"query": "q", "texts": ["\udbff"], "truncate": True}, "documents[0]"),
     ("InputError", "score", {"queries": SURROGATE, "documents": ["a"]}, "query"),
-    ("ImageLoadError", "v1/rerank", {"query": "q", "documents": [{"image": BAD_IMAGE}]}, "documents[0].image"),
+    (
+        "ImageLoadError",
+        "v1/rerank",
+        {"query": "q", "documents": [{"image": BAD_IMAGE}]},
+        "documents[0].image",
+    ),
     ("ImageLoadError", "v2/rerank", {"query": {"image": BAD_IMAGE}, "documents": ["a"]}, "query.image"),
     ("VideoLoadError", "v1/rerank", {"query": "q", "documents": [VIDEO_PART]}, "documents[0].content[0]"),
-    ("ConfigError", "v1/rerank", {"query": "q", "documents": ["a"], "preprocess": {"size": [100000, 100000]}}, "preprocess"),
-]  # fmt: skip
+    (
+        "ConfigError",
+        "v1/rerank",
+        {"query": "q", "documents": ["a"], "preprocess": {"size": [100000, 100000]}},
+        "preprocess",
+    ),
+]
+IDS = [f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(CASES)]
 
 
-@pytest.mark.parametrize(("kind", "path", "body", "field"), CASES, ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(("kind", "path", "body", "field"), CASES, ids=IDS)
 def test_input_errors_are_422_and_the_engine_stays_ready(api_server, kind, path, body, field):
     # json.dumps writes a lone surrogate as the \ud800 escape: valid JSON, as an attacker sends it.
     response = httpx.post(

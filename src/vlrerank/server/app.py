@@ -18,6 +18,7 @@ from .. import __version__
 from ..reranker import Reranker
 from . import auth, http_errors
 from .audit import Audit, tag_log_records_with_request_ids
+from .json_limits import JsonLimits
 from .keys import KeyRing
 from .metrics import Metrics
 from .middleware import BodyLimit, RequestMetrics
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
     # Outermost last: CORS answers preflights (which carry no key) before the key check; the audit
     # line also records the requests the key check refuses.
     app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(JsonLimits)  # inside BodyLimit: only bodies within the size cap are parsed
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(auth.AccessControl, keyring=keyring, settings=settings)
     app.add_middleware(Audit, log=service.audit, metrics=metrics)
