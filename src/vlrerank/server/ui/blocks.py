@@ -15,6 +15,7 @@ from ...testing import RANDOM_WEIGHTS_WARNING, TINY_MODEL_NAME, is_random_checkp
 from ..audit import FIELDS as AUDIT_FIELDS
 from ..http_errors import status_of
 from . import render
+from .uploads import UploadGuard
 
 SIZE_CHOICES = [*PRESETS, "custom"]
 
@@ -206,3 +207,4 @@ def mount_ui(app: Any, service: Any) -> None:
         max_file_size=service.settings.engine.max_image_bytes,
         footer_links=[],
     )
+    app.add_middleware(UploadGuard)  # outermost: no Gradio route sees a file value it did not upload
