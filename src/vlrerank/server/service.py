@@ -23,6 +23,7 @@ from .dialects.truncation import truncate
 from .dialects.video import VideoReader
 from .http_errors import NotFound, NotReady, QuotaExceeded, RequestRejected
 from .keys import ApiKey
+from .memory import MemoryReturn
 from .metrics import Metrics
 from .quotas import Quotas
 from .scheduler import Scheduler, default_max_concurrent
@@ -54,6 +55,7 @@ class RerankService:
         self.load_error: Exception | None = None
         self.quotas = Quotas(settings.quota_requests_per_minute, settings.quota_pairs_per_minute)
         self.audit = AuditLog(settings.audit_log)
+        self.memory = MemoryReturn()
 
     # -- model lifecycle -----------------------------------------------------------------------
     def load(self) -> None:
@@ -278,6 +280,7 @@ class RerankService:
             raise NotReady(f"the scoring engine failed ({cause}); it is restarting, retry shortly") from None
         finally:
             self.metrics.queue_depth.set(self.scheduler.depth)
+            self.memory.request_finished(self.scheduler.depth)
 
     def response(self, ranking: Ranking, request_id: str | None) -> RerankResponse:
         ranked, request = ranking.ranked, ranking.request
