@@ -109,3 +109,20 @@ def test_cli_refuses_undecodable_arguments(tiny_dir):
     stderr = out.stderr.decode(errors="replace")
     assert out.returncode == 2, stderr
     assert "query" in stderr and "not valid Unicode" in stderr and "Traceback" not in stderr
+
+
+def test_web_ui_shows_the_error_and_stays_ready(ui_server):
+    data = ["find", SURROGATE, None, None, None, "a text", "native", "general", "1024x768",
+            "bicubic", 0, 0.65, "off", False, ""]  # fmt: skip
+    with httpx.Client() as client:
+        started = client.post(
+            ui_server.url + "gradio_api/call/rerank",
+            content=json.dumps({"data": data}),
+            headers={"Content-Type": "application/json"},
+            timeout=60,
+        )
+        assert started.status_code == 200, started.text
+        event = started.json()["event_id"]
+        answer = client.get(ui_server.url + f"gradio_api/call/rerank/{event}", timeout=120).text
+    assert "vlr-error" in answer and "not valid Unicode" in answer and "query" in answer, answer[:500]
+    assert httpx.get(ui_server.url + "ready", timeout=5).status_code == 200
