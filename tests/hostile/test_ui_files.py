@@ -93,3 +93,11 @@ def test_own_uploads_are_used_and_other_sessions_cannot_use_them(ui_server):
         assert response.status_code == 200, response.text
         assert "vlr-results" in result(ui_server.url, response, mine)
         assert call(ui_server.url, inputs(candidates=[file_value(path)]), theirs).status_code == 403
+
+
+def test_only_the_page_sets_the_session_cookie(ui_server):
+    assert "vlrerank_ui_session" in httpx.get(ui_server.url, timeout=60).headers.get("set-cookie", "")
+    for path in ("health", "ready", "openapi.json"):
+        assert "set-cookie" not in httpx.get(ui_server.url + path, timeout=60).headers
+    response = httpx.post(ui_server.url + "v1/rerank", json={"query": "q", "documents": ["d"]}, timeout=60)
+    assert response.status_code == 200 and "set-cookie" not in response.headers

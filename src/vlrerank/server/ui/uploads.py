@@ -30,8 +30,6 @@ from ..json_limits import MalformedBody, buffered, check_shape
 SESSION_COOKIE = "vlrerank_ui_session"
 REFUSED = "file values must be files uploaded through this page in this session"
 _EVENT_PATHS = ("/gradio_api/queue/join", "/gradio_api/call/", "/gradio_api/run/", "/gradio_api/api/")
-_API_PREFIXES = ("/v1/", "/v2/")
-_API_PATHS = frozenset({"/rerank", "/score", "/health", "/ready", "/metrics", "/docs", "/openapi.json"})
 _MAX_CALLERS = 10_000
 _MAX_FILES = 1_000  # per caller: the oldest are forgotten (and can no longer be referenced)
 
@@ -67,10 +65,15 @@ class UploadGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/gradio_api/"):
-            await self.app(
-                scope, receive, send if scope["type"] != "http" else self._with_cookie(scope, send)
-            )
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if path == "/logout":  # logging out ends the session: its uploads can no longer be used
+            await self.app(scope, receive, _forgetting_cookie(send))
+            return
+        if not path.startswith("/gradio_api/"):
+            # The page sets the session cookie; the API, /login and the rest never do.
+            await self.app(scope, receive, self._with_cookie(scope, send) if path == "/" else send)
             return
         caller = self._caller(scope)
         send = self._with_cookie(scope, send)
@@ -139,6 +142,16 @@ class UploadGuard:
             files.popitem(last=False)
         while len(self._uploads) > _MAX_CALLERS:
             self._uploads.popitem(last=False)
+
+
+def _forgetting_cookie(send: Send) -> Send:
+    async def forgetting_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            gone = f"{SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict".encode()
+            message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", gone)]}
+        await send(message)
+
+    return forgetting_send
 
 
 async def _refuse(send: Send) -> None:
