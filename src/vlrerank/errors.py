@@ -53,6 +53,23 @@ class ScoringFailed(VlrerankError, RuntimeError):
         super().__init__(f"{field}: {message}" if field else message)
 
 
+class EngineFault(VlrerankError, RuntimeError):
+    """The model stage itself failed (a device error, a closed engine), not the request's input.
+
+    Only this type makes a server reload its model: an input problem is an :class:`InputError`
+    whatever its message, so no request can restart the engine by sending odd input.
+    """
+
+
+class DeadlineExceeded(VlrerankError, TimeoutError):
+    """Work for a request ran past its deadline (decoding a video, preparing inputs) and was stopped."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        self.field = field
+        self.reason = message
+        super().__init__(f"{field}: {message}" if field else message)
+
+
 class ConfigError(VlrerankError, ValueError):
     """An engine or preprocessing setting is invalid or unsupported on this machine."""
 

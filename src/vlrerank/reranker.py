@@ -27,6 +27,7 @@ from .engine.types import ScoredRequest
 from .errors import ConfigError, InputError, ScoringFailed
 from .inputs.explicit import refuse_bare_media
 from .inputs.schema import MultimodalInput, to_documents, to_multimodal
+from .inputs.text import check_text
 from .preprocess.config import PreprocessConfig, QualityPolicy
 from .ranking import RankedResults, rank_order
 
@@ -374,6 +375,8 @@ class Reranker:
         """The engine's request: every argument checked, defaults filled in from the config."""
         if instruction is not None and not isinstance(instruction, str):
             raise InputError(f"expected a string, got {type(instruction).__name__}", field="instruction")
+        if instruction is not None:
+            check_text(instruction, "instruction")
         used_instruction = instruction or self.config.default_instruction
         fps = self.config.fps if fps is None else fps
         max_frames = self.config.max_frames if max_frames is None else max_frames

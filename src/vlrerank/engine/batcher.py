@@ -26,6 +26,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from ..errors import EngineFault, VlrerankError
 from .device import is_out_of_memory, release_device_memory
 from .forward import ForwardPlan
 from .types import EncodedPair, VisualInput
@@ -179,11 +180,18 @@ class Batcher:
             if announced:
                 self._preparing -= 1
             if self._closed:
-                raise RuntimeError("the engine has been closed")
+                raise EngineFault("the engine has been closed")
             self._jobs.append(job)
             self._changed.notify_all()
             self._ensure_worker()
-        return job.result.result()
+        try:
+            return job.result.result()
+        except VlrerankError:
+            raise
+        except Exception as exc:
+            # Only the model stage runs here (inputs were checked and encoded in the request's
+            # thread): whatever it raised is the engine's fault, said by type for the server.
+            raise EngineFault(f"the model stage failed ({type(exc).__name__})") from exc
 
     def _ensure_worker(self) -> None:  # holding self._changed
         if self._worker is None:

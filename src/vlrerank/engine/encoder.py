@@ -111,7 +111,12 @@ class PairEncoder:
     def _video(self, source: VideoSource, field: str, fps: float, max_frames: int) -> VisualInput:
         if isinstance(source, str):
             decoded = decode_video_file(
-                source, fps=fps, max_frames=max_frames, field=field, media_root=self._config.media_root
+                source,
+                fps=fps,
+                max_frames=max_frames,
+                field=field,
+                media_root=self._config.media_root,
+                max_frame_pixels=self._config.max_image_pixels,
             )
             prepared = video_from_tensor(
                 decoded.frames, fps=decoded.fps, frame_indices=decoded.frame_indices, field=field

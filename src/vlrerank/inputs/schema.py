@@ -10,6 +10,7 @@ from typing import Any
 from PIL import Image
 
 from ..errors import InputError
+from .text import check_text
 
 # An image may be a path, ``file://`` path, ``http(s)://`` URL, ``data:`` URI, raw bytes or a PIL image.
 ImageSource = str | bytes | Image.Image
@@ -66,6 +67,7 @@ def _texts(value: Any, field: str) -> tuple[str, ...]:
         if not isinstance(text, str):
             where = field if not isinstance(value, (list, tuple)) else f"{field}[{i}]"
             raise InputError(f"expected a string, got {type(text).__name__}", field=where)
+        check_text(text, field if not isinstance(value, (list, tuple)) else f"{field}[{i}]")
     return tuple(texts)
 
 
@@ -126,9 +128,11 @@ def to_multimodal(value: Any, field: str) -> MultimodalInput:
         InputError: naming ``field`` (e.g. ``documents[3].image[0]``) and what is wrong.
     """
     if isinstance(value, MultimodalInput):
+        for i, text in enumerate(value.texts):
+            check_text(text, f"{field}.text[{i}]")
         return value
     if isinstance(value, str):
-        return MultimodalInput(texts=(value,))
+        return MultimodalInput(texts=(check_text(value, field),))
     if isinstance(value, Image.Image):
         return MultimodalInput(images=(value,))
     if not isinstance(value, Mapping):

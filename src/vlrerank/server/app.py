@@ -19,6 +19,7 @@ from ..reranker import Reranker
 from . import auth, http_errors
 from .audit import Audit, tag_log_records_with_request_ids
 from .fields import FieldPolicy
+from .json_limits import JsonLimits
 from .keys import KeyRing
 from .metrics import Metrics
 from .middleware import ApiRoutesFirst, BodyLimit, RequestMetrics
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
     if settings.ui:  # innermost: after the key check, before the UI's catch-all mount
         app.add_middleware(ApiRoutesFirst, api=app)
     app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(JsonLimits)  # inside BodyLimit: only bodies within the size cap are parsed
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(auth.AccessControl, keyring=keyring, settings=settings)
     app.add_middleware(Audit, log=service.audit, metrics=metrics)

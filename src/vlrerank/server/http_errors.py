@@ -20,6 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import (
     ConfigError,
+    DeadlineExceeded,
+    EngineFault,
     ImageLoadError,
     InputError,
     MissingDependencyError,
@@ -129,6 +131,10 @@ def classify(exc: Exception) -> tuple[int, ErrorType]:
         return 422, ErrorType.INVALID_REQUEST
     if isinstance(exc, ScoringFailed):
         return 503, ErrorType.SCORING_FAILED
+    if isinstance(exc, EngineFault):
+        return 503, ErrorType.MODEL_NOT_READY
+    if isinstance(exc, DeadlineExceeded):
+        return 504, ErrorType.TIMEOUT
     if isinstance(exc, (ModelNotFoundError, ModelLoadError, MissingDependencyError)):
         return 503, ErrorType.MODEL_NOT_READY
     return 500, ErrorType.INTERNAL

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from ..engine import OUT_OF_MEMORY
 from ..engine.chunking import ChunkOptions
-from ..errors import ConfigError, VlrerankError
+from ..errors import ConfigError, DeadlineExceeded, EngineFault
+from ..inputs.text import check_text
+from ..inputs.video import DecodeBudget
 from ..preprocess.config import PreprocessConfig, QualityPolicy
 from ..random_weights import RANDOM_WEIGHTS_WARNING
 from ..ranking import RankedResult, RankedResults, describe
@@ -22,6 +24,7 @@ from .dialects.truncation import truncate
 from .dialects.video import VideoReader
 from .http_errors import NotFound, NotReady, QuotaExceeded, RequestRejected
 from .keys import ApiKey
+from .memory import MemoryReturn
 from .metrics import Metrics
 from .quotas import Quotas
 from .scheduler import Scheduler, default_max_concurrent
@@ -54,6 +57,7 @@ class RerankService:
         self.load_error: Exception | None = None
         self.quotas = Quotas(settings.quota_requests_per_minute, settings.quota_pairs_per_minute)
         self.audit = AuditLog(settings.audit_log)
+        self.memory = MemoryReturn()
 
     # -- model lifecycle -----------------------------------------------------------------------
     def load(self) -> None:
@@ -104,8 +108,10 @@ class RerankService:
                 f"{len(request.documents)} documents, above the limit of {max_documents}", field="documents"
             )
         limit = self.settings.max_text_chars
-        if request.instruction is not None and len(request.instruction) > limit:
-            raise RequestRejected(f"instruction is longer than {limit} characters", field="instruction")
+        if request.instruction is not None:
+            if len(request.instruction) > limit:
+                raise RequestRejected(f"instruction is longer than {limit} characters", field="instruction")
+            check_text(request.instruction, "instruction")
         for field, side in [("query", request.query)] + [
             (f"documents[{i}]", d) for i, d in enumerate(request.documents)
         ]:
@@ -117,11 +123,13 @@ class RerankService:
         if isinstance(side, str):
             if len(side) > limit:
                 raise RequestRejected(f"text is longer than {limit} characters", field=field)
+            check_text(side, field)
             return
         texts = side.text if isinstance(side.text, list) else ([side.text] if side.text else [])
         for i, text in enumerate(texts):
             if len(text) > limit:
                 raise RequestRejected(f"text is longer than {limit} characters", field=f"{field}.text[{i}]")
+            check_text(text, f"{field}.text[{i}]")
         images = side.image if isinstance(side.image, list) else ([side.image] if side.image else [])
         refs = [(f"{field}.image[{i}]", r) for i, r in enumerate(images)]
         refs += [(f"{field}.video[{i}]", r) for i, r in enumerate(side.video or [])]
@@ -197,8 +205,11 @@ class RerankService:
         record: dict[str, Any] | None = None,
         also_instructions: Sequence[str] = (),
     ) -> Ranking:
-        """The one scoring path of every face (REST dialects, web UI): check, charge, truncate,
-        score, count.
+        """The one scoring path of every face (REST dialects, web UI): check, charge, admit, then
+        (under the request's deadline) decode, truncate, score, count.
+
+        Everything before admission is cheap and reads no media: a request the queue or a quota
+        refuses costs no decoding, and decoding counts against the request's deadline.
 
         Args:
             also_instructions: rank the same documents again under each of these instructions (the
@@ -206,24 +217,59 @@ class RerankService:
         """
         if record is not None:
             record["documents"] = len(request.documents)
-        if len(request.documents) > max_documents:  # before any video is decoded
+        if len(request.documents) > max_documents:
             self.check(request, max_documents=max_documents)
         reranker = self.require_model()
-        videos = VideoReader(
-            allow_urls=self.settings.engine.allow_urls,
-            max_bytes=self.settings.engine.max_image_bytes,
-            fps=reranker.config.fps,
-            max_frames=reranker.config.max_frames,
-        )
-        request = await asyncio.to_thread(normalized, request, videos)
-        self.check(request, max_documents=max_documents)
+        self.check(normalized(request, self._videos(reranker, decode=False)), max_documents=max_documents)
         limit = self.settings.max_text_chars
         for i, text in enumerate(also_instructions):
+            field = f"also_instructions[{i}]"
             if len(text) > limit:
-                raise RequestRejected(
-                    f"instruction is longer than {limit} characters", field=f"also_instructions[{i}]"
-                )
+                raise RequestRejected(f"instruction is longer than {limit} characters", field=field)
+            check_text(text, field)
         self.charge(key, len(request.documents) * (1 + len(also_instructions)))
+        deadline = time.monotonic() + self.settings.request_timeout_s
+
+        def work() -> tuple[RerankRequest, RankedResults, frozenset[int]]:
+            scored = normalized(request, self._videos(reranker, decode=True, deadline=deadline))
+            self.check(scored, max_documents=max_documents)
+            return (scored, *self._score(reranker, scored, uploads, deadline, scored.instruction))
+
+        scored, ranked, truncated = await self.run_scoring(work)
+        self.count(key, ranked, record)
+        also: list[RankedResults] = []
+        for instruction in also_instructions:
+            # Each comparison is one more pass through the queue, under a deadline of its own.
+            until = time.monotonic() + self.settings.request_timeout_s
+
+            def again(text: str = instruction, until: float = until) -> RankedResults:
+                return self._score(reranker, scored, uploads, until, text)[0]
+
+            also.append(await self.run_scoring(again))
+            self.count(key, also[-1], None)
+        return Ranking(scored, ranked, truncated, tuple(also))
+
+    def _videos(self, reranker: Reranker, *, decode: bool, deadline: float | None = None) -> VideoReader:
+        engine = self.settings.engine
+        return VideoReader(
+            allow_urls=engine.allow_urls,
+            max_bytes=engine.max_image_bytes,
+            fps=reranker.config.fps,
+            max_frames=reranker.config.max_frames,
+            max_frame_pixels=engine.max_image_pixels,
+            budget=DecodeBudget(deadline=deadline),
+            decode=decode,
+        )
+
+    def _score(
+        self,
+        reranker: Reranker,
+        request: RerankRequest,
+        uploads: dict[str, bytes] | None,
+        deadline: float,
+        instruction: str | None,
+    ) -> tuple[RankedResults, frozenset[int]]:
+        """Truncate and score a checked request (in a worker thread, inside its admission)."""
         query = _side(request.query, uploads, "query")
         sides = [plain(d, f"documents[{i}]") for i, d in enumerate(request.documents)]
         truncated: set[int] = set()
@@ -250,41 +296,33 @@ class RerankService:
             if request.quality
             else None
         )
-
-        def work(instruction: str | None) -> Callable[[], RankedResults]:
-            return lambda: reranker.rank(
-                query, documents, instruction, request.top_n or None,
-                preprocess=preprocess, quality=quality, explain=request.explain,
-                aggregation=request.aggregation, aggregation_k=request.aggregation_k,
-                granularity=request.granularity, return_segments=request.return_segments, chunking=chunking,
-            )  # fmt: skip
-
-        ranked = await self.run_scoring(work(request.instruction))
-        self.count(key, ranked, record)
-        also: list[RankedResults] = []
-        for instruction in also_instructions:
-            also.append(await self.run_scoring(work(instruction)))
-            self.count(key, also[-1], None)
-        return Ranking(request, ranked, frozenset(truncated), tuple(also))
+        if time.monotonic() > deadline:
+            raise DeadlineExceeded("preparing the request ran past its deadline")
+        ranked = reranker.rank(
+            query, documents, instruction, request.top_n or None,
+            preprocess=preprocess, quality=quality, explain=request.explain,
+            aggregation=request.aggregation, aggregation_k=request.aggregation_k,
+            granularity=request.granularity, return_segments=request.return_segments, chunking=chunking,
+        )  # fmt: skip
+        return ranked, frozenset(truncated)
 
     async def run_scoring(self, work: Callable[[], T]) -> T:
-        """Run model work through the queue. If the engine itself breaks (not the request), the
-        client gets 503 instead of a 500 or a hang, and the model is reloaded: /ready recovers."""
+        """Run model work through the queue. Only an :class:`EngineFault` (the model stage broke,
+        whatever the request) restarts the engine: the client gets 503 and /ready recovers. Input
+        errors are typed and answered as such; any other exception is a bug (500), not a restart."""
         self.metrics.queue_depth.set(self.scheduler.depth + 1)
         try:
             return await self.scheduler.run(work)
-        except VlrerankError:
-            raise
-        except Exception as exc:
-            logger.exception("the scoring engine failed; reloading the model")
+        except EngineFault as exc:
+            logger.error("the scoring engine failed; reloading the model", exc_info=exc)
             self.reranker = None
             self.load_error = None
             self.load_in_background()
-            raise NotReady(
-                f"the scoring engine failed ({type(exc).__name__}); it is restarting, retry shortly"
-            ) from None
+            cause = type(exc.__cause__ or exc).__name__
+            raise NotReady(f"the scoring engine failed ({cause}); it is restarting, retry shortly") from None
         finally:
             self.metrics.queue_depth.set(self.scheduler.depth)
+            self.memory.request_finished(self.scheduler.depth)
 
     def response(self, ranking: Ranking, request_id: str | None) -> RerankResponse:
         ranked, request = ranking.ranked, ranking.request

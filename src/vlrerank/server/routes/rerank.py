@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -9,6 +8,7 @@ from pydantic import ValidationError
 from ..auth import caller
 from ..fields import policy
 from ..http_errors import PayloadTooLarge, RequestRejected
+from ..json_limits import parse_json
 from ..schemas import ErrorResponse, RerankRequest, RerankResponse
 from .dependencies import Service
 
@@ -77,9 +77,7 @@ async def rerank_upload(request: Request, response: Response, service: Service) 
     if not isinstance(raw, str):
         raise RequestRejected("a form field 'request' with the JSON request is required", field="request")
     try:
-        body = RerankRequest.model_validate(json.loads(raw))
-    except json.JSONDecodeError as exc:
-        raise RequestRejected(f"not valid JSON: {exc.msg}", field="request") from None
+        body = RerankRequest.model_validate(parse_json(raw, field="request"))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -17,6 +17,7 @@ from ..http_errors import status_of
 from ..schemas import PreprocessOptions, RerankRequest
 from ..service import RerankService
 from . import render
+from .uploads import UploadGuard
 
 SIZE_CHOICES = [*PRESETS, "custom"]
 
@@ -225,3 +226,4 @@ def mount_ui(app: Any, service: RerankService) -> None:
         max_file_size=service.settings.engine.max_image_bytes,
         footer_links=[],
     )
+    app.add_middleware(UploadGuard)  # outermost: no Gradio route sees a file value it did not upload
