@@ -248,6 +248,8 @@ def expand(
                 for p in rendered
             ]
             continue
+        # Converted first: every text is checked (valid Unicode) before a tokenizer sees it.
+        multimodal = to_multimodal(document, field)
         text = _long_text(document) if chunking is not None else None
         if text is not None and chunking is not None:
             chunked = chunk_text(text, tokenizer, chunking)
@@ -259,7 +261,7 @@ def expand(
                     for c in chunked.chunks
                 ]
                 continue
-        parts.append(Part(index, to_multimodal(document, field), configs[index]))
+        parts.append(Part(index, multimodal, configs[index]))
     return Expansion(tuple(parts), frozenset(truncated))
 
 
