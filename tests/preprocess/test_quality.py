@@ -80,7 +80,7 @@ def test_content_without_detail_is_not_judged_for_blur():
     for image in (quality_set.gradient("linear", 0), quality_set.sky("clouds", 10)):
         report = assess(image)
         assert report.sharpness == 1.0 and "blurry" not in report.reasons
-        assert report.notes == ("not enough detail to judge sharpness",)
+        assert "not enough detail to judge sharpness" in report.notes
     assert assess(at_1024(photo("astronaut"))).notes == ()
 
 
