@@ -2,12 +2,16 @@
 
 Clean images are scikit-image's bundled photographs (native size and at 1024 px), the bundled study
 sample exactly as ``write_sample`` saves it, and generated content that a fair gate must pass:
-documents and products on pure white, gradients, skies and line art. Degraded images are clean
-photographs at 1024 px with one defect each, strong enough that a person would ask for a better
-copy: Gaussian blur (sigma >= 2), motion blur, JPEG quality <= 10, heavy noise, and over- or
-under-exposure simulated in linear light (a camera's exposure error, not a levels edit).
+documents (dense text, a form, a slide, a receipt, a spreadsheet) and products on pure white,
+gradients, skies, line art, and graphics that are mostly one flat colour (a 600x1600 receipt, a flat
+blue square alone and on white, "STOP" on plain backgrounds, a screenshot, UI cards on an 8 px grid,
+a logo; lossless PNG). Degraded images have one defect each, strong enough that a person would ask
+for a better copy: photographs at 1024 px (Gaussian blur sigma >= 2, motion blur, JPEG quality <=
+10, heavy noise, over- or under-exposure simulated in linear light, a camera's exposure error), and
+pages and graphics with the same defects (``PAGE_DEGRADATIONS``; exposure relative to the page's
+paper, ``exposed_page``).
 
-``build()`` returns every case; it is cached, takes ~10 s, and needs scikit-image (a dev extra).
+``build()`` returns every case; it is cached, takes ~15 s, and needs scikit-image.
 """
 
 from __future__ import annotations
