@@ -69,10 +69,13 @@ SHAKE_OK, SHAKE_BAD = 0.2, 0.3
 HIGHLIGHT_LEVEL = 250
 CLIP_FREE, CLIP_SPAN = m.CLIP_FREE, 0.2
 # Washed out: the 0.2th percentile of the darkest channel (min of R, G, B) over the content. Clean
-# pages, line art and photographs have ink or shadows <= WASHED_OK; a page three stops over has
-# its ink at >= WASHED_BAD. The darkest channel, not luma: yellow on white is saturated, not faded.
+# pages, line art and photographs have ink or shadows <= 78 (a light sky 124); a page three stops
+# over has its ink at >= 152. The darkest channel, not luma: yellow on white is saturated, not faded.
 WASHED_OK, WASHED_BAD = 125.0, 150.0
 WASHED_PERCENTILE = 0.2
+# ... and only where the paper is clipped: a page over-exposed clips its paper (>= 60% of a page),
+# while a light sky whose darkest content is light blue (124 in the set) clips nothing.
+WASHED_CLIPPED = (0.1, 0.3)
 # Under-exposure: the 99th percentile of luma. Correctly exposed scenes put something above 47%
 # grey (the darkest clean images reach 126); three stops under the metered exposure ~96.
 BRIGHT_DARK, BRIGHT_OK = 100.0, 120.0
@@ -160,9 +163,11 @@ def assess(image: Image.Image) -> QualityReport:
     if judged and min(luma.shape) >= 16:
         sharpness = min(sharpness, 1.0 - m.ramp(m.shake(luma), SHAKE_OK, SHAKE_BAD))
     notes = () if judged else (NO_DETAIL_NOTE,)
-    blown = 1.0 - m.ramp(m.damaged(fine, fine >= HIGHLIGHT_LEVEL, 255.0), CLIP_FREE, CLIP_FREE + CLIP_SPAN)
+    clipped = fine >= HIGHLIGHT_LEVEL
+    blown = 1.0 - m.ramp(m.damaged(fine, clipped, 255.0), CLIP_FREE, CLIP_FREE + CLIP_SPAN)
     darkest = _darkest_channel(image, detail.size)
-    washed = 1.0 - m.ramp(float(np.percentile(darkest[content], WASHED_PERCENTILE)), WASHED_OK, WASHED_BAD)
+    faded = m.ramp(float(np.percentile(darkest[content], WASHED_PERCENTILE)), WASHED_OK, WASHED_BAD)
+    washed = 1.0 - faded * m.ramp(float(clipped.mean()), *WASHED_CLIPPED)
     under = m.ramp(float(np.percentile(luma, 99)), BRIGHT_DARK, BRIGHT_OK)
     noise = 1.0 - m.ramp(m.white_noise_sigma(fine), NOISE_OK, NOISE_BAD)
     compression = min(
