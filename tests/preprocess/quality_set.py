@@ -334,8 +334,9 @@ def line_art(kind: str, seed: int) -> Image.Image:
 def graphic(kind: str, seed: int) -> Image.Image:
     """Documents and graphics that defeat photo-minded measures: mostly one flat colour.
 
-    A receipt (black text lines on white, 600x1600), a flat blue square, "STOP" on a plain
-    background, a screenshot of an app on white, and a logo: each is lossless (a PNG decodes to the
+    A receipt (black text lines on white, 600x1600) and one of 1 px ruled lines, a flat blue square
+    alone and on white, "STOP" on plain backgrounds, a screenshot of an app on white, UI cards on an
+    8 px grid, and a logo: each is lossless (a PNG decodes to the
     same pixels) and mostly uniform, with its content in a small part of the frame.
     """
     rng = np.random.default_rng(seed)
@@ -348,6 +349,16 @@ def graphic(kind: str, seed: int) -> Image.Image:
             draw.text((24, y), " ".join(rng.choice(_WORDS, 2)).upper(), font=_font(20), fill=(0, 0, 0))
             draw.text((576, y), f"{rng.uniform(0.5, 20):.2f}", font=_font(20), fill=(0, 0, 0), anchor="ra")
         draw.text((24, 1510), "TOTAL", font=_font(28), fill=(0, 0, 0))
+        return image
+    if kind == "ruled":  # a receipt reduced to its lines: 1 px black rules of varying length
+        image = Image.new("RGB", (600, 1600), (255, 255, 255))
+        draw = ImageDraw.Draw(image)
+        for i in range(30):
+            draw.line((30, 80 + 48 * i, 30 + int(rng.integers(150, 540)), 80 + 48 * i), fill=(0, 0, 0))
+        return image
+    if kind == "stop-small":  # small "STOP" on a plain mid-grey background
+        image = Image.new("RGB", (800, 400), (128, 128, 128))
+        ImageDraw.Draw(image).text((400, 200), "STOP", font=_font(60), fill=(0, 0, 0), anchor="mm")
         return image
     if kind == "blue-square":
         return Image.new("RGB", (512, 512), (30, 80, 200))
@@ -399,6 +410,11 @@ def png(image: Image.Image) -> Image.Image:
     return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
 
 
+# Clean graphics, in order (the index is the seed: "stop" 3, 4, 5 is on white, cream and red).
+GRAPHICS = (
+    "receipt", "blue-square", "blue-square-on-white", "stop", "stop", "stop", "screenshot", "tiles",
+    "logo", "ruled", "stop-small",
+)  # fmt: skip
 # Degradations of documents and graphics: the photographs' defects at strengths a reader notices.
 PAGE_DEGRADATIONS = (
     ("gaussian-blur", 2.0), ("gaussian-blur", 3.0),
@@ -460,19 +476,7 @@ def build() -> tuple[Case, ...]:
         cases.append(Case(f"sky/{kind}-{seed}", "sky", False, sky(kind, seed + 10)))
     for seed, kind in enumerate(("diagram", "chart", "sketch", "horse", "blobs")):
         cases.append(Case(f"line-art/{kind}", "line-art", False, line_art(kind, seed)))
-    for seed, kind in enumerate(
-        (
-            "receipt",
-            "blue-square",
-            "blue-square-on-white",
-            "stop",
-            "stop",
-            "stop",
-            "screenshot",
-            "tiles",
-            "logo",
-        )
-    ):
+    for seed, kind in enumerate(GRAPHICS):
         cases.append(Case(f"graphic/{kind}-{seed}", "graphic", False, png(graphic(kind, seed))))
     pages = {
         "document": lambda kind: document(kind, 0),

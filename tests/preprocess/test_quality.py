@@ -124,9 +124,9 @@ def test_documents_and_graphics_that_looked_defective_pass():
     receipt = assess(quality_set.graphic("receipt", 0))
     assert receipt.score >= 0.9 and receipt.contrast == 1.0, receipt
     assert quality_set.graphic("receipt", 0).size == (600, 1600)
-    for kind in ("blue-square", "blue-square-on-white", "tiles", "screenshot"):
+    for kind in ("blue-square", "blue-square-on-white", "tiles", "screenshot", "ruled", "stop-small"):
         report = assess(quality_set.png(quality_set.graphic(kind, 0)))
-        assert report.score >= 0.9 and report.compression == 1.0, (kind, report)
+        assert report.score >= 0.9 and report.compression == report.sharpness == 1.0, (kind, report)
     for seed in range(3):  # "STOP" on white, on cream, white on red
         assert assess(quality_set.graphic("stop", seed)).score >= 0.9
 

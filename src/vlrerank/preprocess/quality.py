@@ -61,7 +61,7 @@ COARSE_MIN_EDGES = 40
 # thinner than the shake has steep sides), blur_effect does not; its value alone depends on the
 # content (clean pages 0.06-0.19, photographs 0.2-0.57, a linear gradient 1.0), the difference
 # between axes much less: clean images <= 0.16, a 15 px shake on pages and photos >= 0.17 (0.24 to
-# 0.45 on pages).
+# 0.45 on pages). Judged only when rows and columns both have MIN_EDGES edges.
 SHAKE_OK, SHAKE_BAD = 0.2, 0.3
 
 # Over-exposure at 1024 px: clipped (luma >= 250) area weighted by the evidence of destroyed texture
@@ -122,11 +122,14 @@ class QualityReport:
         )
 
 
-def _sharpness(luma: np.ndarray) -> tuple[float, bool]:
-    """(score, judged): the blurriest direction's score, or (1.0, False) with no edges to judge."""
-    judged = [float(np.percentile(w, 10)) for w in m.widths(luma) if len(w) >= MIN_EDGES]
+def _sharpness(luma: np.ndarray) -> tuple[float, bool, bool]:
+    """(score, judged, both axes): the blurriest direction's score, or (1.0, False, False) with no
+    edges to judge; "both axes" when rows and columns each have edges (a shake can be judged)."""
+    found = m.widths(luma)
+    both_axes = min(len(found[0]), len(found[1])) >= MIN_EDGES
+    judged = [float(np.percentile(w, 10)) for w in found if len(w) >= MIN_EDGES]
     if not judged:
-        return 1.0, False
+        return 1.0, False, False
     score = 1.0 - m.ramp(max(judged), WIDTH_SHARP, WIDTH_BLURRY)
     if score < 1.0:
         f = COARSE_FACTOR
@@ -134,8 +137,8 @@ def _sharpness(luma: np.ndarray) -> tuple[float, bool]:
         coarse = coarse.reshape(coarse.shape[0] // f, f, -1, f).mean(axis=(1, 3))
         steps = np.concatenate(m.widths(coarse)) if min(coarse.shape) >= 8 else np.zeros(0)
         if len(steps) < COARSE_MIN_EDGES or float(np.percentile(steps, 10)) > COARSE_SHARP:
-            return 1.0, False
-    return score, True
+            return 1.0, False, False
+    return score, True, both_axes
 
 
 def _darkest_channel(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
@@ -159,8 +162,8 @@ def assess(image: Image.Image) -> QualityReport:
     if float(content.mean()) < FLAT_CONTENT:
         return _flat_field(image, fine, resolution)
 
-    sharpness, judged = _sharpness(luma) if min(luma.shape) >= 8 else (0.0, True)
-    if judged and min(luma.shape) >= 16:
+    sharpness, judged, both_axes = _sharpness(luma) if min(luma.shape) >= 8 else (0.0, True, False)
+    if both_axes:  # ruled lines alone have no edges along them: blur_effect would call them shaken
         sharpness = min(sharpness, 1.0 - m.ramp(m.shake(luma), SHAKE_OK, SHAKE_BAD))
     notes = () if judged else (NO_DETAIL_NOTE,)
     clipped = fine >= HIGHLIGHT_LEVEL
