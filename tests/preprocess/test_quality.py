@@ -163,3 +163,10 @@ def test_message_and_penalty_formula():
     assert message.endswith("please upload a clearer version")
     assert penalized_score(0.8, quality=0.9, threshold=0.65) == 0.8
     assert penalized_score(0.8, quality=0.325, threshold=0.65) == pytest.approx(0.4)
+
+
+def test_ordinary_jpeg_is_not_called_compressed():
+    # The grid test sees any JPEG's history; only heavy quantisation (quality ~5-10) counts.
+    for image in (quality_set.document("slide", 0), quality_set.document("dense", 0), photo("coffee")):
+        for quality in (75, 85):
+            assert "compressed" not in assess(quality_set.jpeg(image, quality)).reasons

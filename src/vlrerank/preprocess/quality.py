@@ -85,11 +85,14 @@ BLACK_FRAME = 40  # a flat field darker than this (brightest channel) is a black
 # measure <= 1; Gaussian noise of sigma 30 per channel, even clipped on white paper, >= 7.
 NOISE_OK, NOISE_BAD = 3.0, 6.0
 
-# JPEG grid as boundary steps (photographs): clean images <= 1.26, quality 10 >= 1.80.
-BLOCK_OK, BLOCK_BAD = 1.4, 1.7
-# JPEG grid as quantised coefficients (text and graphics): clean images <= 0.041 (a JPEG at
-# quality 90), pages at quality 5 >= 0.05.
-GRID_OK, GRID_BAD = 0.045, 0.07
+# JPEG grid as boundary steps (photographs): clean images <= 1.26, quality 10 >= 1.85; quality 60
+# photographs 1.06-1.72 (smooth ones highest: their blocks show).
+BLOCK_OK, BLOCK_BAD = 1.55, 1.85
+# JPEG grid as quantised coefficients (text and graphics), both of: the excess share below 10
+# (lossless images <= 0.041, pages at quality 5 >= 0.051, but quality 60-75 photographs too) and
+# below 30 (lossless <= 0.041, quality 50-85 <= 0.01, pages at quality 5 >= 0.031).
+GRID_SMALL = (0.045, 0.07)
+GRID_LARGE = (0.01, 0.02)
 
 CONTRAST_LOW, CONTRAST_HIGH = 8.0, 25.0
 RESOLUTION_FULL = 256
@@ -173,9 +176,10 @@ def assess(image: Image.Image) -> QualityReport:
     washed = 1.0 - faded * m.ramp(float(clipped.mean()), *WASHED_CLIPPED)
     under = m.ramp(float(np.percentile(luma, 99)), BRIGHT_DARK, BRIGHT_OK)
     noise = 1.0 - m.ramp(m.white_noise_sigma(fine), NOISE_OK, NOISE_BAD)
+    small_zeros, large_zeros = m.grid_quantisation(grey)
     compression = min(
         1.0 - m.ramp(m.boundary_steps(grey), BLOCK_OK, BLOCK_BAD),
-        1.0 - m.ramp(m.grid_quantisation(grey), GRID_OK, GRID_BAD),
+        1.0 - min(m.ramp(small_zeros, *GRID_SMALL), m.ramp(large_zeros, *GRID_LARGE)),
     )
     working_content = m.content_mask(luma)
     spread = float(luma[working_content].std()) if working_content.any() else float(luma.std())

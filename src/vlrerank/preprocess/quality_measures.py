@@ -32,7 +32,7 @@ FADE_STEP = 2.0
 BLOCK_CROP = 512  # native-resolution crop for the grid's boundary steps (any resize loses the grid)
 GRID_CROP = 1024  # native-resolution crop for the grid's quantised coefficients
 GRID_ACTIVE = 24  # an 8x8 block holds content when its range is at least this many levels
-GRID_ZERO = 10.0  # a DCT coefficient below this is "quantised away"
+GRID_ZERO = (10.0, 30.0)  # a DCT coefficient below these is "quantised away" (any JPEG / heavy)
 GRID_MIN_BLOCKS = 16
 _FREQUENCY = np.add.outer(np.arange(8), np.arange(8)).reshape(64)
 GRID_HIGH = _FREQUENCY >= 4  # the coefficients heavy quantisation zeroes first
@@ -196,7 +196,8 @@ def boundary_steps(grey: Image.Image) -> float:
     return min(ratios)
 
 
-def _high_zeros(crop: np.ndarray, offset: int) -> tuple[float, int]:
+def _high_zeros(crop: np.ndarray, offset: int) -> tuple[np.ndarray, int]:
+    """Per threshold in GRID_ZERO, the share of high-frequency coefficients below it."""
     from scipy.fft import dctn
 
     part = crop[offset:, offset:]
@@ -204,25 +205,29 @@ def _high_zeros(crop: np.ndarray, offset: int) -> tuple[float, int]:
     blocks = part[:h, :w].reshape(h // 8, 8, w // 8, 8).swapaxes(1, 2).reshape(-1, 8, 8)
     blocks = blocks[np.ptp(blocks, axis=(1, 2)) >= GRID_ACTIVE]
     if len(blocks) < GRID_MIN_BLOCKS:
-        return 0.0, len(blocks)
+        return np.zeros(len(GRID_ZERO)), len(blocks)
     coefficients = np.abs(dctn(blocks - 128.0, axes=(1, 2), norm="ortho").reshape(len(blocks), 64))
-    return float((coefficients[:, GRID_HIGH] < GRID_ZERO).mean()), len(blocks)
+    high = coefficients[:, GRID_HIGH]
+    return np.array([(high < zero).mean() for zero in GRID_ZERO]), len(blocks)
 
 
-def grid_quantisation(grey: Image.Image) -> float:
-    """The share of high-frequency DCT coefficients quantised away on the 8x8 grid, beyond chance.
+def grid_quantisation(grey: Image.Image) -> tuple[float, float]:
+    """The share of high-frequency DCT coefficients quantised away on the 8x8 grid, beyond chance,
+    below each threshold of GRID_ZERO.
 
     JPEG stores each 8x8 block's DCT coefficients rounded to a step; at low quality most of the
     high-frequency ones become zero. Decoded blocks on the grid keep that (their coefficients are
     near zero again); blocks shifted by 4 px straddle four blocks and their boundaries, and do not.
-    On a lossless image both tilings see the same content, so the difference is ~0. Only blocks
-    with content count: text on white is judged on the text, not the paper. Works where the
-    boundary steps do not: around text, heavy JPEG rings inside blocks more than it steps between
-    them.
+    On a lossless image both tilings see the same content, so the differences are ~0. Ordinary
+    JPEG (quality 50-85) zeroes the small coefficients only: the share below 10 rises, the share
+    below 30 does not; at quality 5 both rise. Only blocks with content count: text on white is
+    judged on the text, not the paper. Works where the boundary steps do not: around text, heavy
+    JPEG rings inside blocks more than it steps between them.
     """
     crop = _phase_crop(grey, GRID_CROP)
     on_grid, count = _high_zeros(crop, 0)
     shifted, shifted_count = _high_zeros(crop, 4)
     if min(count, shifted_count) < GRID_MIN_BLOCKS:
-        return 0.0
-    return on_grid - shifted
+        return 0.0, 0.0
+    small, large = (on_grid - shifted).tolist()
+    return small, large
