@@ -1,9 +1,11 @@
 """Precision and recall of the quality gate's ``reject`` at a threshold, on the labelled set.
 
 The set is built by ``tests/preprocess/quality_set.py`` (clean photographs, the bundled study sample,
-documents and products on white, gradients, skies, line art; degraded photographs). "Positive" is a
-degraded image: precision is the share of rejected images that are degraded, recall the share of
-degraded images rejected. Needs scikit-image (the dev extra).
+documents, receipts, slides, screenshots, flat graphics and products on white, gradients, skies,
+line art; degraded photographs and degraded pages). "Positive" is a degraded image: precision is
+the share of rejected images that are degraded, recall the share of degraded images rejected.
+Figures are also given for pages and graphics alone (categories ``document``, ``graphic``,
+``line-art``, ``sample-document`` and ``page-*``).
 
     python benchmarks/quality_gate.py [--threshold 0.65] [--quality-module PATH] [--json OUT]
 
@@ -52,6 +54,10 @@ def _ms_per_image(module: ModuleType, image: Image.Image, repeats: int = 30) -> 
     return (time.perf_counter() - start) / repeats * 1000
 
 
+def _is_page(category: str) -> bool:
+    return category in ("document", "graphic", "line-art", "sample-document") or category.startswith("page-")
+
+
 def run(threshold: float, module: ModuleType) -> dict[str, object]:
     cases = quality_set.build()
     counts: dict[str, Counter[str]] = {}
@@ -64,11 +70,14 @@ def run(threshold: float, module: ModuleType) -> dict[str, object]:
             misses.append(
                 {
                     "name": case.name,
+                    "category": case.category,
                     "degraded": case.degraded,
                     "score": report.score,
                     "reasons": report.reasons,
                 }
             )
+    pages = [c for c in cases if _is_page(c.category)]
+    page_misses = [m for m in misses if _is_page(str(m["category"]))]
     true_pos = sum(1 for m in cases if m.degraded) - sum(1 for m in misses if m["degraded"])
     false_pos = sum(1 for m in misses if not m["degraded"])
     degraded = sum(1 for m in cases if m.degraded)
@@ -87,6 +96,12 @@ def run(threshold: float, module: ModuleType) -> dict[str, object]:
         "clean_rejected_rate": round(false_pos / clean, 4),
         "sample_clean_rejected": sum(1 for m in misses if str(m["name"]).startswith("sample/")),
         "sample_images": len(sample),
+        "pages": {
+            "clean": sum(1 for c in pages if not c.degraded),
+            "clean_rejected": sum(1 for m in page_misses if not m["degraded"]),
+            "degraded": sum(1 for c in pages if c.degraded),
+            "degraded_passed": sum(1 for m in page_misses if m["degraded"]),
+        },
         "per_category": {k: dict(v) for k, v in counts.items()},
         "misjudged": misses,
         "ms_per_1024x768": {
@@ -111,6 +126,7 @@ def main() -> None:
         f"clean rejected {result['clean_rejected']}/{result['clean']}, "
         f"bundled sample rejected {result['sample_clean_rejected']}/{result['sample_images']}"
     )
+    print(f"pages and graphics: {result['pages']}")
     print(f"ms per 1024x768 image: {result['ms_per_1024x768']}")
     for category, count in result["per_category"].items():  # type: ignore[attr-defined]
         print(f"  {category:16s} rejected {count.get('rejected', 0):3d} passed {count.get('passed', 0):3d}")

@@ -2,12 +2,16 @@
 
 Clean images are scikit-image's bundled photographs (native size and at 1024 px), the bundled study
 sample exactly as ``write_sample`` saves it, and generated content that a fair gate must pass:
-documents and products on pure white, gradients, skies and line art. Degraded images are clean
-photographs at 1024 px with one defect each, strong enough that a person would ask for a better
-copy: Gaussian blur (sigma >= 2), motion blur, JPEG quality <= 10, heavy noise, and over- or
-under-exposure simulated in linear light (a camera's exposure error, not a levels edit).
+documents (dense text, a form, a slide, a receipt, a spreadsheet) and products on pure white,
+gradients, skies, line art, and graphics that are mostly one flat colour (a 600x1600 receipt, a flat
+blue square alone and on white, "STOP" on plain backgrounds, a screenshot, UI cards on an 8 px grid,
+a logo; lossless PNG). Degraded images have one defect each, strong enough that a person would ask
+for a better copy: photographs at 1024 px (Gaussian blur sigma >= 2, motion blur, JPEG quality <=
+10, heavy noise, over- or under-exposure simulated in linear light, a camera's exposure error), and
+pages and graphics with the same defects (``PAGE_DEGRADATIONS``; exposure relative to the page's
+paper, ``exposed_page``).
 
-``build()`` returns every case; it is cached, takes ~10 s, and needs scikit-image (a dev extra).
+``build()`` returns every case; it is cached, takes ~15 s, and needs scikit-image.
 """
 
 from __future__ import annotations
@@ -112,7 +116,20 @@ def noisy(image: Image.Image, sigma: float, seed: int) -> Image.Image:
     return Image.fromarray(np.clip(np.round(pixels), 0, 255).astype(np.uint8))
 
 
-def degrade(image: Image.Image, category: str, parameter: Any, seed: int = 0) -> Image.Image:
+def exposed_page(image: Image.Image, stops: float) -> Image.Image:
+    """A page photographed ``stops`` EV off: paper is the white point, ink reflects 4% at best.
+
+    ``exposed`` meters on the median, which on a page is the paper, so it would call a grey page
+    "correct". Here the clean image is the correct exposure: over, the ink washes out towards the
+    clipped paper (+3 EV: ink at 60% grey); under, the whole page sinks into the shadows.
+    """
+    linear = np.maximum(_linear(image), 0.04)
+    return _srgb(linear * 2.0**stops)
+
+
+def degrade(
+    image: Image.Image, category: str, parameter: Any, seed: int = 0, page: bool = False
+) -> Image.Image:
     if category == "gaussian-blur":
         return image.filter(ImageFilter.GaussianBlur(float(parameter)))
     if category == "motion-blur":
@@ -122,8 +139,8 @@ def degrade(image: Image.Image, category: str, parameter: Any, seed: int = 0) ->
         return jpeg(image, int(parameter))
     if category == "noise":
         return noisy(image, float(parameter), seed)
-    stops = float(parameter)
-    return exposed(image, stops if category == "overexposed" else -stops)
+    stops = float(parameter) if category == "overexposed" else -float(parameter)
+    return exposed_page(image, stops) if page else exposed(image, stops)
 
 
 # -- generated clean content ---------------------------------------------------------------------
@@ -314,6 +331,107 @@ def line_art(kind: str, seed: int) -> Image.Image:
     return image
 
 
+def graphic(kind: str, seed: int) -> Image.Image:
+    """Documents and graphics that defeat photo-minded measures: mostly one flat colour.
+
+    A receipt (black text lines on white, 600x1600) and one of 1 px ruled lines, a flat blue square
+    alone and on white, "STOP" on plain backgrounds, a screenshot of an app on white, UI cards on an
+    8 px grid, and a logo: each is lossless (a PNG decodes to the
+    same pixels) and mostly uniform, with its content in a small part of the frame.
+    """
+    rng = np.random.default_rng(seed)
+    if kind == "receipt":
+        image = Image.new("RGB", (600, 1600), (255, 255, 255))
+        draw = ImageDraw.Draw(image)
+        draw.text((300, 40), "SUPERMARKET", font=_font(30), fill=(0, 0, 0), anchor="mt")
+        for i in range(34):
+            y = 110 + 40 * i
+            draw.text((24, y), " ".join(rng.choice(_WORDS, 2)).upper(), font=_font(20), fill=(0, 0, 0))
+            draw.text((576, y), f"{rng.uniform(0.5, 20):.2f}", font=_font(20), fill=(0, 0, 0), anchor="ra")
+        draw.text((24, 1510), "TOTAL", font=_font(28), fill=(0, 0, 0))
+        return image
+    if kind == "ruled":  # a receipt reduced to its lines: 1 px black rules of varying length
+        image = Image.new("RGB", (600, 1600), (255, 255, 255))
+        draw = ImageDraw.Draw(image)
+        for i in range(30):
+            draw.line((30, 80 + 48 * i, 30 + int(rng.integers(150, 540)), 80 + 48 * i), fill=(0, 0, 0))
+        return image
+    if kind == "stop-small":  # small "STOP" on a plain mid-grey background
+        image = Image.new("RGB", (800, 400), (128, 128, 128))
+        ImageDraw.Draw(image).text((400, 200), "STOP", font=_font(60), fill=(0, 0, 0), anchor="mm")
+        return image
+    if kind == "blue-square":
+        return Image.new("RGB", (512, 512), (30, 80, 200))
+    if kind == "blue-square-on-white":  # edges on the 8x8 grid, where JPEG blocks would meet
+        image = Image.new("RGB", (512, 512), (255, 255, 255))
+        ImageDraw.Draw(image).rectangle((128, 128, 383, 383), fill=(30, 80, 200))
+        return image
+    if kind == "tiles":  # a UI laid out on an 8 px grid: flat cards, bars and buttons
+        image = Image.new("RGB", (1024, 768), (246, 247, 250))
+        draw = ImageDraw.Draw(image)
+        draw.rectangle((0, 0, 1023, 63), fill=(32, 48, 96))
+        for i in range(6):
+            x, y = 32 + 328 * (i % 3), 96 + 320 * (i // 3)
+            draw.rectangle((x, y, x + 303, y + 287), fill=(255, 255, 255), outline=(216, 220, 228))
+            draw.rectangle(
+                (x + 16, y + 16, x + 287, y + 135), fill=tuple(int(v) for v in rng.integers(40, 220, 3))
+            )
+            draw.rectangle((x + 16, y + 232, x + 119, y + 263), fill=(52, 120, 246))
+        return image
+    if kind == "stop":
+        background = ((255, 255, 255), (235, 225, 200), (200, 30, 30))[seed % 3]
+        ink = (255, 255, 255) if seed % 3 == 2 else (0, 0, 0)
+        image = Image.new("RGB", (800, 400), background)
+        ImageDraw.Draw(image).text((400, 200), "STOP", font=_font(160), fill=ink, anchor="mm")
+        return image
+    if kind == "screenshot":
+        image = Image.new("RGB", (1280, 800), (255, 255, 255))
+        draw = ImageDraw.Draw(image)
+        draw.rectangle((0, 0, 1280, 48), fill=(240, 240, 243))
+        draw.text((20, 14), "Settings", font=_font(20), fill=(40, 40, 40))
+        for i, line in enumerate(_text_lines(rng, 8, 8)):
+            y = 100 + 70 * i
+            draw.text((60, y), line, font=_font(18), fill=(50, 50, 60))
+            draw.rounded_rectangle((1100, y - 4, 1160, y + 26), radius=15, fill=(52, 120, 246))
+            draw.line((40, y + 45, 1240, y + 45), fill=(225, 225, 230))
+        return image
+    # logo: a coloured mark and a word, centred on white
+    image = Image.new("RGB", (900, 600), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((330, 120, 570, 360), fill=(230, 120, 20))
+    draw.text((450, 430), "NORTHWIND", font=_font(64), fill=(40, 40, 60), anchor="mt")
+    return image
+
+
+def png(image: Image.Image) -> Image.Image:
+    """``image`` through a lossless PNG round trip, as an upload would arrive."""
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+# Clean graphics, in order (the index is the seed: "stop" 3, 4, 5 is on white, cream and red).
+GRAPHICS = (
+    "receipt", "blue-square", "blue-square-on-white", "stop", "stop", "stop", "screenshot", "tiles",
+    "logo", "ruled", "stop-small",
+)  # fmt: skip
+# Degradations of documents and graphics: the photographs' defects at strengths a reader notices.
+PAGE_DEGRADATIONS = (
+    ("gaussian-blur", 2.0), ("gaussian-blur", 3.0),
+    ("motion-blur", (15, 0.0)), ("motion-blur", (21, 135.0)),
+    ("jpeg", 5),
+    ("noise", 30.0), ("noise", 50.0),
+    ("overexposed", 3.0), ("underexposed", 3.0),
+)  # fmt: skip
+# Pages whose degradations are judged: the flat square has no content to blur, compress or expose
+# (its degraded copies are as flat as the original), so it only appears clean.
+PAGES_DEGRADED = (
+    ("document", "dense"), ("document", "slide"), ("document", "spreadsheet"),
+    ("graphic", "receipt"), ("graphic", "stop"), ("graphic", "screenshot"),
+    ("line-art", "diagram"), ("line-art", "chart"),
+)  # fmt: skip
+
+
 # -- the set -------------------------------------------------------------------------------------
 
 
@@ -358,6 +476,18 @@ def build() -> tuple[Case, ...]:
         cases.append(Case(f"sky/{kind}-{seed}", "sky", False, sky(kind, seed + 10)))
     for seed, kind in enumerate(("diagram", "chart", "sketch", "horse", "blobs")):
         cases.append(Case(f"line-art/{kind}", "line-art", False, line_art(kind, seed)))
+    for seed, kind in enumerate(GRAPHICS):
+        cases.append(Case(f"graphic/{kind}-{seed}", "graphic", False, png(graphic(kind, seed))))
+    pages = {
+        "document": lambda kind: document(kind, 0),
+        "graphic": lambda kind: png(graphic(kind, 0)),
+        "line-art": lambda kind: line_art(kind, 1),
+    }
+    for index, (family, kind) in enumerate(PAGES_DEGRADED):
+        clean = pages[family](kind)
+        for category, parameter in PAGE_DEGRADATIONS:
+            image = degrade(clean, category, parameter, seed=index, page=True)
+            cases.append(Case(f"page-{category}/{kind}/{parameter}", f"page-{category}", True, image))
     for name, category in REAL_DEFECTS:
         cases.append(Case(f"{category}/{name}/native", category, True, photo(name)))
         cases.append(Case(f"{category}/{name}/1024", category, True, at_1024(photo(name))))
