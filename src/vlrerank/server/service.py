@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, TypeVar
 
 from ..engine import OUT_OF_MEMORY
@@ -16,7 +16,7 @@ from ..inputs.text import check_text
 from ..inputs.video import DecodeBudget
 from ..preprocess.config import PreprocessConfig, QualityPolicy
 from ..random_weights import RANDOM_WEIGHTS_WARNING
-from ..ranking import RankedResult, RankedResults, describe
+from ..ranking import RankedResults, describe
 from ..reranker import Reranker
 from .audit import AuditLog
 from .dialects.content import normalized, plain
@@ -24,6 +24,7 @@ from .dialects.truncation import truncate
 from .dialects.video import VideoReader
 from .http_errors import NotFound, NotReady, QuotaExceeded, RequestRejected
 from .keys import ApiKey
+from .library_io import Ranking, library_side
 from .memory import MemoryReturn
 from .metrics import Metrics
 from .quotas import Quotas
@@ -270,7 +271,7 @@ class RerankService:
         instruction: str | None,
     ) -> tuple[RankedResults, frozenset[int]]:
         """Truncate and score a checked request (in a worker thread, inside its admission)."""
-        query = _side(request.query, uploads, "query")
+        query = library_side(request.query, uploads, "query")
         sides = [plain(d, f"documents[{i}]") for i, d in enumerate(request.documents)]
         truncated: set[int] = set()
         # Chunking asked for (max_chunks_per_doc): the library chunks; a token limit alone cuts.
@@ -286,7 +287,7 @@ class RerankService:
                 )
                 if cut:
                     truncated.add(i)
-        documents = [_side(d, uploads, f"documents[{i}]") for i, d in enumerate(sides)]
+        documents = [library_side(d, uploads, f"documents[{i}]") for i, d in enumerate(sides)]
         try:
             preprocess = PreprocessConfig(**request.preprocess.model_dump()) if request.preprocess else None
         except ConfigError as exc:
@@ -385,60 +386,3 @@ class RerankService:
             threshold=ranked.threshold,
             nothing_relevant=ranked.nothing_relevant,
         )
-
-
-@dataclass(frozen=True)
-class Ranking:
-    """What one scoring request produced: the library's ranking, and which documents were cut."""
-
-    request: RerankRequest  # as scored: every side in our shape
-    ranked: RankedResults
-    truncated: frozenset[int]
-    also: tuple[RankedResults, ...] = ()  # under RerankService.rank's also_instructions, in order
-
-    def score_of(self, result: RankedResult, *, raw: bool) -> float:
-        """The score a client asked for: the probability, or (``raw``) the yes-minus-no logit."""
-        return result.logit if raw and result.logit is not None else result.score
-
-    def truncated_flag(self, index: int) -> bool | None:
-        """True for a document whose text was cut; None (left out of the JSON) for the others."""
-        return True if index in self.truncated else None
-
-
-def _resolve(ref: str, uploads: dict[str, bytes] | None) -> str | bytes:
-    if ref.startswith("upload:"):
-        name = ref[len("upload:") :]
-        if uploads is None or name not in uploads:
-            known = ", ".join(sorted(uploads or {})) or "none"
-            raise RequestRejected(f"no uploaded file named {name!r} (uploaded: {known})", field="files")
-        return uploads[name]
-    return ref
-
-
-def _side(side: Side, uploads: dict[str, bytes] | None, field: str) -> Any:
-    """A request side as the Python API takes it. A bare string is always sent on as explicit
-    ``{"text": ...}``, so the library's check for path-like strings never runs on remote input
-    (a server must not say which of its files exist); a bare ``upload:NAME`` is the uploaded file."""
-    side = plain(side, field)
-    if isinstance(side, str):
-        if side.startswith("upload:"):
-            if uploads is None:
-                raise RequestRejected(
-                    f"{side!r} refers to an uploaded file, which only POST /v1/rerank/upload carries; "
-                    'send the file there, or {"text": ...} to score these characters as text',
-                    field=field,
-                )
-            try:
-                return {"image": [_resolve(side, uploads)]}
-            except RequestRejected as exc:
-                raise RequestRejected(str(exc), field=field) from None
-        return {"text": side}
-    out: dict[str, Any] = {}
-    if side.text is not None:
-        out["text"] = side.text
-    if side.image is not None:
-        images = side.image if isinstance(side.image, list) else [side.image]
-        out["image"] = [_resolve(i, uploads) for i in images]
-    if side.video is not None:
-        out["video"] = [_resolve(f, uploads) for f in side.video]
-    return out
