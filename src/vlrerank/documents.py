@@ -199,14 +199,7 @@ def expand(
                 "give one, or one per document",
                 field="preprocess",
             )
-    image_limits = ImageLimits(
-        allow_urls=config.allow_urls,
-        allow_private_urls=config.allow_private_urls,
-        media_root=config.media_root,
-        url_timeout_s=config.url_timeout_s,
-        max_bytes=config.max_image_bytes,
-        max_pixels=config.max_image_pixels,
-    )
+    image_limits = ImageLimits.of(config)
     pdf_limits = PdfLimits(
         max_pages=config.pdf_max_pages,
         max_page_pixels=config.max_image_pixels,

@@ -49,14 +49,7 @@ class PairEncoder:
         # CPU engines patch here, in parallel threads; GPU engines copy uint8 frames and patch there.
         self.patch_in_prepare = patch_in_prepare
         self._placeholder_ids = frozenset({prompt.special_id(IMAGE_PAD), prompt.special_id(VIDEO_PAD)})
-        self._limits = ImageLimits(
-            allow_urls=config.allow_urls,
-            allow_private_urls=config.allow_private_urls,
-            media_root=config.media_root,
-            url_timeout_s=config.url_timeout_s,
-            max_bytes=config.max_image_bytes,
-            max_pixels=config.max_image_pixels,
-        )
+        self._limits = ImageLimits.of(config)
 
     # -- visuals ---------------------------------------------------------------------------
     def prepare_side(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from ..config import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS
+from ..config import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS, EngineConfig
 from ..errors import ImageLoadError, InputError
 from . import urls
 from .schema import ImageSource
@@ -27,6 +27,18 @@ class ImageLimits:
     max_redirects: int = 5
     max_bytes: int = DEFAULT_MAX_IMAGE_BYTES
     max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+
+    @classmethod
+    def of(cls, config: EngineConfig) -> ImageLimits:
+        """The limits an engine's settings put on every image (and PDF) it reads."""
+        return cls(
+            allow_urls=config.allow_urls,
+            allow_private_urls=config.allow_private_urls,
+            media_root=config.media_root,
+            url_timeout_s=config.url_timeout_s,
+            max_bytes=config.max_image_bytes,
+            max_pixels=config.max_image_pixels,
+        )
 
 
 def _read_url(url: str, field: str, limits: ImageLimits) -> bytes:
