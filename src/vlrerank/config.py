@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 from .errors import ConfigError
@@ -183,3 +183,29 @@ class EngineConfig:
             return replace(self, **changes)
         except TypeError as exc:  # unknown field name
             raise ConfigError(str(exc)) from None
+
+    def with_keywords(self, keywords: dict[str, Any], *, caller: str = "Reranker()") -> EngineConfig:
+        """A copy with constructor keywords applied: field names, the reference class's names
+        (``total_pixels``, ``torch_dtype``, a ``torch.dtype``), and a hint for other rerankers'."""
+        known = {f.name for f in fields(EngineConfig)}
+        changes = {}
+        for key, value in keywords.items():
+            name = _REFERENCE_ALIASES.get(key, key)
+            if name not in known:
+                hint = _KEYWORD_HINTS.get(key, "see EngineConfig for every setting")
+                raise ConfigError(f"{caller} has no keyword {key!r}: {hint}")
+            if name == "dtype" and not isinstance(value, str):  # torch.bfloat16 -> "bfloat16"
+                value = str(value).removeprefix("torch.")
+            changes[name] = value
+        return self.with_(**changes) if changes else self
+
+
+# Constructor keywords of the reference class, mapped onto EngineConfig fields.
+_REFERENCE_ALIASES = {"total_pixels": "video_total_pixels", "torch_dtype": "dtype"}
+# Keywords other rerankers take, and the setting that does that job here.
+_KEYWORD_HINTS = {
+    "batch_size": "batches are sized by tokens, not pairs: use token_budget=N (padded tokens per "
+    "forward batch) and/or max_batch_pairs=N",
+    "device_map": "use device='cuda:0' (or 'cpu', 'auto')",
+    "model_kwargs": "pass EngineConfig fields as keywords, e.g. dtype='bfloat16'",
+}

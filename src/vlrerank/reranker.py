@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -24,7 +23,7 @@ from .engine import (
 from .engine.chunking import ChunkOptions
 from .engine.template import ChatTemplate
 from .engine.types import ScoredRequest
-from .errors import ConfigError, InputError, ScoringFailed
+from .errors import InputError, ScoringFailed
 from .inputs.explicit import refuse_bare_media
 from .inputs.schema import MultimodalInput, to_documents, to_multimodal
 from .inputs.text import check_text
@@ -33,19 +32,10 @@ from .ranking import RankedResults, rank_order
 
 logger = logging.getLogger(__name__)
 
-# Constructor keywords of the reference class, mapped onto EngineConfig fields.
-_REFERENCE_ALIASES = {"total_pixels": "video_total_pixels", "torch_dtype": "dtype"}
 # Bounds on video sampling requests: beyond these a request only costs memory and time.
 MAX_FPS = 30.0
 MAX_FRAMES = 768  # qwen-vl-utils' own ceiling
 _REQUEST_KEYS = frozenset({"instruction", "query", "documents", "fps", "max_frames"})
-# Keywords other rerankers take, and the setting that does that job here.
-_KEYWORD_HINTS = {
-    "batch_size": "batches are sized by tokens, not pairs: use token_budget=N (padded tokens per "
-    "forward batch) and/or max_batch_pairs=N",
-    "device_map": "use device='cuda:0' (or 'cpu', 'auto')",
-    "model_kwargs": "pass EngineConfig fields as keywords, e.g. dtype='bfloat16'",
-}
 
 
 class Reranker:
@@ -83,18 +73,7 @@ class Reranker:
         backend: ScoringBackend | None = None,
         **overrides: Any,
     ) -> None:
-        config = config or EngineConfig()
-        changes = {}
-        known = {f.name for f in dataclasses.fields(EngineConfig)}
-        for key, value in overrides.items():
-            field = _REFERENCE_ALIASES.get(key, key)
-            if field not in known:
-                hint = _KEYWORD_HINTS.get(key, "see EngineConfig for every setting")
-                raise ConfigError(f"Reranker() has no keyword {key!r}: {hint}")
-            if field == "dtype" and isinstance(value, torch.dtype):
-                value = str(value).removeprefix("torch.")
-            changes[field] = value
-        config = config.with_(**changes) if changes else config
+        config = (config or EngineConfig()).with_keywords(overrides)
         # Read, validated and matched to the model before the model loads: a bad file fails fast.
         name = (
             model_name_or_path.name
