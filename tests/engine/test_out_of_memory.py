@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from vlrerank import EngineConfig, Reranker
-from vlrerank.errors import ScoringFailed
+from vlrerank.errors import EngineFault, ScoringFailed
 
 from ..doubles import BackendDouble
 
@@ -64,8 +64,11 @@ def test_a_pair_too_big_even_alone_is_reported_and_the_rest_scored(reranker):
 
 
 def test_other_errors_are_not_swallowed(reranker):
+    """Not taken for out of memory: raised, typed as the engine's fault, with the cause kept."""
     broken = {"fail": lambda batch: ValueError("a real bug")}
-    with pytest.raises(ValueError, match="a real bug"):
+    with pytest.raises(EngineFault, match="ValueError") as raised:
         engine_with(reranker, broken)[0].score("q", ["d"])
-    with pytest.raises(ValueError, match="a real bug"):  # the prefix path too
+    assert str(raised.value.__cause__) == "a real bug"
+    with pytest.raises(EngineFault, match="ValueError") as raised:  # the prefix path too
         engine_with(reranker, broken, prefix_min_saved_tokens=0)[0].score("q", ["d", "e"])
+    assert str(raised.value.__cause__) == "a real bug"
