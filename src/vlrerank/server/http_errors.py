@@ -3,7 +3,8 @@
 The ``type`` of an error is one of the closed set :class:`ErrorType` (documented in docs/api.md);
 clients branch on it, never on Python class names. Each route family answers in the body its clients
 parse (see :func:`render`): OpenAI/vLLM-style ``{"error": {...}}`` by default, Cohere's
-``{"id", "message"}`` on ``/v2/rerank``, and TEI's ``{"error", "error_type"}`` to a TEI request.
+``{"id", "message"}`` on ``/v2/rerank`` (and a top-level ``message`` beside the default body on
+Cohere v1's ``/v1/rerank``), and TEI's ``{"error", "error_type"}`` to a TEI request.
 """
 
 from __future__ import annotations
@@ -203,6 +204,8 @@ def dialect_of(path: str, state: Any = None) -> str:
         return str(chosen)
     if path.startswith(DASHSCOPE_PREFIX):
         return "dashscope"
+    if path == "/v1/rerank":
+        return "cohere1"
     return "cohere" if path == "/v2/rerank" else "openai"
 
 
@@ -216,8 +219,8 @@ def dialect_status(dialect: str, kind: ErrorType, status: int) -> int:
 def render(
     dialect: str, kind: ErrorType, message: str, field: str | None, status: int, request_id: str | None = None
 ) -> Any:
-    """The error body of ``dialect``: ``openai`` (the default: vLLM, Jina, Cohere v1, NIM),
-    ``cohere`` (v2), ``tei`` or ``dashscope``."""
+    """The error body of ``dialect``: ``openai`` (the default: vLLM, Jina, NIM), ``cohere1`` (the
+    default plus Cohere's ``message``: ``/v1/rerank``), ``cohere`` (v2), ``tei`` or ``dashscope``."""
     # The bodies without a field slot name the field in the message.
     named = f"{field}: {message}" if field else message
     if dialect == "tei":
@@ -230,7 +233,10 @@ def render(
     if dialect == "cohere":
         return {"id": request_id, "message": named, "error": detail}
     # ``detail``: what FastAPI-style servers (Jina, NIM) answer, and Jina's clients read on failure.
-    return {"error": detail, "detail": named}
+    body: dict[str, Any] = {"error": detail, "detail": named}
+    if dialect == "cohere1":  # Cohere's SDK and its wrappers report an error by its ``message``
+        body["message"] = named
+    return body
 
 
 def _answer(

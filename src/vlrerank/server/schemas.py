@@ -315,3 +315,6 @@ class ErrorDetail(BaseModel):
 class ErrorResponse(BaseModel):
     error: ErrorDetail
     detail: str = Field(description="the field at fault, then the message (what Jina's clients read)")
+    message: str | None = Field(
+        None, description="on /v1/rerank only: the field at fault, then the message (Cohere v1's error body)"
+    )
