@@ -283,7 +283,7 @@ class RerankService:
         if request.token_limit is not None and request.max_chunks_per_doc is None:
             for i, side in enumerate(sides):
                 sides[i], cut = truncate(
-                    side, reranker.tokenizer, request.token_limit, request.truncation_direction
+                    side, reranker.tokenizer, request.token_limit, request.direction
                 )
                 if cut:
                     truncated.add(i)
