@@ -88,18 +88,19 @@ def test_cohere_answers_and_errors(client_server):
     """Cohere's OpenAPI: v1 and v2 answers (documents echoed as objects or absent, never null; extra
     document fields preserved), and every error body with Cohere's string ``message``."""
     structured = [{"text": d, "title": f"t{i}", "id": str(i)} for i, d in enumerate(DOCUMENTS)]
+    echo = {"query": QUERY, "documents": structured, "return_documents": True}
     for path, name in (("v1/rerank", "CohereV1RerankResponse"), ("v2/rerank", "CohereV2RerankResponse")):
         for body in (
             {"model": "rerank-v3.5", "query": QUERY, "documents": DOCUMENTS},
-            {"model": "rerank-v3.5", "query": QUERY, "documents": DOCUMENTS, "top_n": 2, "return_documents": True},
-            {"query": QUERY, "documents": structured, "return_documents": True},
+            {"model": "m", "query": QUERY, "documents": DOCUMENTS, "top_n": 2, "return_documents": True},
+            echo,
         ):
             answer = post(client_server, path, body)
             assert answer.status_code == 200, answer.text
             valid(answer.json(), "cohere", name)
             results = answer.json()["results"]
             assert all(("document" in r) == body.get("return_documents", False) for r in results)
-        echoed = post(client_server, path, {"query": QUERY, "documents": structured, "return_documents": True})
+        echoed = post(client_server, path, echo)
         assert all(r["document"] == structured[r["index"]] for r in echoed.json()["results"])
         errors = [
             post(client_server, path, {"query": QUERY, "documents": "not a list"}),
