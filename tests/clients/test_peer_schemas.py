@@ -113,3 +113,23 @@ def test_cohere_answers_and_errors(client_server):
         for error in errors:
             valid(error.json(), "cohere", "ErrorBody")
             assert isinstance(error.json()["message"], str) and error.json()["message"], (path, error.text)
+
+
+def test_nim_errors_are_nvidias_problem_details(client_server):
+    """NVIDIA's endpoints answer errors as problem details, which NVIDIA's own clients
+    (langchain-nvidia-ai-endpoints' ``_try_raise``) print as ``[status] title`` then ``detail``."""
+    for path in ("v1/ranking", "v1/reranking"):
+        errors = [
+            post(client_server, path, {"query": {"text": QUERY}, "passages": "not a list"}),
+            post(client_server, path, {"query": {"text": QUERY}, "passages": [{"text": "d"}] * 17}),
+            httpx.post(client_server.url + path, json={"query": {"text": QUERY}, "passages": []}, timeout=60),
+            httpx.get(client_server.url + path, headers=AUTH, timeout=60),
+        ]
+        assert [e.status_code for e in errors] == [422, 422, 401, 405]
+        for error in errors:
+            body = error.json()
+            assert body["status"] == error.status_code and body["title"] == error.reason_phrase, body
+            assert isinstance(body["detail"], str) and body["detail"]
+            assert body["error"]["code"] == error.status_code  # the default body is still there
+    cohere_v1 = post(client_server, "v1/rerank", {"query": QUERY, "documents": "not a list"}).json()
+    assert "title" not in cohere_v1 and "status" not in cohere_v1

@@ -326,3 +326,5 @@ class ErrorResponse(BaseModel):
     message: str | None = Field(
         None, description="on /v1/rerank only: the field at fault, then the message (Cohere v1's error body)"
     )
+    title: str | None = Field(None, description="on NIM's routes only: the status's reason phrase")
+    status: int | None = Field(None, description="on NIM's routes only: the HTTP status")
