@@ -21,6 +21,14 @@ def test_cohere_v1_client_with_its_usual_model_name(client_server, expected):
         assert r.document is not None and r.document.text == DOCUMENTS[r.index]
 
 
+def test_cohere_v1_errors_carry_cohere_v1s_message(client_server):
+    co = cohere.Client(api_key=KEY, base_url=client_server.url.rstrip("/"))
+    with pytest.raises(cohere.errors.UnprocessableEntityError) as info:
+        co.rerank(model="rerank-v3.5", query=QUERY, documents=["x"] * 17)
+    assert info.value.body["message"].startswith("documents")
+    assert info.value.body["error"]["type"] == "invalid_request"  # vlrerank.client's shape, unchanged
+
+
 def test_cohere_v2_client(client_server, expected):
     co = cohere.ClientV2(api_key=KEY, base_url=client_server.url.rstrip("/"))
     response = co.rerank(model="rerank-v3.5", query=QUERY, documents=DOCUMENTS, max_tokens_per_doc=4096)

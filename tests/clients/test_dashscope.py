@@ -134,3 +134,27 @@ def test_dashscope_route_answers_what_the_sdk_parses(client_server):
     assert answer.status_code == 200, answer.text
     assert set(answer.json()) == {"output", "usage", "request_id"}
     assert all(set(r) == {"index", "relevance_score"} for r in answer.json()["output"]["results"])
+
+
+def test_parameters_fps_sets_how_many_frames_a_video_gives(dashscope_at, client_server, tmp_path):
+    """``parameters.fps`` samples a video given as a data URI at that rate (a 6 s clip: 4 frames at
+    0.5 fps, the minimum; 6 at the server's 1 fps; 12 at 2 fps), within the engine's limits."""
+    clip = write_video(tmp_path / "clip.mp4", frames=24, fps=4)
+    video = {"video": "data:video/mp4;base64," + base64.b64encode(clip.read_bytes()).decode()}
+
+    def tokens(**fps: float) -> int:
+        response = dashscope_at.TextReRank.call(
+            model="qwen3-vl-rerank", query=QUERY, documents=[video], **fps
+        )
+        assert response.status_code == HTTPStatus.OK, response
+        return int(response.usage.total_tokens)
+
+    assert tokens(fps=0.5) < tokens() < tokens(fps=2.0)
+    assert tokens(fps=1.0) == tokens()
+    too_fast = httpx.post(
+        client_server.url + ROUTE,
+        json={"input": {"query": QUERY, "documents": [video]}, "parameters": {"fps": 1000}},
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=60,
+    )
+    assert too_fast.status_code == 400 and too_fast.json()["code"] == "InvalidParameter", too_fast.text

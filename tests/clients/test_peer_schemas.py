@@ -82,3 +82,54 @@ def test_vllm_score_answers_as_vllms_tests_assert(client_server):
         valid(answer.json(), "vllm", "ScoreResponse")
         assert answer.json()["object"] == "list"
         assert [d["index"] for d in answer.json()["data"]] == list(range(len(answer.json()["data"])))
+
+
+def test_cohere_answers_and_errors(client_server):
+    """Cohere's OpenAPI: v1 and v2 answers (documents echoed as objects or absent, never null; extra
+    document fields preserved), and every error body with Cohere's string ``message``."""
+    structured = [{"text": d, "title": f"t{i}", "id": str(i)} for i, d in enumerate(DOCUMENTS)]
+    echo = {"query": QUERY, "documents": structured, "return_documents": True}
+    for path, name in (("v1/rerank", "CohereV1RerankResponse"), ("v2/rerank", "CohereV2RerankResponse")):
+        for body in (
+            {"model": "rerank-v3.5", "query": QUERY, "documents": DOCUMENTS},
+            {"model": "m", "query": QUERY, "documents": DOCUMENTS, "top_n": 2, "return_documents": True},
+            echo,
+        ):
+            answer = post(client_server, path, body)
+            assert answer.status_code == 200, answer.text
+            valid(answer.json(), "cohere", name)
+            results = answer.json()["results"]
+            assert all(("document" in r) == body.get("return_documents", False) for r in results)
+        echoed = post(client_server, path, echo)
+        assert all(r["document"] == structured[r["index"]] for r in echoed.json()["results"])
+        errors = [
+            post(client_server, path, {"query": QUERY, "documents": "not a list"}),
+            post(client_server, path, {"query": QUERY, "documents": [{"imag": "x"}]}),
+            post(client_server, path, {"query": QUERY, "documents": ["d"] * 17}),
+            httpx.post(client_server.url + path, json={"query": QUERY, "documents": DOCUMENTS}, timeout=60),
+            httpx.get(client_server.url + path, headers=AUTH, timeout=60),
+        ]
+        assert [e.status_code for e in errors] == [422, 422, 422, 401, 405]
+        for error in errors:
+            valid(error.json(), "cohere", "ErrorBody")
+            assert isinstance(error.json()["message"], str) and error.json()["message"], (path, error.text)
+
+
+def test_nim_errors_are_nvidias_problem_details(client_server):
+    """NVIDIA's endpoints answer errors as problem details, which NVIDIA's own clients
+    (langchain-nvidia-ai-endpoints' ``_try_raise``) print as ``[status] title`` then ``detail``."""
+    for path in ("v1/ranking", "v1/reranking"):
+        errors = [
+            post(client_server, path, {"query": {"text": QUERY}, "passages": "not a list"}),
+            post(client_server, path, {"query": {"text": QUERY}, "passages": [{"text": "d"}] * 17}),
+            httpx.post(client_server.url + path, json={"query": {"text": QUERY}, "passages": []}, timeout=60),
+            httpx.get(client_server.url + path, headers=AUTH, timeout=60),
+        ]
+        assert [e.status_code for e in errors] == [422, 422, 401, 405]
+        for error in errors:
+            body = error.json()
+            assert body["status"] == error.status_code and body["title"] == error.reason_phrase, body
+            assert isinstance(body["detail"], str) and body["detail"]
+            assert body["error"]["code"] == error.status_code  # the default body is still there
+    cohere_v1 = post(client_server, "v1/rerank", {"query": QUERY, "documents": "not a list"}).json()
+    assert "title" not in cohere_v1 and "status" not in cohere_v1

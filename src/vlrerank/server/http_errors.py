@@ -3,7 +3,8 @@
 The ``type`` of an error is one of the closed set :class:`ErrorType` (documented in docs/api.md);
 clients branch on it, never on Python class names. Each route family answers in the body its clients
 parse (see :func:`render`): OpenAI/vLLM-style ``{"error": {...}}`` by default, Cohere's
-``{"id", "message"}`` on ``/v2/rerank``, and TEI's ``{"error", "error_type"}`` to a TEI request.
+``{"id", "message"}`` on ``/v2/rerank`` (and a top-level ``message`` beside the default body on
+Cohere v1's ``/v1/rerank``), and TEI's ``{"error", "error_type"}`` to a TEI request.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from enum import StrEnum
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -194,6 +196,7 @@ _TEI = {
     ErrorType.INTERNAL: "Backend",
 }
 DASHSCOPE_PREFIX = "/api/v1/services/"
+NIM_PATHS = frozenset({"/v1/ranking", "/v1/reranking"})
 
 
 def dialect_of(path: str, state: Any = None) -> str:
@@ -203,6 +206,10 @@ def dialect_of(path: str, state: Any = None) -> str:
         return str(chosen)
     if path.startswith(DASHSCOPE_PREFIX):
         return "dashscope"
+    if path == "/v1/rerank":
+        return "cohere1"
+    if path in NIM_PATHS:
+        return "nim"
     return "cohere" if path == "/v2/rerank" else "openai"
 
 
@@ -216,8 +223,9 @@ def dialect_status(dialect: str, kind: ErrorType, status: int) -> int:
 def render(
     dialect: str, kind: ErrorType, message: str, field: str | None, status: int, request_id: str | None = None
 ) -> Any:
-    """The error body of ``dialect``: ``openai`` (the default: vLLM, Jina, Cohere v1, NIM),
-    ``cohere`` (v2), ``tei`` or ``dashscope``."""
+    """The error body of ``dialect``: ``openai`` (the default: vLLM, Jina), ``cohere1`` (the
+    default plus Cohere's ``message``: ``/v1/rerank``), ``nim`` (the default plus the ``title`` and
+    ``status`` of NVIDIA's problem details), ``cohere`` (v2), ``tei`` or ``dashscope``."""
     # The bodies without a field slot name the field in the message.
     named = f"{field}: {message}" if field else message
     if dialect == "tei":
@@ -230,7 +238,22 @@ def render(
     if dialect == "cohere":
         return {"id": request_id, "message": named, "error": detail}
     # ``detail``: what FastAPI-style servers (Jina, NIM) answer, and Jina's clients read on failure.
-    return {"error": detail, "detail": named}
+    body: dict[str, Any] = {"error": detail, "detail": named}
+    if dialect == "cohere1":  # Cohere's SDK and its wrappers report an error by its ``message``
+        body["message"] = named
+    elif dialect == "nim":
+        # NVIDIA's endpoints answer problem details (RFC 9457); NVIDIA's clients (langchain-nvidia's
+        # _try_raise) print "[status] title" and then ``detail``.
+        body["title"] = _phrase(status)
+        body["status"] = status
+    return body
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def _answer(

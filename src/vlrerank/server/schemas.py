@@ -133,6 +133,9 @@ class CompatFields(Lenient):
     truncation_direction: Literal["left", "right"] = Field(
         "right", description="which end of a too-long text is cut away"
     )
+    truncation_side: Literal["left", "right"] | None = Field(
+        None, description="vLLM's name for truncation_direction (wins when both are given)"
+    )
     use_activation: bool | None = Field(
         None, description="false: relevance_score is the raw yes-minus-no logit instead of its sigmoid"
     )
@@ -152,10 +155,15 @@ class CompatFields(Lenient):
     instruct: str | None = Field(None, description="Qwen's and DashScope's name for instruction")
     return_len: bool = Field(False, description="Xinference's: meta.tokens in the answer counts tokens read")
 
-    @field_validator("truncation_direction", mode="before")
+    @field_validator("truncation_direction", "truncation_side", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value  # TEI writes "Left" / "Right"
+
+    @property
+    def direction(self) -> Literal["left", "right"]:
+        """Which end a token limit cuts away: vLLM's ``truncation_side`` or ``truncation_direction``."""
+        return self.truncation_side or self.truncation_direction
 
     @property
     def token_limit(self) -> int | None:
@@ -315,3 +323,8 @@ class ErrorDetail(BaseModel):
 class ErrorResponse(BaseModel):
     error: ErrorDetail
     detail: str = Field(description="the field at fault, then the message (what Jina's clients read)")
+    message: str | None = Field(
+        None, description="on /v1/rerank only: the field at fault, then the message (Cohere v1's error body)"
+    )
+    title: str | None = Field(None, description="on NIM's routes only: the status's reason phrase")
+    status: int | None = Field(None, description="on NIM's routes only: the HTTP status")

@@ -189,10 +189,11 @@ class RerankService:
         key: ApiKey | None = None,
         record: dict[str, Any] | None = None,
         request_id: str | None = None,
+        fps: float | None = None,
     ) -> RerankResponse:
         """Check, charge the caller's quota, score. ``record`` (the audit line's counts) is filled."""
         ranking = await self.rank(
-            request, max_documents=max_documents, uploads=uploads, key=key, record=record
+            request, max_documents=max_documents, uploads=uploads, key=key, record=record, fps=fps
         )
         return self.response(ranking, request_id)
 
@@ -205,6 +206,7 @@ class RerankService:
         key: ApiKey | None = None,
         record: dict[str, Any] | None = None,
         also_instructions: Sequence[str] = (),
+        fps: float | None = None,
     ) -> Ranking:
         """The one scoring path of every face (REST dialects, web UI): check, charge, admit, then
         (under the request's deadline) decode, truncate, score, count.
@@ -215,6 +217,8 @@ class RerankService:
         Args:
             also_instructions: rank the same documents again under each of these instructions (the
                 web UI's comparison); charged with the first as one request, in ``Ranking.also``.
+            fps: this request's video sampling rate (DashScope's ``parameters.fps``) instead of the
+                engine's; ``max_frames`` and the decode budget still bound it.
         """
         if record is not None:
             record["documents"] = len(request.documents)
@@ -232,7 +236,7 @@ class RerankService:
         deadline = time.monotonic() + self.settings.request_timeout_s
 
         def work() -> tuple[RerankRequest, RankedResults, frozenset[int]]:
-            scored = normalized(request, self._videos(reranker, decode=True, deadline=deadline))
+            scored = normalized(request, self._videos(reranker, decode=True, deadline=deadline, fps=fps))
             self.check(scored, max_documents=max_documents)
             return (scored, *self._score(reranker, scored, uploads, deadline, scored.instruction))
 
@@ -250,12 +254,14 @@ class RerankService:
             self.count(key, also[-1], None)
         return Ranking(scored, ranked, truncated, tuple(also))
 
-    def _videos(self, reranker: Reranker, *, decode: bool, deadline: float | None = None) -> VideoReader:
+    def _videos(
+        self, reranker: Reranker, *, decode: bool, deadline: float | None = None, fps: float | None = None
+    ) -> VideoReader:
         engine = self.settings.engine
         return VideoReader(
             allow_urls=engine.allow_urls,
             max_bytes=engine.max_image_bytes,
-            fps=reranker.config.fps,
+            fps=fps or reranker.config.fps,
             max_frames=reranker.config.max_frames,
             max_frame_pixels=engine.max_image_pixels,
             budget=DecodeBudget(deadline=deadline),
@@ -282,9 +288,7 @@ class RerankService:
         )
         if request.token_limit is not None and request.max_chunks_per_doc is None:
             for i, side in enumerate(sides):
-                sides[i], cut = truncate(
-                    side, reranker.tokenizer, request.token_limit, request.truncation_direction
-                )
+                sides[i], cut = truncate(side, reranker.tokenizer, request.token_limit, request.direction)
                 if cut:
                     truncated.add(i)
         documents = [library_side(d, uploads, f"documents[{i}]") for i, d in enumerate(sides)]

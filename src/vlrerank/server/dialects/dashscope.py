@@ -15,6 +15,9 @@ from pydantic import BaseModel, Field
 
 from ..schemas import Lenient, RerankRequest, RerankResponse, Side
 
+# A rate above a video's own only repeats its frames; max_frames caps the count either way.
+MAX_FPS = 60.0
+
 
 class DashScopeInput(Lenient):
     query: Side
@@ -26,7 +29,11 @@ class DashScopeParameters(Lenient):
     return_documents: bool = False
     instruct: str | None = Field(None, description="the instruction (the task the ranking serves)")
     fps: float | None = Field(
-        None, gt=0, description="accepted; videos are sampled at the server's fps (VLRERANK_FPS)"
+        None,
+        gt=0,
+        le=MAX_FPS,
+        description="frames sampled per second of each video (default: the server's VLRERANK_FPS); "
+        "the engine's max_frames still caps a video's frames",
     )
 
 

@@ -65,7 +65,7 @@ class ScoreRequest(CompatFields):
             raw_scores=self.raw_scores,
             truncate_prompt_tokens=self.truncate_prompt_tokens,
             max_tokens_per_doc=self.max_tokens_per_doc,
-            truncation_direction=self.truncation_direction,
+            truncation_direction=self.direction,
             use_activation=self.use_activation,
         )
 

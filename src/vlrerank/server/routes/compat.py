@@ -30,7 +30,7 @@ ANY_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 async def _rerank(
-    request: Request, service: RerankService, body: RerankRequest, dialect: str
+    request: Request, service: RerankService, body: RerankRequest, dialect: str, fps: float | None = None
 ) -> RerankResponse:
     return await service.rerank(
         body,
@@ -38,6 +38,7 @@ async def _rerank(
         key=caller(request),
         record=audit(request, dialect),
         request_id=request_id(request),
+        fps=fps,
     )
 
 

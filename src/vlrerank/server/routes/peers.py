@@ -36,7 +36,8 @@ async def rerank_dashscope(
     body: DashScopeRequest, request: Request, response: Response, service: Service
 ) -> DashScopeResponse:
     policy(request).apply(body, response)
-    return to_dashscope(await _rerank(request, service, body.as_rerank(), "dashscope"))
+    ranked = await _rerank(request, service, body.as_rerank(), "dashscope", fps=body.parameters.fps)
+    return to_dashscope(ranked)
 
 
 async def _nim(body: NimRequest, request: Request, response: Response, service: Service) -> NimResponse:
