@@ -16,6 +16,7 @@ from vlrerank.engine import ScoreRequest
 from vlrerank.engine.plan import probabilities
 from vlrerank.engine.prefix import MIN_PREFIX_TOKENS, shared_prefix_length
 from vlrerank.engine.types import EncodedPair
+from vlrerank.errors import EngineFault
 from vlrerank.inputs.schema import MultimodalInput, to_documents, to_multimodal
 
 from ..conftest import noise_image, write_video
@@ -174,8 +175,9 @@ def test_a_failure_in_a_merged_run_fails_only_its_own_request(reranker):
         gate.release.set()
         assert len(first.result(30)) == 1
         assert len(good.result(30)) == 2
-        with pytest.raises(ValueError, match="one request's input"):
+        with pytest.raises(EngineFault) as raised:  # the model stage's fault, its cause kept
             bad.result(30)
+        assert "one request's input" in str(raised.value.__cause__)
 
 
 def test_a_closed_batcher_stops_its_worker_and_refuses_more_work(reranker, reference):

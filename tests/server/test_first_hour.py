@@ -10,6 +10,7 @@ import time
 
 import httpx
 import pytest
+from PIL import Image
 
 from ..conftest import noise_image
 from .test_api import AUTH, data_uri, post
@@ -108,12 +109,16 @@ def shapes():
 
 def test_metrics_count_rejections_visual_tokens_stage_times_and_vision_cache_hits(api_server):
     photo = data_uri(shapes())
-    flat = data_uri(noise_image(1, 1, 0).resize((320, 240)))  # one colour: low contrast, rejected
+    black = data_uri(Image.new("RGB", (320, 240)))  # a black frame: underexposed, rejected
     before = scrape(api_server)
     bodies = [
         post(
             api_server,
-            {"query": "q", "documents": [{"image": photo}, {"image": flat}], "quality": {"policy": "reject"}},
+            {
+                "query": "q",
+                "documents": [{"image": photo}, {"image": black}],
+                "quality": {"policy": "reject"},
+            },
         ).json()
         for _ in range(2)  # the same picture twice: the second request reuses its vision output
     ]
