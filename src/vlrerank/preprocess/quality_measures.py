@@ -201,7 +201,7 @@ def _phase_crop(grey: Image.Image, size: int) -> np.ndarray:
     """A centred native-resolution crop whose origin keeps the 8x8 grid in phase."""
     left = max(0, (grey.width - size) // 2) // 8 * 8
     top = max(0, (grey.height - size) // 2) // 8 * 8
-    crop = np.asarray(grey.crop((left, top, left + size, top + size)), np.float32)
+    crop = np.asarray(grey.crop((left, top, left + size, top + size)))
     return crop[: min(grey.height - top, size), : min(grey.width - left, size)]
 
 
@@ -213,7 +213,7 @@ def boundary_steps(grey: Image.Image) -> float:
     drawn edges that happen to fall on the grid (a flat square, UI cards on an 8 px layout) count
     as the minority they are. +1 grey level: flat images have no steps to compare.
     """
-    crop = _phase_crop(grey, BLOCK_CROP)
+    crop = _phase_crop(grey, BLOCK_CROP).astype(np.float32)
     if min(crop.shape) < 32:
         return 1.0
     ratios = []
@@ -233,7 +233,8 @@ def _high_zeros(crop: np.ndarray, offset: int) -> tuple[np.ndarray, int]:
     part = crop[offset:, offset:]
     h, w = part.shape[0] // 8 * 8, part.shape[1] // 8 * 8
     blocks = part[:h, :w].reshape(h // 8, 8, w // 8, 8).swapaxes(1, 2).reshape(-1, 8, 8)
-    blocks = blocks[np.ptp(blocks, axis=(1, 2)) >= GRID_ACTIVE]
+    # Ranges on the uint8 pixels (exact, and about 3x faster than on floats); floats for the DCT.
+    blocks = blocks[np.ptp(blocks, axis=(1, 2)) >= GRID_ACTIVE].astype(np.float32)
     if len(blocks) < GRID_MIN_BLOCKS:
         return np.zeros(len(GRID_ZERO)), len(blocks)
     coefficients = np.abs(dctn(blocks - 128.0, axes=(1, 2), norm="ortho").reshape(len(blocks), 64))
