@@ -71,3 +71,19 @@ def test_llamaindex_nvidia_rerank(client_server, expected):
     assert [n.node.get_content() for n in kept] == [DOCUMENTS[i] for i in order]
     probabilities = [1 / (1 + math.exp(-n.score)) for n in kept]
     assert probabilities == pytest.approx([expected[i] for i in order], abs=1e-5)
+
+
+def test_voyageai_client_rerank(client_server, expected):
+    """Voyage's own SDK, only its base URL changed: it posts ``top_k`` and ``truncation`` to
+    /v1/rerank and reads ``data[].relevance_score`` and ``usage.total_tokens``."""
+    import voyageai
+
+    client = voyageai.Client(api_key=KEY, base_url=client_server.url + "v1", max_retries=0)
+    answer = client.rerank(QUERY, DOCUMENTS, model="rerank-2.5", top_k=3)
+    order = best_first(expected)[:3]
+    assert [r.index for r in answer.results] == order
+    assert [r.document for r in answer.results] == [DOCUMENTS[i] for i in order]
+    assert [r.relevance_score for r in answer.results] == pytest.approx(
+        [expected[i] for i in order], abs=1e-5
+    )
+    assert answer.total_tokens > 0
