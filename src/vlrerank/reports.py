@@ -40,6 +40,22 @@ def markdown_table(header: Sequence[str], body: Iterable[Sequence[str]]) -> str:
     return "".join(lines)
 
 
+def markdown_section(
+    title: str,
+    header: Sequence[str],
+    body: Sequence[Sequence[str]],
+    *,
+    notes: Sequence[str] = (),
+    empty: str | None = None,
+) -> str:
+    """A ``##`` heading, ``notes`` as paragraphs, then the table, or ``empty`` when given and the
+    table has no rows."""
+    out = f"\n## {title}\n\n" + "".join(f"{note}\n\n" for note in notes)
+    if not body and empty is not None:
+        return out + f"{empty}\n"
+    return out + markdown_table(header, body)
+
+
 def html_page(title: str, heading: str, body: Iterable[str]) -> str:
     """One self-contained page: the shared style, ``heading`` as its h1, then ``body`` (HTML)."""
     head = (
@@ -61,6 +77,21 @@ def html_table(header: Sequence[str], body: Iterable[Sequence[str]]) -> str:
     rows = ["<tr>" + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr>"]
     rows += ["<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>" for cells in body]
     return "<table>" + "".join(rows) + "</table>"
+
+
+def html_section(
+    title: str,
+    header: Sequence[str],
+    body: Sequence[Sequence[str]],
+    *,
+    notes: Sequence[str] = (),
+    empty: str | None = None,
+) -> str:
+    """:func:`markdown_section` in HTML."""
+    out = f"<h2>{escape(title)}</h2>" + "".join(f"<p>{escape(note)}</p>" for note in notes)
+    if not body and empty is not None:
+        return out + f"<p>{escape(empty)}</p>"
+    return out + html_table(header, body)
 
 
 def write_csv(path: Path, header: Sequence[str], body: Iterable[Sequence[Any]]) -> None:

@@ -10,19 +10,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from .. import reports
 from ..calibration import INVERTED_NOTE
 from ..errors import ConfigError, MissingDependencyError
 from ..random_weights import RANDOM_WEIGHTS_WARNING
-from ..reports import (
-    Table,
-    html_banner,
-    html_figure,
-    html_page,
-    html_table,
-    markdown_table,
-    number,
-    write_csv,
-)
 from .analysis import Analysis, analyse
 from .metrics import measure_names
 from .plots import figures
@@ -36,11 +27,11 @@ TIES = (
 
 
 def _f(value: float | None, digits: int = 3) -> str:
-    return number(value, digits)
+    return reports.number(value, digits)
 
 
-def tables(analysis: Analysis) -> dict[str, Table]:
-    out: dict[str, Table] = {}
+def tables(analysis: Analysis) -> dict[str, reports.Table]:
+    out: dict[str, reports.Table] = {}
     orders = list(analysis.means)
     measures = list(next(iter(analysis.means.values()), {}))
     out["Metrics (mean over queries, 95% bootstrap CI)"] = (
@@ -205,7 +196,7 @@ def write_report(
         calibrator_path.unlink()  # one from earlier labels would not match this report
     random_weights = {"true": "true", "false": "false"}.get(str(meta["random_weights"]), "unknown")
     ordered = sorted(rows, key=lambda r: (r.variant, r.query_id, r.first_rank))
-    write_csv(
+    reports.write_csv(
         out / "pairs.csv",
         [*[f.name for f in fields(EvalRow)][1:], "random_weights"],
         ([*astuple(r)[1:], random_weights] for r in ordered),
@@ -248,14 +239,13 @@ def write_report(
         markdown.append(f"**{banner}**\n\n")
     markdown += [f"- {line}\n" for line in intro]
     for title, (header, body) in all_tables.items():
-        markdown.append(f"\n## {title}\n\n" + markdown_table(header, body))
+        markdown.append(reports.markdown_section(title, header, body))
     (out / "report.md").write_text("".join(markdown), encoding="utf-8")
 
-    html = [html_banner(banner)] if banner else []
+    html = [reports.html_banner(banner)] if banner else []
     html.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in intro) + "</ul>")
-    html += [html_figure(title, encoded) for title, encoded in figures(analysis, rows).items()]
-    for title, (header, body) in all_tables.items():
-        html.append(f"<h2>{escape(title)}</h2>" + html_table(header, body))
+    html += [reports.html_figure(title, encoded) for title, encoded in figures(analysis, rows).items()]
+    html += [reports.html_section(title, header, body) for title, (header, body) in all_tables.items()]
     path = out / "report.html"
-    path.write_text(html_page("vlrerank eval", "vlrerank eval", html), encoding="utf-8")
+    path.write_text(reports.html_page("vlrerank eval", "vlrerank eval", html), encoding="utf-8")
     return path

@@ -6,18 +6,9 @@ from dataclasses import astuple, fields
 from html import escape
 from pathlib import Path
 
+from .. import reports
 from ..errors import ConfigError
 from ..random_weights import RANDOM_WEIGHTS_WARNING
-from ..reports import (
-    Table,
-    html_banner,
-    html_figure,
-    html_page,
-    html_table,
-    markdown_table,
-    number,
-    write_csv,
-)
 from .analysis import Analysis, analyse, size_order
 from .movement import SETTLED, movement
 from .plots import figures
@@ -27,12 +18,12 @@ from .store import ResultRow, ResultStore
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
-    return number(value, digits)
+    return reports.number(value, digits)
 
 
-def tables(analysis: Analysis) -> dict[str, Table]:
+def tables(analysis: Analysis) -> dict[str, reports.Table]:
     """Every table of the report as (header, rows) of strings."""
-    out: dict[str, Table] = {}
+    out: dict[str, reports.Table] = {}
     out["Score by size and category"] = (
         [
             "category",
@@ -163,10 +154,10 @@ def write_report(out_dir: str | Path) -> Path:
     cost_note = meta.get("cost_method") or "How cost was measured was not recorded (an older results store)."
 
     ordered = sorted(rows, key=lambda r: (r.category, r.item, size_order(r.size)))
-    write_csv(out / "results.csv", [f.name for f in fields(ResultRow)], (astuple(r) for r in ordered))
+    reports.write_csv(out / "results.csv", [f.name for f in fields(ResultRow)], (astuple(r) for r in ordered))
     for title, (header, body) in all_tables.items():
         name = title.lower().split(" (")[0].replace(" ", "_").replace("-", "_") + ".csv"
-        write_csv(out / name, header, body)
+        reports.write_csv(out / name, header, body)
 
     banner = f"**{RANDOM_WEIGHTS_WARNING}**\n\n" if random else ""
     markdown = [
@@ -177,17 +168,15 @@ def write_report(out_dir: str | Path) -> Path:
         f"Scores stop moving (mean change from the largest size under {SETTLED}) at: **{settled}**.\n",
         "\n## Spec\n\n```\n" + "\n".join(spec_lines(meta["spec"])) + "\n```\n",
     ]
+    notes = {"Cost per size": [cost_note]}
     for title, (header, body) in all_tables.items():
-        markdown.append(f"\n## {title}\n\n")
-        if title == "Cost per size":
-            markdown.append(f"{cost_note}\n\n")
-        if not body:
-            markdown.append(f"{remedy(title)}\n")
-            continue
-        markdown.append(markdown_table(header, body))
+        section = reports.markdown_section(
+            title, header, body, notes=notes.get(title, []), empty=remedy(title)
+        )
+        markdown.append(section)
     (out / "report.md").write_text("".join(markdown), encoding="utf-8")
 
-    html = [html_banner(RANDOM_WEIGHTS_WARNING)] if random else []
+    html = [reports.html_banner(RANDOM_WEIGHTS_WARNING)] if random else []
     html.append(
         f"<p>Model <code>{escape(str(meta['model']))}</code>, vlrerank {escape(str(meta['version']))}, "
         f"fingerprint <code>{escape((meta['fingerprint'] or '')[:16])}</code>. {analysis.rows} results, "
@@ -195,16 +184,14 @@ def write_report(out_dir: str | Path) -> Path:
         f"<strong>{escape(str(analysis.cheapest_size))}</strong>. Sizes show the nominal candidate size "
         "and, in brackets, what the model actually sees after its own resize.</p>"
     )
-    html += [html_figure(title, encoded) for title, encoded in figures(analysis, rows).items()]
+    html += [reports.html_figure(title, encoded) for title, encoded in figures(analysis, rows).items()]
     for title, (header, body) in all_tables.items():
-        html.append(f"<h2>{escape(title)}</h2>")
-        if title == "Cost per size":
-            html.append(f"<p>{escape(cost_note)}</p>")
-        if not body:
-            html.append(f"<p>{escape(remedy(title))}</p>")
-            continue
-        html.append(html_table(header, body))
+        html.append(
+            reports.html_section(title, header, body, notes=notes.get(title, []), empty=remedy(title))
+        )
     html.append(f"<h2>Spec</h2><pre>{escape(chr(10).join(spec_lines(meta['spec'])))}</pre>")
     path = out / "report.html"
-    path.write_text(html_page("vlrerank resolution study", "Resolution study", html), encoding="utf-8")
+    path.write_text(
+        reports.html_page("vlrerank resolution study", "Resolution study", html), encoding="utf-8"
+    )
     return path
