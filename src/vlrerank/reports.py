@@ -12,6 +12,7 @@ import csv
 import io
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -40,22 +41,6 @@ def markdown_table(header: Sequence[str], body: Iterable[Sequence[str]]) -> str:
     return "".join(lines)
 
 
-def markdown_section(
-    title: str,
-    header: Sequence[str],
-    body: Sequence[Sequence[str]],
-    *,
-    notes: Sequence[str] = (),
-    empty: str | None = None,
-) -> str:
-    """A ``##`` heading, ``notes`` as paragraphs, then the table, or ``empty`` when given and the
-    table has no rows."""
-    out = f"\n## {title}\n\n" + "".join(f"{note}\n\n" for note in notes)
-    if not body and empty is not None:
-        return out + f"{empty}\n"
-    return out + markdown_table(header, body)
-
-
 def html_page(title: str, heading: str, body: Iterable[str]) -> str:
     """One self-contained page: the shared style, ``heading`` as its h1, then ``body`` (HTML)."""
     head = (
@@ -79,19 +64,28 @@ def html_table(header: Sequence[str], body: Iterable[Sequence[str]]) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
-def html_section(
-    title: str,
-    header: Sequence[str],
-    body: Sequence[Sequence[str]],
-    *,
-    notes: Sequence[str] = (),
-    empty: str | None = None,
-) -> str:
-    """:func:`markdown_section` in HTML."""
-    out = f"<h2>{escape(title)}</h2>" + "".join(f"<p>{escape(note)}</p>" for note in notes)
-    if not body and empty is not None:
-        return out + f"<p>{escape(empty)}</p>"
-    return out + html_table(header, body)
+@dataclass(frozen=True)
+class Section:
+    """One table of a report: a heading, ``notes`` as paragraphs, then the table, or ``empty`` when
+    given and the table has no rows."""
+
+    title: str
+    header: Sequence[str]
+    body: Sequence[Sequence[str]]
+    notes: Sequence[str] = ()
+    empty: str | None = None
+
+    def markdown(self) -> str:
+        out = f"\n## {self.title}\n\n" + "".join(f"{note}\n\n" for note in self.notes)
+        if not self.body and self.empty is not None:
+            return out + f"{self.empty}\n"
+        return out + markdown_table(self.header, self.body)
+
+    def html(self) -> str:
+        out = f"<h2>{escape(self.title)}</h2>" + "".join(f"<p>{escape(note)}</p>" for note in self.notes)
+        if not self.body and self.empty is not None:
+            return out + f"<p>{escape(self.empty)}</p>"
+        return out + html_table(self.header, self.body)
 
 
 def write_csv(path: Path, header: Sequence[str], body: Iterable[Sequence[Any]]) -> None:

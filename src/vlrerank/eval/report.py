@@ -238,14 +238,14 @@ def write_report(
     if banner:
         markdown.append(f"**{banner}**\n\n")
     markdown += [f"- {line}\n" for line in intro]
-    for title, (header, body) in all_tables.items():
-        markdown.append(reports.markdown_section(title, header, body))
+    sections = [reports.Section(title, header, body) for title, (header, body) in all_tables.items()]
+    markdown += [section.markdown() for section in sections]
     (out / "report.md").write_text("".join(markdown), encoding="utf-8")
 
     html = [reports.html_banner(banner)] if banner else []
     html.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in intro) + "</ul>")
     html += [reports.html_figure(title, encoded) for title, encoded in figures(analysis, rows).items()]
-    html += [reports.html_section(title, header, body) for title, (header, body) in all_tables.items()]
+    html += [section.html() for section in sections]
     path = out / "report.html"
     path.write_text(reports.html_page("vlrerank eval", "vlrerank eval", html), encoding="utf-8")
     return path

@@ -169,11 +169,11 @@ def write_report(out_dir: str | Path) -> Path:
         "\n## Spec\n\n```\n" + "\n".join(spec_lines(meta["spec"])) + "\n```\n",
     ]
     notes = {"Cost per size": [cost_note]}
-    for title, (header, body) in all_tables.items():
-        section = reports.markdown_section(
-            title, header, body, notes=notes.get(title, []), empty=remedy(title)
-        )
-        markdown.append(section)
+    sections = [
+        reports.Section(title, header, body, notes=notes.get(title, []), empty=remedy(title))
+        for title, (header, body) in all_tables.items()
+    ]
+    markdown += [section.markdown() for section in sections]
     (out / "report.md").write_text("".join(markdown), encoding="utf-8")
 
     html = [reports.html_banner(RANDOM_WEIGHTS_WARNING)] if random else []
@@ -185,10 +185,7 @@ def write_report(out_dir: str | Path) -> Path:
         "and, in brackets, what the model actually sees after its own resize.</p>"
     )
     html += [reports.html_figure(title, encoded) for title, encoded in figures(analysis, rows).items()]
-    for title, (header, body) in all_tables.items():
-        html.append(
-            reports.html_section(title, header, body, notes=notes.get(title, []), empty=remedy(title))
-        )
+    html += [section.html() for section in sections]
     html.append(f"<h2>Spec</h2><pre>{escape(chr(10).join(spec_lines(meta['spec'])))}</pre>")
     path = out / "report.html"
     path.write_text(
