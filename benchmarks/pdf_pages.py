@@ -25,11 +25,11 @@ from pathlib import Path
 import pypdfium2
 
 from vlrerank import EngineConfig, Reranker
+from vlrerank.checkpoints import tiny_checkpoint
 from vlrerank.inputs.pdf import PdfLimits, RenderClock, open_pdf
 from vlrerank.preprocess.config import PreprocessConfig
 from vlrerank.preprocess.pages import render_pages
 from vlrerank.study.sample.pdfs import sample_pdf
-from vlrerank.testing import tiny_checkpoint
 
 
 def pdf_of(pages: int) -> bytes:

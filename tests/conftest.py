@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from vlrerank import Reranker
-from vlrerank.testing import build_checkpoint
+from vlrerank.checkpoints import build_checkpoint
 from vlrerank.testing.reference import ReferenceReranker
 
 
@@ -90,7 +90,7 @@ from .servers import api_server, ui_server  # noqa: E402, F401
 @pytest.fixture(scope="session")
 def layout_dirs(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The session's tiny weights in each published checkpoint layout (weights linked, not copied)."""
-    from vlrerank.testing import LAYOUTS, copy_with_layout
+    from vlrerank.checkpoints import LAYOUTS, copy_with_layout
 
     root = tmp_path_factory.mktemp("layouts")
     return {layout: copy_with_layout(tiny_dir, root / layout, layout) for layout in LAYOUTS}

@@ -73,7 +73,7 @@ def test_fast_init_builds_a_usable_full_model_shape_on_cpu():
     """The 2B/8B path (no initialiser, noise fill, tied head) checked at tiny size."""
     import torch
 
-    from vlrerank.testing.checkpoint import random_model
+    from vlrerank.checkpoints import random_model
 
     model = random_model("tiny", device="cpu", dtype=torch.float32, fast_init=True)
     assert all(torch.isfinite(p).all() for p in model.parameters())

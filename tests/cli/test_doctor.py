@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from vlrerank.testing import LAYOUTS, copy_with_layout
+from vlrerank.checkpoints import LAYOUTS, copy_with_layout
 
 pytestmark = pytest.mark.slow
 

@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 
 from vlrerank import EngineConfig, Reranker
+from vlrerank.checkpoints import LAYOUTS, copy_with_layout, reranker_template
 from vlrerank.errors import ModelLoadError
-from vlrerank.testing import LAYOUTS, copy_with_layout
-from vlrerank.testing.layouts import reranker_template
 
 from ..conftest import noise_image
 
@@ -161,8 +160,8 @@ def test_chat_template_setting_is_validated():
 
 
 def test_every_place_a_template_can_sit_is_searched(tmp_path):
+    from vlrerank.checkpoints import chat_template
     from vlrerank.engine.template import find_templates
-    from vlrerank.testing.layouts import chat_template
 
     (tmp_path / "tokenizer_config.json").write_text(
         json.dumps(

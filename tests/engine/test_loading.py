@@ -36,7 +36,7 @@ def test_device_auto_is_cpu_float32_without_cuda():
 
 def fake_hub_cache(root, tiny_dir, repo: str, commits: dict[str, str]):
     """A Hugging Face cache holding ``repo`` at several commits (ref name -> 40-hex commit)."""
-    from vlrerank.testing import copy_with_layout
+    from vlrerank.checkpoints import copy_with_layout
 
     folder = root / f"models--{repo.replace('/', '--')}"
     for ref, commit in commits.items():

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from vlrerank import Reranker
-from vlrerank.testing import copy_with_layout
+from vlrerank.checkpoints import copy_with_layout
 
 # The layouts that ship sentence-transformers' files (modules.json, 1_LogitScore, ...).
 PEER_LAYOUTS = ("sentence-transformers", "reranker-native")

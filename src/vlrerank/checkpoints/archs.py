@@ -20,6 +20,13 @@ _COMMON_VISION = {
     "hidden_act": "gelu_pytorch_tanh",
     "num_position_embeddings": 2304,
 }
+# What the published 2B and 8B text models share: grouped-query attention over 8 key/value heads of
+# 128 dimensions, and the same multimodal rotary split.
+_PUBLISHED_TEXT = {
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "rope_scaling": {"rope_type": "default", "mrope_section": [24, 20, 20], "mrope_interleaved": True},
+}
 
 ARCHS: dict[str, dict[str, Any]] = {
     "tiny": {
@@ -52,13 +59,7 @@ ARCHS: dict[str, dict[str, Any]] = {
             "intermediate_size": 6144,
             "num_hidden_layers": 28,
             "num_attention_heads": 16,
-            "num_key_value_heads": 8,
-            "head_dim": 128,
-            "rope_scaling": {
-                "rope_type": "default",
-                "mrope_section": [24, 20, 20],
-                "mrope_interleaved": True,
-            },
+            **_PUBLISHED_TEXT,
         },
         "vision": {
             "depth": 24,
@@ -76,13 +77,7 @@ ARCHS: dict[str, dict[str, Any]] = {
             "intermediate_size": 12288,
             "num_hidden_layers": 36,
             "num_attention_heads": 32,
-            "num_key_value_heads": 8,
-            "head_dim": 128,
-            "rope_scaling": {
-                "rope_type": "default",
-                "mrope_section": [24, 20, 20],
-                "mrope_interleaved": True,
-            },
+            **_PUBLISHED_TEXT,
         },
         "vision": {
             "depth": 27,

@@ -125,7 +125,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     from ..eval.data import load
-    from ..eval.report import CALIBRATOR_NAME, write_report
+    from ..eval.report import CALIBRATOR_NAME
     from ..eval.runner import DEFAULT_INSTRUCTION
     from ..eval.runner import run_eval as score
 
@@ -173,9 +173,7 @@ def run_eval(args: argparse.Namespace) -> int:
         f"{summary.pairs} pairs: {summary.already_done} already stored, {summary.scored} scored now "
         f"({summary.errors} failed) in {summary.seconds:.1f} s -> {summary.store}"
     )
-    path = write_report(args.out, ks=args.k, target_precision=args.target_precision,
-                        apply_threshold=args.apply_threshold, allow_inverted=args.allow_inverted)  # fmt: skip
-    _print_summary(args.out)
+    path = _write_report(args)
     if args.check_invariance:
         from ..eval.invariance import check_invariance
 
@@ -185,6 +183,17 @@ def run_eval(args: argparse.Namespace) -> int:
         _print_invariance(checked)
     print(f"report: {path} (also report.md, report.json, pairs.csv, {CALIBRATOR_NAME})")
     return 0
+
+
+def _write_report(args: argparse.Namespace) -> Path:
+    """Write the report with the report flags (``eval run`` and ``eval report`` alike); print its
+    summary."""
+    from ..eval.report import write_report
+
+    path = write_report(args.out, ks=args.k, target_precision=args.target_precision,
+                        apply_threshold=args.apply_threshold, allow_inverted=args.allow_inverted)  # fmt: skip
+    _print_summary(args.out)
+    return path
 
 
 def _print_summary(out: Path) -> None:
@@ -212,11 +221,7 @@ def _print_summary(out: Path) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from ..eval.report import write_report
-
-    path = write_report(args.out, ks=args.k, target_precision=args.target_precision,
-                        apply_threshold=args.apply_threshold, allow_inverted=args.allow_inverted)  # fmt: skip
-    _print_summary(args.out)
+    path = _write_report(args)
     print(f"report: {path}")
     return 0
 

@@ -51,6 +51,35 @@ def grade(text: str, where: str) -> int:
     return int(value)
 
 
+_JUDGED_AGAIN = (
+    "query {query!r} and document {document!r} were already judged on line {first}; keep one line per pair"
+)
+_LISTED_AGAIN = (
+    "document {document!r} is listed for query {query!r} again (first on line {first}); a run lists "
+    "each candidate once"
+)
+
+
+def _first_mention(
+    query: str,
+    document: str,
+    documents: dict[str, Any],
+    seen: dict[tuple[str, str], int],
+    number: int,
+    where: str,
+    again: str,
+) -> None:
+    """Refuse an unknown document, or a (query, document) pair a file names twice (one of the two
+    would silently win); ``again`` words the repeat."""
+    if document not in documents:
+        raise ConfigError(f"{where}: unknown document id {document!r} (not in corpus.jsonl)")
+    if (query, document) in seen:
+        raise ConfigError(
+            f"{where}: " + again.format(query=query, document=document, first=seen[query, document])
+        )
+    seen[query, document] = number
+
+
 def load_qrels(path: Path, queries: dict[str, Any], documents: dict[str, Any]) -> dict[str, dict[str, int]]:
     """BEIR (``query-id corpus-id score``, optional header) or TREC (``qid 0 docid grade``) qrels."""
     qrels: dict[str, dict[str, int]] = {}
@@ -69,14 +98,7 @@ def load_qrels(path: Path, queries: dict[str, Any], documents: dict[str, Any]) -
         query, document, given = parts
         if query not in queries:
             raise ConfigError(f"{where}: unknown query id {query!r} (not in queries.jsonl)")
-        if document not in documents:
-            raise ConfigError(f"{where}: unknown document id {document!r} (not in corpus.jsonl)")
-        if (query, document) in seen:
-            raise ConfigError(
-                f"{where}: query {query!r} and document {document!r} were already judged on line "
-                f"{seen[query, document]}; keep one line per pair"
-            )
-        seen[query, document] = number
+        _first_mention(query, document, documents, seen, number, where, _JUDGED_AGAIN)
         qrels.setdefault(query, {})[document] = grade(given, where)
     if not qrels:
         raise ConfigError(f"{path}: no judgements")
@@ -96,14 +118,7 @@ def load_run(path: Path, documents: dict[str, Any], depth: int) -> dict[str, lis
         if len(parts) != 6:
             raise ConfigError(f"{where}: expected 'qid Q0 docid rank score tag' (6 columns)")
         query, _, document, rank, score, _ = parts
-        if document not in documents:
-            raise ConfigError(f"{where}: unknown document id {document!r} (not in corpus.jsonl)")
-        if (query, document) in seen:
-            raise ConfigError(
-                f"{where}: document {document!r} is listed for query {query!r} again (first on line "
-                f"{seen[query, document]}); a run lists each candidate once"
-            )
-        seen[query, document] = number
+        _first_mention(query, document, documents, seen, number, where, _LISTED_AGAIN)
         try:
             entry = (-float(score), int(rank), document)
         except ValueError:

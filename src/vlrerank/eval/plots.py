@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import io
-from typing import Any
-
 import numpy as np
 
-from ..errors import MissingDependencyError
+from ..reports import png_base64, pyplot
 from .analysis import Analysis
 from .runner import EvalRow
 
 
 def figures(analysis: Analysis, rows: list[EvalRow]) -> dict[str, str]:
     """Metric bars with CIs, score distributions (relevant vs not), reliability diagram."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise MissingDependencyError(
-            "the report's plots need matplotlib: pip install 'vlrerank[eval]'"
-        ) from None
-
-    def encode(figure: Any) -> str:
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-        plt.close(figure)
-        return base64.b64encode(buffer.getvalue()).decode()
-
+    plt = pyplot("eval")
     title_suffix = " (RANDOM weights: meaningless)" if analysis.random_weights else ""
     out = {}
     orders = list(analysis.means)
@@ -49,7 +30,7 @@ def figures(analysis: Analysis, rows: list[EvalRow]) -> dict[str, str]:
         axis.set_ylabel("mean over queries (95% CI)")
         axis.set_title("Ranking metrics" + title_suffix)
         axis.legend(fontsize=8)
-        out["Ranking metrics"] = encode(figure)
+        out["Ranking metrics"] = png_base64(figure)
 
     scored = [r for r in rows if r.score is not None and r.variant == 0]
     if scored:
@@ -68,7 +49,7 @@ def figures(analysis: Analysis, rows: list[EvalRow]) -> dict[str, str]:
         axis.set_ylabel("pairs")
         axis.set_title("Score distribution, relevant vs not" + title_suffix)
         axis.legend(fontsize=8)
-        out["Score distributions"] = encode(figure)
+        out["Score distributions"] = png_base64(figure)
 
     fit = analysis.calibration
     if fit is not None:
@@ -83,5 +64,5 @@ def figures(analysis: Analysis, rows: list[EvalRow]) -> dict[str, str]:
         axis.set_ylabel("observed rate of relevant pairs")
         axis.set_title("Reliability diagram" + title_suffix, fontsize=9)
         axis.legend(fontsize=8)
-        out["Reliability diagram"] = encode(figure)
+        out["Reliability diagram"] = png_base64(figure)
     return out

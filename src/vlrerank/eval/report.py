@@ -3,7 +3,6 @@ and the fitted calibrator file."""
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from dataclasses import asdict, astuple, fields
@@ -11,6 +10,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from .. import reports
 from ..calibration import INVERTED_NOTE
 from ..errors import ConfigError, MissingDependencyError
 from ..random_weights import RANDOM_WEIGHTS_WARNING
@@ -27,11 +27,11 @@ TIES = (
 
 
 def _f(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+    return reports.number(value, digits)
 
 
-def tables(analysis: Analysis) -> dict[str, tuple[list[str], list[list[str]]]]:
-    out: dict[str, tuple[list[str], list[list[str]]]] = {}
+def tables(analysis: Analysis) -> dict[str, reports.Table]:
+    out: dict[str, reports.Table] = {}
     orders = list(analysis.means)
     measures = list(next(iter(analysis.means.values()), {}))
     out["Metrics (mean over queries, 95% bootstrap CI)"] = (
@@ -195,11 +195,12 @@ def write_report(
     elif calibrator_path.exists():
         calibrator_path.unlink()  # one from earlier labels would not match this report
     random_weights = {"true": "true", "false": "false"}.get(str(meta["random_weights"]), "unknown")
-    with (out / "pairs.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([*[f.name for f in fields(EvalRow)][1:], "random_weights"])
-        ordered = sorted(rows, key=lambda r: (r.variant, r.query_id, r.first_rank))
-        writer.writerows([*astuple(r)[1:], random_weights] for r in ordered)
+    ordered = sorted(rows, key=lambda r: (r.variant, r.query_id, r.first_rank))
+    reports.write_csv(
+        out / "pairs.csv",
+        [*[f.name for f in fields(EvalRow)][1:], "random_weights"],
+        ([*astuple(r)[1:], random_weights] for r in ordered),
+    )
     all_tables = tables(analysis)
     banner = RANDOM_WEIGHTS_WARNING if analysis.random_weights else None
     report = {
@@ -237,31 +238,14 @@ def write_report(
     if banner:
         markdown.append(f"**{banner}**\n\n")
     markdown += [f"- {line}\n" for line in intro]
-    for title, (header, body) in all_tables.items():
-        markdown.append(f"\n## {title}\n\n| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n")
-        markdown += ["| " + " | ".join(cells) + " |\n" for cells in body]
+    sections = [reports.Section(title, header, body) for title, (header, body) in all_tables.items()]
+    markdown += [section.markdown() for section in sections]
     (out / "report.md").write_text("".join(markdown), encoding="utf-8")
 
-    html = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>vlrerank eval</title><style>",
-        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-        "table{border-collapse:collapse;font-size:.85em;margin:.5em 0 1.5em}"
-        "td,th{border:1px solid #ccc;padding:3px 8px}"
-        ".banner{background:#fff3cd;color:#664d03;padding:10px;border-radius:4px}img{max-width:100%}",
-        "</style></head><body><h1>vlrerank eval</h1>",
-    ]
-    if banner:
-        html.append(f"<p class='banner'><strong>{escape(banner)}</strong></p>")
+    html = [reports.html_banner(banner)] if banner else []
     html.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in intro) + "</ul>")
-    for title, encoded in figures(analysis, rows).items():
-        html.append(
-            f"<h2>{escape(title)}</h2><img alt='{escape(title)}' src='data:image/png;base64,{encoded}'>"
-        )
-    for title, (header, body) in all_tables.items():
-        html.append(f"<h2>{escape(title)}</h2><table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header))
-        html += ["<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>" for cells in body]
-        html.append("</table>")
-    html.append("</body></html>")
+    html += [reports.html_figure(title, encoded) for title, encoded in figures(analysis, rows).items()]
+    html += [section.html() for section in sections]
     path = out / "report.html"
-    path.write_text("".join(html), encoding="utf-8")
+    path.write_text(reports.html_page("vlrerank eval", "vlrerank eval", html), encoding="utf-8")
     return path

@@ -1,6 +1,6 @@
 """Where batches are scored: in this process, or on Ray actors (one per GPU, or per CPU slot).
 
-Both run the same :func:`vlrerank.study.runner.score_batch` on the same engine, so their results
+Both run the same :func:`vlrerank.study.batch.score_batch` on the same engine, so their results
 are identical; only the driver writes to the store.
 """
 
@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from ..config import EngineConfig
 from ..errors import ConfigError, MissingDependencyError
+from .batch import memory_method, score_batch, warm_up
 from .spec import StudyItem, StudySpec
 from .store import ResultRow
 
@@ -38,13 +39,9 @@ class LocalExecutor:
         self.spec, self.items = spec, items
         self.reranker = _reranker(spec, engine)
         self.random_weights = bool(self.reranker.random_weights)
-        from .runner import memory_method
-
         self.memory_method = memory_method(self.reranker)
 
     def map(self, batches: list[Any]) -> Iterator[list[ResultRow]]:
-        from .runner import score_batch, warm_up
-
         if batches:
             warm_up(self.reranker, self.spec, self.items, batches[0])
         for batch in batches:
@@ -106,13 +103,9 @@ class _ScoringActor:
         return bool(self.reranker.random_weights)
 
     def memory_method(self) -> str:
-        from .runner import memory_method
-
         return memory_method(self.reranker)
 
     def score(self, batch: list[Any]) -> list[ResultRow]:
-        from .runner import score_batch, warm_up
-
         if not self._warm:
             warm_up(self.reranker, self.spec, self.items, batch)
             self._warm = True

@@ -105,8 +105,7 @@ def cross_encoder_from_model(model: Any, *, device: Any, dtype: Any) -> Any:
     directory in the sentence-transformers layout (bit for bit, in ``dtype``), read back onto
     ``device``, and the directory is removed (for a full-size model it would hold gigabytes).
     """
-    from .checkpoint import write_processor_files
-    from .layouts import write_layout
+    from ..checkpoints import write_layout, write_processor_files
 
     _import_sentence_transformers_module()
     folder = Path(tempfile.mkdtemp(prefix="vlrerank-st-"))

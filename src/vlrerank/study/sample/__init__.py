@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .documents import _DOCUMENTS, _document
+from .document_pages import _DOCUMENTS, _document
 from .draw import _ART, _PRODUCTS, _SCENES, HEIGHT, WIDTH, _product, _scene, art
 from .photos import _photos, _upscale
 

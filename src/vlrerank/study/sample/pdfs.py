@@ -145,7 +145,7 @@ _PDF_ROWS = (  # page, category, query, relevant
 
 def sample_pdf(seed: int = 0) -> bytes:
     """The bundled sample: two text pages, a table, a bar chart and a scanned-looking page."""
-    from .documents import _document
+    from .document_pages import _document
 
     rng = np.random.default_rng(seed)
     scan = _document("invoice", "Delivery note 2291", rng)

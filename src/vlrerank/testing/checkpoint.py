@@ -1,3 +1,0 @@
-"""Moved to :mod:`vlrerank.checkpoints.builder`; kept so that imports written before the move work."""
-
-from ..checkpoints.builder import *  # noqa: F403
