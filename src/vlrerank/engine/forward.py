@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 import torch
 
-from .batching import Batch, collate, plan_batches
 from .device import is_out_of_memory, release_device_memory
 from .model import ScoringBackend
 from .prefix import PrefixKV, shared_prefix_length, worth_sharing
+from .token_batches import Batch, collate, pack_batches
 from .types import EncodedPair
-from .vision import VisualFeatures
+from .vision_tower import VisualFeatures
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class ForwardPlan:
         run = _Run(self, pairs, known or {})
         logits: Logits = {}
         forwards = 0
-        for batch in plan_batches(
+        for batch in pack_batches(
             [g.prefix for g in shared], token_budget=self.token_budget, max_pairs=self.max_pairs
         ):
             done, count, unshared = run.with_prefixes([shared[i] for i in batch])
@@ -160,7 +160,7 @@ class _Run:
 
     def batched(self, rows: _Rows, store: PrefixKV | None) -> tuple[Logits, int]:
         """Continuations of ``store``'s prefixes, or whole pairs, in batches under the budget."""
-        batches = plan_batches(
+        batches = pack_batches(
             [self.pairs[i].num_tokens - skip for i, skip in zip(rows.indices, rows.skips, strict=True)],
             token_budget=self.plan.token_budget,
             max_pairs=self.plan.max_pairs,
