@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import torch
 
@@ -49,6 +49,7 @@ class _Rows:
         )
 
 
+@dataclass(frozen=True)
 class ForwardPlan:
     """Scores encoded pairs with as few and as full forwards as the budget allows.
 
@@ -64,24 +65,14 @@ class ForwardPlan:
     likewise; a single prefix that does not fit sends its group down the whole-pair path.
     """
 
-    def __init__(
-        self,
-        backend: ScoringBackend,
-        positions: Callable[[EncodedPair], torch.Tensor],
-        *,
-        pad_id: int,
-        token_budget: int,
-        max_pairs: int,
-        prefix_reuse: bool,
-        prefix_min_saved: int = 0,
-    ) -> None:
-        self.backend = backend
-        self.positions = positions
-        self.pad_id = pad_id
-        self.token_budget = token_budget
-        self.max_pairs = max_pairs
-        self.prefix_reuse = prefix_reuse
-        self.prefix_min_saved = prefix_min_saved
+    backend: ScoringBackend
+    positions: Callable[[EncodedPair], torch.Tensor]
+    _: KW_ONLY
+    pad_id: int
+    token_budget: int
+    max_pairs: int
+    prefix_reuse: bool
+    prefix_min_saved: int = 0
 
     def run(
         self, pairs: Sequence[EncodedPair], known: Mapping[str, VisualFeatures] | None = None
