@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from vlrerank.errors import DataUriError, InputError
-from vlrerank.inputs.data_uri import decode_data_uri, parse_data_uri
+from vlrerank.inputs.data_uri import decode_data_uri, encode_data_uri, parse_data_uri
 
 PAYLOAD = base64.b64encode(b"\x00\x01video bytes\xff").decode()
 
@@ -18,6 +18,7 @@ def test_a_well_formed_uri_gives_its_type_size_and_bytes():
     assert parsed.size == len(PAYLOAD) * 3 // 4 >= len(b"\x00\x01video bytes\xff")
     assert parsed.decode() == b"\x00\x01video bytes\xff"
     assert decode_data_uri(f"data:application/pdf;base64,{PAYLOAD}", field="x") == parsed.decode()
+    assert encode_data_uri(parsed.decode(), "video/mp4") == f"data:video/mp4;base64,{PAYLOAD}"
 
 
 @pytest.mark.parametrize(

@@ -55,3 +55,8 @@ def parse_data_uri(uri: str, *, field: str, media: str | None = None) -> DataUri
 def decode_data_uri(uri: str, *, field: str, media: str | None = None) -> bytes:
     """The bytes of the ``data:`` URI ``uri`` (see :func:`parse_data_uri`)."""
     return parse_data_uri(uri, field=field, media=media).decode()
+
+
+def encode_data_uri(data: bytes, media_type: str) -> str:
+    """``data`` as a ``data:<media_type>;base64,...`` URI (what :func:`parse_data_uri` reads)."""
+    return f"data:{media_type};base64," + base64.b64encode(data).decode()

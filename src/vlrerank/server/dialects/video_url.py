@@ -7,7 +7,6 @@ frame list, sampled at the engine's ``fps`` and ``max_frames``.
 
 from __future__ import annotations
 
-import base64
 import io
 import tempfile
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from dataclasses import field as dataclass_field
 from PIL import Image
 
 from ...inputs import urls
-from ...inputs.data_uri import DataUri, parse_data_uri
+from ...inputs.data_uri import DataUri, encode_data_uri, parse_data_uri
 from ...inputs.images import ImageLimits
 from ...inputs.video import DecodeBudget, decode_video_file
 from ..http_errors import PayloadTooLarge, RequestRejected
@@ -60,7 +59,7 @@ class VideoReader:
         for frame in decoded.frames:
             buffer = io.BytesIO()
             Image.fromarray(frame.permute(1, 2, 0).numpy()).save(buffer, format="PNG")
-            out.append("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode())
+            out.append(encode_data_uri(buffer.getvalue(), "image/png"))
         return out
 
     def _precheck(self, url: str, field: str) -> None:
