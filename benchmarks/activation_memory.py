@@ -103,7 +103,7 @@ def shallow_model(arch: str, text_layers: int, vision_layers: int) -> Any:
 
 
 def measure(reranker: Reranker, requests: list[dict[str, Any]]) -> dict[str, float]:
-    """One forward plan over every request's pairs, as the batcher runs merged requests."""
+    """One forward plan over every request's pairs, as the request merger runs merged requests."""
     engine = reranker.engine
     engine.encoder.patch_in_prepare = False  # as on a GPU: float32 patches are made in the forward
     engine.clear_caches()

@@ -27,7 +27,7 @@ import pypdfium2
 from vlrerank import EngineConfig, Reranker
 from vlrerank.checkpoints import tiny_checkpoint
 from vlrerank.inputs.pdf import PdfLimits, RenderClock, open_pdf
-from vlrerank.preprocess.config import PreprocessConfig
+from vlrerank.preprocess.choices import PreprocessConfig
 from vlrerank.preprocess.pages import render_pages
 from vlrerank.study.sample.pdfs import sample_pdf
 

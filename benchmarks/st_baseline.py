@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from vlrerank.testing.peers import cross_encoder_from_model, request_pairs
+from vlrerank.testing.sentence_transformers_peer import cross_encoder_from_model, request_pairs
 
 
 def st_logits(st: Any, requests: list[dict[str, Any]], instruction: str, batch_size: int) -> list[float]:

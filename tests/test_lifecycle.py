@@ -53,7 +53,7 @@ def test_close_is_safe_twice(reranker):
     engine.rank("q", ["d"])
     engine.close()
     engine.close()
-    assert engine.engine.closed and engine.engine.batcher.worker is None
+    assert engine.engine.closed and engine.engine.request_merger.worker is None
 
 
 def test_closed_clients_leave_no_connection_behind(api_server):

@@ -70,7 +70,7 @@ def test_no_test_touches_a_private_name_of_the_library():
 def test_the_check_finds_private_access(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text(
-        "from vlrerank.engine.plan import _worst_image\n"
+        "from vlrerank.engine.pairing import _worst_image\n"
         "def test(reranker):\n"
         "    reranker._hidden.encoder\n"
         "    reranker._not_the_librarys\n"

@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError
-from .preprocess.config import PreprocessConfig
+from .preprocess.choices import PreprocessConfig
 from .ranking import RankedResults
 
 logger = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ class EngineConfig:
         attn_implementation: ``auto`` (sdpa), ``sdpa``, ``eager`` or ``flash_attention_2``.
         max_length: text-token cap per pair before the final 5 prompt tokens, as the reference.
         token_budget: most padded tokens (rows x longest row) in one forward batch; ``None`` sizes
-            it to the model (:func:`vlrerank.engine.batching.default_token_budget`: 8,192 tokens
+            it to the model (:func:`vlrerank.engine.token_batches.default_token_budget`: 8,192 tokens
             for Qwen3-VL-2B, 16,384 for 8B), keeping peak memory near weights + 25%.
         max_batch_pairs: most pairs in one forward batch.
         min_pixels / max_pixels: the model-side image pixel bounds (reference: 4 and 1800 tokens).

@@ -23,7 +23,7 @@ from .inputs.explicit import refuse_bare_media
 from .inputs.images import ImageLimits
 from .inputs.pdf import PdfLimits, RenderClock, is_pdf_bytes, open_pdf, read_pdf_bytes
 from .inputs.schema import MultimodalInput, to_multimodal
-from .preprocess.config import PreprocessConfig
+from .preprocess.choices import PreprocessConfig
 from .preprocess.pages import RenderedPage, render_pages
 from .ranking import RankedResult, RejectedDocument, Segment
 

@@ -26,6 +26,10 @@ class InputError(VlrerankError, ValueError):
         super().__init__(f"{field}: {message}" if field else message)
 
 
+class DataUriError(InputError):
+    """A ``data:`` URI is not ``data:<type>;base64,<data>`` or holds invalid base64 (every face)."""
+
+
 class ImageLoadError(InputError):
     """An image could not be read or decoded. Never replaced by placeholder text."""
 

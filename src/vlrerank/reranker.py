@@ -27,7 +27,7 @@ from .errors import InputError, ScoringFailed
 from .inputs.explicit import refuse_bare_media
 from .inputs.schema import MultimodalInput, to_documents, to_multimodal
 from .inputs.text import check_text
-from .preprocess.config import PreprocessConfig, QualityPolicy
+from .preprocess.choices import PreprocessConfig, QualityPolicy
 from .ranking import RankedResults, rank_order
 
 logger = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class Reranker:
         more forwards), ``merged_runs`` (runs that served more than one request at once: concurrent
         requests sharing forwards), ``merged_requests`` (requests served in such a run), plus
         :meth:`vision_stats`."""
-        batcher = self._engine.batcher
+        batcher = self._engine.request_merger
         return {
             "runs": batcher.runs,
             "merged_runs": batcher.merged_runs,

@@ -13,7 +13,7 @@ import pytest
 
 from vlrerank import EngineConfig, Reranker
 from vlrerank.engine import ScoreRequest
-from vlrerank.engine.plan import probabilities
+from vlrerank.engine.pairing import probabilities
 from vlrerank.engine.prefix import MIN_PREFIX_TOKENS, shared_prefix_length
 from vlrerank.engine.types import EncodedPair
 from vlrerank.errors import EngineFault
@@ -104,7 +104,7 @@ def test_video_queries_and_frame_lists_continue_correctly(reranker, reference, t
 
 
 def test_several_requests_in_one_plan_share_one_prefill_and_mixed_batches(reranker, reference, images):
-    """What the batcher does with concurrent requests: one prefill row per request, and
+    """What the request merger does with concurrent requests: one prefill row per request, and
     continuation batches whose rows continue different prefixes."""
     engine, recorder = recorded(reranker)
     requests = [
@@ -115,7 +115,7 @@ def test_several_requests_in_one_plan_share_one_prefill_and_mixed_batches(rerank
         },
         {"query": {"text": "x"}, "documents": [{"text": "only one"}]},  # alone: no prefix
     ]
-    plans = [
+    prepared = [
         engine.engine.prepare(
             ScoreRequest(
                 to_multimodal(r["query"], "query"),
@@ -127,7 +127,7 @@ def test_several_requests_in_one_plan_share_one_prefill_and_mixed_batches(rerank
         )
         for r in requests
     ]
-    logits, _ = engine.engine.run(plans)  # as the batcher runs requests merged
+    logits, _ = engine.engine.run(prepared)  # as the request merger runs requests merged
     expected = [s for r in requests for s in reference.process(r)]
     assert_close(probabilities(logits), expected)
     assert len(recorder.prefills) == 1 and len(recorder.prefills[0]) == 2
@@ -146,7 +146,7 @@ def test_concurrent_requests_are_merged_into_shared_forwards(reranker, reference
         first = pool.submit(engine.process, requests[0])
         assert gate.entered.wait(30)
         rest = [pool.submit(engine.process, r) for r in requests[1:]]
-        while engine.engine.batcher.queued < 3:  # all three wait behind the first
+        while engine.engine.request_merger.queued < 3:  # all three wait behind the first
             threading.Event().wait(0.01)
         gate.release.set()
         results = [first.result(30)] + [f.result(30) for f in rest]
@@ -170,7 +170,7 @@ def test_a_failure_in_a_merged_run_fails_only_its_own_request(reranker):
         assert gate.entered.wait(30)
         good = pool.submit(engine.score, "fine", ["a", "b"])
         bad = pool.submit(engine.score, "bad", ["x " * 300, "c"])
-        while engine.engine.batcher.queued < 2:
+        while engine.engine.request_merger.queued < 2:
             threading.Event().wait(0.01)
         gate.release.set()
         assert len(first.result(30)) == 1
@@ -180,15 +180,15 @@ def test_a_failure_in_a_merged_run_fails_only_its_own_request(reranker):
         assert "one request's input" in str(raised.value.__cause__)
 
 
-def test_a_closed_batcher_stops_its_worker_and_refuses_more_work(reranker, reference):
+def test_a_closed_request_merger_stops_its_worker_and_refuses_more_work(reranker, reference):
     """What runs at exit: a worker thread left inside a torch op would abort the interpreter."""
     engine = Reranker.from_checkpoint(reranker.checkpoint, EngineConfig())
     request = {"query": {"text": "q"}, "documents": [{"text": "a"}, {"image": noise_image(64, 64, 3)}]}
     assert_close(engine.process(request), reference.process(request))
-    batcher = engine.engine.batcher
-    worker = batcher.worker
+    merger = engine.engine.request_merger
+    worker = merger.worker
     assert worker is not None and worker.is_alive()  # idle, waiting for the next request
-    batcher.close()
+    merger.close()
     assert not worker.is_alive()
     with pytest.raises(RuntimeError, match="closed"):
         engine.process(request)

@@ -8,7 +8,7 @@ import torch
 
 from vlrerank.config import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 from vlrerank.errors import InputError
-from vlrerank.preprocess.vision import model_image_size, smart_resize
+from vlrerank.preprocess.model_sizing import model_image_size, smart_resize
 
 from ..conftest import noise_image
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from vlrerank import EngineConfig, PreprocessConfig, QualityPolicy, Reranker
-from vlrerank.engine.vision import VisionFeatureCache, VisualFeatures
+from vlrerank.engine.vision_tower import VisionFeatureCache, VisualFeatures
 
 from ..conftest import noise_image
 
@@ -157,11 +157,11 @@ def test_pictures_sent_ahead_are_held_for_their_forward_even_without_a_cache(rer
     names = [name for _, name in events]
     assert names.index("tower") < names.index("documents[1]") and names.count("tower") == 1, names
     assert got == pytest.approx(reference.process(request), abs=1e-5)
-    batcher = engine.engine.batcher
+    merger = engine.engine.request_merger
     deadline = time.monotonic() + 5
-    while batcher.held and time.monotonic() < deadline:  # released once the request is done
+    while merger.held and time.monotonic() < deadline:  # released once the request is done
         time.sleep(0.01)
-    assert batcher.held == 0 and len(engine.engine.backend.vision.cache) == 0
+    assert merger.held == 0 and len(engine.engine.backend.vision.cache) == 0
 
 
 def test_pictures_waiting_for_their_forwards_stay_within_the_token_budget(reranker, reference):
@@ -175,7 +175,7 @@ def test_pictures_waiting_for_their_forwards_stay_within_the_token_budget(rerank
     ahead = names[: names.index("documents[3]")].count("tower")
     assert (ahead, names.count("tower")) == (2, 4), names
     assert got == pytest.approx(reference.process(request), abs=1e-5)
-    assert engine.engine.batcher.prefetch_free == 600  # all given back
+    assert engine.engine.request_merger.prefetch_free == 600  # all given back
 
 
 def test_concurrent_requests_share_the_room_and_give_it_all_back(reranker, reference):
@@ -189,11 +189,11 @@ def test_concurrent_requests_share_the_room_and_give_it_all_back(reranker, refer
         results = list(pool.map(engine.process, requests))
     for got, request in zip(results, requests, strict=True):
         assert got == pytest.approx(reference.process(request), abs=1e-5)
-    batcher = engine.engine.batcher
+    merger = engine.engine.request_merger
     deadline = time.monotonic() + 5
-    while batcher.held and time.monotonic() < deadline:
+    while merger.held and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert batcher.held == 0 and batcher.prefetch_free == 700
+    assert merger.held == 0 and merger.prefetch_free == 700
 
 
 def test_documents_the_quality_gate_rejects_are_not_sent_ahead(reranker):

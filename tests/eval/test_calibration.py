@@ -135,7 +135,7 @@ def test_other_preprocessing_or_instruction_is_a_warning(
     reranker: Reranker, caplog: pytest.LogCaptureFixture
 ) -> None:
     from vlrerank.calibration import describe_preprocess
-    from vlrerank.preprocess.config import PreprocessConfig
+    from vlrerank.preprocess.choices import PreprocessConfig
 
     general = PreprocessConfig(preset="general")
     fitted = Calibrator("platt", {"slope": 1.0, "intercept": 0.0}, model="m", instruction="fit-instruction",

@@ -12,7 +12,7 @@ from vlrerank.errors import ConfigError
 from vlrerank.eval.data import load
 from vlrerank.eval.report import write_report
 from vlrerank.eval.runner import DEFAULT_INSTRUCTION, open_store, run_eval
-from vlrerank.preprocess.config import PreprocessConfig
+from vlrerank.preprocess.choices import PreprocessConfig
 
 
 def test_preprocessing_ab_on_text_changes_nothing(beir: Path, reranker: Reranker, tmp_path: Path) -> None:

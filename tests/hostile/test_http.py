@@ -46,6 +46,13 @@ def doc_image(data: str) -> dict:
     return {"query": "q", "documents": ["fine", {"image": data}]}
 
 
+def video_part(url: str) -> dict:
+    return {
+        "query": "q",
+        "documents": ["fine", {"content": [{"type": "video_url", "video_url": {"url": url}}]}],
+    }
+
+
 # (case id, JSON body, expected status, expected field, text the message must contain)
 CASES = [
     ("zero-bytes", doc_image("data:image/png;base64,"), 422, "documents[1].image", "empty"),
@@ -60,6 +67,8 @@ CASES = [
     ("100-megapixels", doc_image(uri(encoded(Image.new("L", (10000, 10000))))), 422, "documents[1].image", "pixel limit"),
     ("base64-garbage", doc_image("data:image/png;base64,@@@not base64@@@"), 422, "documents[1].image", "invalid base64"),
     ("base64-no-marker", doc_image("data:image/png,rawbytes"), 422, "documents[1].image", "base64"),
+    ("video-base64-garbage", video_part("data:video/mp4;base64,@@@not base64@@@"), 422, "documents[1].content[0]", "invalid base64"),
+    ("video-not-video", video_part(uri(TINY)), 422, "documents[1].content[0]", "must look like data:video/"),
     ("file-url", doc_image("file:///etc/passwd"), 422, "documents[1].image[0]", "never accepted"),
     ("bare-path", doc_image("/etc/passwd"), 422, "documents[1].image[0]", "never accepted"),
     ("relative-traversal", doc_image("../../../../etc/shadow"), 422, "documents[1].image[0]", "never accepted"),

@@ -13,7 +13,7 @@ from vlrerank import Reranker
 from vlrerank.engine.chunking import ChunkOptions
 from vlrerank.errors import InputError
 from vlrerank.inputs.pdf import PdfLimits, open_pdf
-from vlrerank.preprocess.config import PreprocessConfig
+from vlrerank.preprocess.choices import PreprocessConfig
 from vlrerank.preprocess.pages import page_render
 from vlrerank.preprocess.pipeline import process_image
 from vlrerank.study.sample.pdfs import chart_page, table_page, text_page, write_pdf
@@ -46,11 +46,11 @@ def png(image: Image.Image) -> bytes:
 def rendered_page(reranker: Reranker, data: bytes, config: PreprocessConfig) -> Image.Image:
     cfg = reranker.config
     with open_pdf(data, field="pdf", limits=PdfLimits(), dpi=cfg.pdf_dpi) as pdf:
-        plan = page_render(
+        layout = page_render(
             pdf.pages[0], config, min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels, dpi=cfg.pdf_dpi
         )
         return pdf.render(
-            1, canvas=plan.canvas, offset=plan.offset, draw_size=plan.draw_size, fill=(255, 255, 255)
+            1, canvas=layout.canvas, offset=layout.offset, draw_size=layout.draw_size, fill=(255, 255, 255)
         )
 
 

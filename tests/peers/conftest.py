@@ -27,7 +27,7 @@ def peer_dirs(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
 def st_models(peer_dirs: dict[str, Path]) -> dict[str, Any]:
     """sentence-transformers' own ``CrossEncoder`` per layout (float32, CPU)."""
     pytest.importorskip("sentence_transformers")
-    from vlrerank.testing.peers import load_cross_encoder
+    from vlrerank.testing.sentence_transformers_peer import load_cross_encoder
 
     return {layout: load_cross_encoder(path, device="cpu") for layout, path in peer_dirs.items()}
 

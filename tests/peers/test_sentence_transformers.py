@@ -151,7 +151,7 @@ def test_dict_parts_follow_dict_order(st_models, reranker):
 def test_bfloat16_logits_are_computed_in_the_model_dtype(peer_dirs):
     """In bfloat16, sentence-transformers takes yes−no from bfloat16 logits: every score it returns is
     a bfloat16 value (quantised; ties), where vlrerank computes the final logit in float32."""
-    from vlrerank.testing.peers import load_cross_encoder
+    from vlrerank.testing.sentence_transformers_peer import load_cross_encoder
 
     model = load_cross_encoder(peer_dirs["sentence-transformers"], model_kwargs={"dtype": torch.bfloat16})
     scores = torch.tensor(st_logits(model, text_pairs()))

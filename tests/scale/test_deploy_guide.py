@@ -179,9 +179,9 @@ def test_every_serve_config_validates_against_rays_schema_strictly():
         assert set(config.get("http_options", {})) <= set(HTTPOptionsSchema.model_fields)
         for app in config["applications"]:
             assert set(app) <= set(ServeApplicationSchema.model_fields), app
-            # build_app's arguments: the replica plan's, or a server setting by its field name.
-            plan = {"replicas", "cpus", "gpus", "max_replicas"}
-            assert set(app["args"]) - plan <= set(Settings.model_fields), app["args"]
+            # build_app's arguments: the replica spec's, or a server setting by its field name.
+            spec = {"replicas", "cpus", "gpus", "max_replicas"}
+            assert set(app["args"]) - spec <= set(Settings.model_fields), app["args"]
             assert set(app.get("runtime_env", {}).get("env_vars", {})) <= VLRERANK_VARIABLES
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..calibration import INVERTED_NOTE
-from ..preprocess.config import PRESETS
+from ..preprocess.choices import PRESETS
 from ..random_weights import RANDOM_WEIGHTS_WARNING
 from .options import add_engine_arguments, add_preprocess_arguments, engine_sources, preprocess_config
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, VlrerankError
-from ..preprocess.config import PreprocessConfig
+from ..preprocess.choices import PreprocessConfig
 from .exit_codes import EXIT_OK, EXIT_USAGE
 from .options import add_preprocess_arguments, preprocess_config
 

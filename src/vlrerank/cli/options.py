@@ -7,7 +7,7 @@ from typing import Any
 
 from ..config_sources import Sourced, gather, parse_assignments
 from ..errors import ConfigError
-from ..preprocess.config import INTERPOLATIONS, PRESETS, RESIZE_MODES, PreprocessConfig, size_from_text
+from ..preprocess.choices import INTERPOLATIONS, PRESETS, RESIZE_MODES, PreprocessConfig, size_from_text
 
 
 def add_preprocess_arguments(parser: argparse.ArgumentParser) -> None:

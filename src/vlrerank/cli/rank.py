@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     from ..calibration import calibration_warnings
     from ..checkpoints import RANDOM_WEIGHTS_WARNING, named_checkpoint
     from ..engine.inspection import inspect_checkpoint, require_usable
-    from ..preprocess.config import QualityPolicy
+    from ..preprocess.choices import QualityPolicy
     from ..reranker import Reranker
 
     preprocess = preprocess_config(args)

@@ -163,7 +163,7 @@ def run_replicas(args: argparse.Namespace, settings: Any) -> int:
     if args.replicas is not None and args.replicas < 1:
         raise ConfigError("--replicas must be at least 1")
     try:
-        from ..server.replicas import ReplicaPlan, serve_replicas
+        from ..server.replicas import ReplicaSpec, serve_replicas
     except ImportError as exc:
         raise MissingDependencyError(
             f"replicas run on Ray Serve: pip install 'vlrerank[ray]' (missing: {exc.name})"
@@ -173,7 +173,7 @@ def run_replicas(args: argparse.Namespace, settings: Any) -> int:
     if gpus is None:
         gpus = 1.0 if settings.engine.device != "cpu" and _has_gpu(args.ray_address) else 0.0
     cpus = args.replica_cpus or (1.0 if gpus else float(max(1, (os.cpu_count() or 1) // replicas)))
-    plan = ReplicaPlan(replicas=replicas, cpus=cpus, gpus=gpus, max_replicas=args.max_replicas)
+    spec = ReplicaSpec(replicas=replicas, cpus=cpus, gpus=gpus, max_replicas=args.max_replicas)
 
     def announce(url: str, status: dict[str, Any]) -> None:
         print(
@@ -187,7 +187,7 @@ def run_replicas(args: argparse.Namespace, settings: Any) -> int:
                 "NOTE: tiny-random has RANDOM weights: its scores are meaningless; use --model.", flush=True
             )
 
-    serve_replicas(settings, plan, address=args.ray_address, announce=announce)
+    serve_replicas(settings, spec, address=args.ray_address, announce=announce)
     return 0
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from ..errors import InputError, ServerError
-from ..preprocess.config import PreprocessConfig, QualityPolicy
+from ..preprocess.choices import PreprocessConfig, QualityPolicy
 from ..ranking import RankedResults
 from .wire import ranked_results, request_body
 

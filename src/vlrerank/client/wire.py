@@ -23,7 +23,7 @@ from ..errors import ConfigError, InputError
 from ..inputs.explicit import refuse_bare_media
 from ..inputs.schema import MultimodalInput
 from ..inputs.video import decode_video_file
-from ..preprocess.config import PreprocessConfig, QualityPolicy
+from ..preprocess.choices import PreprocessConfig, QualityPolicy
 from ..preprocess.provenance import ImageProvenance, Step
 from ..ranking import RankedResult, RankedResults, RejectedDocument
 

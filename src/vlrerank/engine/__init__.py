@@ -2,7 +2,7 @@
 
 from .loading import LoadedCheckpoint, load_checkpoint
 from .model import ScoringBackend, TransformersBackend
-from .plan import OUT_OF_MEMORY, PreparedRequest
+from .pairing import OUT_OF_MEMORY, PreparedRequest
 from .scoring import ScoringEngine
 from .types import PairScore, ScoredRequest, ScoreRequest
 

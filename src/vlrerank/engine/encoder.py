@@ -11,11 +11,11 @@ from ..config import EngineConfig
 from ..inputs.images import ImageLimits
 from ..inputs.schema import MultimodalInput, VideoSource
 from ..inputs.video import decode_video_file
-from ..preprocess.config import PreprocessConfig
+from ..preprocess.choices import PreprocessConfig
 from ..preprocess.hygiene import decode
+from ..preprocess.model_sizing import PreparedVideo, video_from_frames, video_from_tensor
 from ..preprocess.pipeline import process_image
 from ..preprocess.provenance import ImageProvenance, Step
-from ..preprocess.vision import PreparedVideo, video_from_frames, video_from_tensor
 from .patches import Patcher
 from .prompt import PromptTokenizer
 from .types import (

@@ -55,7 +55,7 @@ class ExtraPair:
     split: str | None
 
 
-def plan(query: PreparedSide, document: PreparedSide) -> tuple[list[ExtraPair], dict[str, str]]:
+def extra_pairs(query: PreparedSide, document: PreparedSide) -> tuple[list[ExtraPair], dict[str, str]]:
     """The extra pairs a document needs, and the reasons for sub-scores that do not apply."""
     pairs: list[ExtraPair] = []
     missing: dict[str, str] = {}

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import torch
 
-from .batching import Batch, collate, plan_batches
 from .device import is_out_of_memory, release_device_memory
 from .model import ScoringBackend
 from .prefix import PrefixKV, shared_prefix_length, worth_sharing
+from .token_batches import Batch, collate, pack_batches
 from .types import EncodedPair
-from .vision import VisualFeatures
+from .vision_tower import VisualFeatures
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class _Rows:
         )
 
 
+@dataclass(frozen=True)
 class ForwardPlan:
     """Scores encoded pairs with as few and as full forwards as the budget allows.
 
@@ -64,24 +65,14 @@ class ForwardPlan:
     likewise; a single prefix that does not fit sends its group down the whole-pair path.
     """
 
-    def __init__(
-        self,
-        backend: ScoringBackend,
-        positions: Callable[[EncodedPair], torch.Tensor],
-        *,
-        pad_id: int,
-        token_budget: int,
-        max_pairs: int,
-        prefix_reuse: bool,
-        prefix_min_saved: int = 0,
-    ) -> None:
-        self.backend = backend
-        self.positions = positions
-        self.pad_id = pad_id
-        self.token_budget = token_budget
-        self.max_pairs = max_pairs
-        self.prefix_reuse = prefix_reuse
-        self.prefix_min_saved = prefix_min_saved
+    backend: ScoringBackend
+    positions: Callable[[EncodedPair], torch.Tensor]
+    _: KW_ONLY
+    pad_id: int
+    token_budget: int
+    max_pairs: int
+    prefix_reuse: bool
+    prefix_min_saved: int = 0
 
     def run(
         self, pairs: Sequence[EncodedPair], known: Mapping[str, VisualFeatures] | None = None
@@ -106,7 +97,7 @@ class ForwardPlan:
         run = _Run(self, pairs, known or {})
         logits: Logits = {}
         forwards = 0
-        for batch in plan_batches(
+        for batch in pack_batches(
             [g.prefix for g in shared], token_budget=self.token_budget, max_pairs=self.max_pairs
         ):
             done, count, unshared = run.with_prefixes([shared[i] for i in batch])
@@ -160,7 +151,7 @@ class _Run:
 
     def batched(self, rows: _Rows, store: PrefixKV | None) -> tuple[Logits, int]:
         """Continuations of ``store``'s prefixes, or whole pairs, in batches under the budget."""
-        batches = plan_batches(
+        batches = pack_batches(
             [self.pairs[i].num_tokens - skip for i, skip in zip(rows.indices, rows.skips, strict=True)],
             token_budget=self.plan.token_budget,
             max_pairs=self.plan.max_pairs,

@@ -18,13 +18,13 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from ..config import EngineConfig
-from .batching import Batch
 from .device import to_device
 from .loading import LoadedCheckpoint
 from .patches import Patcher
 from .prefix import PrefixKV, continuation_mask
+from .token_batches import Batch
 from .types import IMAGE_PAD, MM_IMAGE, MM_TEXT, MM_VIDEO, VIDEO_PAD, EncodedPair, VisualInput
-from .vision import VisionEncoder, VisionFeatureCache, VisualFeatures
+from .vision_tower import VisionEncoder, VisionFeatureCache, VisualFeatures
 
 # cuDNN's attention builds a plan per new input shape (55-400 ms each, reported by FlashInfer and
 # SGLang); the engine's shapes change with every request, so by default it is left out.

@@ -1,10 +1,10 @@
 """The scoring engine: one request through three stages, ``prepare`` -> ``run`` -> ``assemble``.
 
 - :meth:`ScoringEngine.prepare` (the request's thread, documents in parallel): decode, check and
-  size every visual, apply the quality gate, build every pair (:mod:`.encoder`, :mod:`.plan`);
-- :meth:`ScoringEngine.run` (the batcher's worker thread, shared with concurrent requests): the
-  forward plan over those pairs (:mod:`.batcher`, :mod:`.forward`, :mod:`.model`);
-- :meth:`ScoringEngine.assemble`: each document's outcome, in document order (:mod:`.plan`).
+  size every visual, apply the quality gate, build every pair (:mod:`.encoder`, :mod:`.pairing`);
+- :meth:`ScoringEngine.run` (the request merger's worker thread, shared with concurrent requests): the
+  forward plan over those pairs (:mod:`.request_merger`, :mod:`.forward`, :mod:`.model`);
+- :meth:`ScoringEngine.assemble`: each document's outcome, in document order (:mod:`.pairing`).
 
 :meth:`ScoringEngine.score` chains them, sending each document's visuals to the vision tower as
 soon as it is prepared. ``docs/architecture.md`` follows one request through these modules.
@@ -17,15 +17,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from ..config import EngineConfig
-from .batcher import Batcher, Outcome
-from .batching import default_token_budget
 from .encoder import PairEncoder
 from .forward import ForwardPlan
 from .loading import LoadedCheckpoint
 from .model import PairPositions, ScoringBackend, TransformersBackend
+from .pairing import PreparedRequest, assemble, build_pairs, rejection
 from .patches import Patcher
-from .plan import PreparedRequest, assemble, plan, rejection
 from .prompt import PromptTokenizer
+from .request_merger import Outcome, RequestMerger
+from .token_batches import default_token_budget
 from .types import IMAGE_PAD, VIDEO_PAD, EncodedPair, PairScore, PreparedSide, ScoredRequest, ScoreRequest
 
 
@@ -69,7 +69,7 @@ class ScoringEngine:
             prefix_reuse=config.prefix_reuse and config.attn_implementation != "flash_attention_2",
             prefix_min_saved=config.prefix_min_saved_tokens,
         )
-        self.batcher = Batcher(
+        self.request_merger = RequestMerger(
             self.forward,
             max_pairs=4 * config.max_batch_pairs,
             fill_tokens=self.token_budget // 2,
@@ -86,12 +86,12 @@ class ScoringEngine:
     def score(self, request: ScoreRequest) -> ScoredRequest:
         """``prepare``, ``run`` and ``assemble`` one request; its visuals start as they are ready.
 
-        Concurrent requests may share this one's forwards (see :class:`Batcher`).
+        Concurrent requests may share this one's forwards (see :class:`RequestMerger`).
         """
         if self._closed:
             raise RuntimeError("the scoring engine has been closed")
         start = time.perf_counter()
-        with self.batcher.request() as slot:
+        with self.request_merger.request() as slot:
 
             def send_ahead(side: PreparedSide, is_query: bool) -> None:
                 if is_query or rejection(side, request.quality) is None:
@@ -119,15 +119,15 @@ class ScoringEngine:
         def encode(instruction: str, query: PreparedSide, document: PreparedSide) -> EncodedPair:
             return self.positions.attach(self.encoder.encode_pair(instruction, query, document))
 
-        return plan(request, query, documents, encode)
+        return build_pairs(request, query, documents, encode)
 
     def run(self, prepared: PreparedRequest | Sequence[PreparedRequest]) -> Outcome:
         """Model stage: logits of every pair of ``prepared`` (one request, or several run as one
-        forward plan, as the batcher merges concurrent requests), and the forwards run. A pair that
+        forward plan, as the request merger merges concurrent requests), and the forwards run. A pair that
         ran out of device memory even alone has ``None``."""
         requests = [prepared] if isinstance(prepared, PreparedRequest) else list(prepared)
         pairs = [pair for request in requests for pair in request.pairs]
-        return self.batcher.run(pairs) if pairs else ([], 0)
+        return self.request_merger.run(pairs) if pairs else ([], 0)
 
     def assemble(self, prepared: PreparedRequest, logits: Sequence[float | None]) -> list[PairScore]:
         """Each document's outcome, in document order, from the logits of ``prepared.pairs``."""
@@ -169,11 +169,11 @@ class ScoringEngine:
         return query, [future.result() for future in futures]
 
     def close(self) -> None:
-        """Release what the engine holds besides the model: the batcher's worker thread (after the
+        """Release what the engine holds besides the model: the request merger's worker thread (after the
         work already queued), the prepare pool's threads and the vision cache. Safe to call more
         than once; :meth:`score` raises ``RuntimeError`` afterwards."""
         self._closed = True
-        self.batcher.close()
+        self.request_merger.close()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self.clear_caches()

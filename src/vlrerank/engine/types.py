@@ -15,7 +15,7 @@ import torch
 
 from ..errors import InputError
 from ..inputs.schema import MultimodalInput
-from ..preprocess.config import PreprocessConfig, QualityPolicy
+from ..preprocess.choices import PreprocessConfig, QualityPolicy
 from ..preprocess.provenance import ImageProvenance
 from .explain import Explanation
 

@@ -5,8 +5,6 @@ Decoding, with its hygiene, is :mod:`vlrerank.preprocess.hygiene`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 from dataclasses import dataclass
 
@@ -15,6 +13,7 @@ from PIL import Image
 from ..config import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS, EngineConfig
 from ..errors import ImageLoadError, InputError
 from . import urls
+from .data_uri import decode_data_uri
 from .schema import ImageSource
 
 
@@ -51,16 +50,6 @@ def _read_url(url: str, field: str, limits: ImageLimits) -> bytes:
     return urls.fetch(url, field, limits)
 
 
-def _read_data_uri(uri: str, field: str) -> bytes:
-    header, sep, payload = uri.partition(",")
-    if not sep or not header.endswith(";base64"):
-        raise InputError("data URI must look like data:image/<type>;base64,<data>", field=field)
-    try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise InputError("data URI holds invalid base64", field=field) from None
-
-
 def check_media_path(path: str, field: str, media_root: str | None) -> str:
     """With a media root, a path must resolve (symlinks and ``..`` followed) to a file inside it."""
     if media_root is None:
@@ -89,7 +78,7 @@ def _source_bytes(source: str | bytes, field: str, limits: ImageLimits) -> bytes
     if isinstance(source, bytes):
         data = source
     elif source.startswith("data:"):
-        data = _read_data_uri(source, field)
+        data = decode_data_uri(source, field=field)  # any type: PDFs come this way too
     elif source.startswith(("http://", "https://")):
         data = _read_url(source, field, limits)
     elif "://" in source:

@@ -1,10 +1,10 @@
 """Preprocessing: hygiene, geometry, quality and the model-side sizing of images and frames."""
 
-from .config import PRESETS, PreprocessConfig, QualityPolicy
+from .choices import PRESETS, PreprocessConfig, QualityPolicy
+from .model_sizing import PreparedVideo, model_image_size, resize_for_model, smart_resize
 from .pipeline import ProcessedImage, apply, process_image
 from .provenance import ImageProvenance, Step
 from .quality import QualityReport, assess, penalized_score
-from .vision import PreparedVideo, model_image_size, resize_for_model, smart_resize
 
 __all__ = [
     "PRESETS",

@@ -10,7 +10,7 @@ import math
 
 from PIL import Image, ImageFilter
 
-from .config import DOCUMENT_MIN_WIDTH, SNAP_RATIOS, PreprocessConfig
+from .choices import DOCUMENT_MIN_WIDTH, SNAP_RATIOS, PreprocessConfig
 from .provenance import Step
 
 RESAMPLE = {

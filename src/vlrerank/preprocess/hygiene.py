@@ -22,8 +22,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import ImageLoadError, InputError
 from ..inputs.images import ImageLimits, read_source
 from ..inputs.schema import ImageSource
+from .model_sizing import check_aspect_ratio
 from .provenance import Step
-from .vision import check_aspect_ratio
 
 _ROTATED_ORIENTATIONS = {5, 6, 7, 8}
 

@@ -18,8 +18,8 @@ from PIL import Image
 
 from ..config import IMAGE_FACTOR
 from ..inputs.pdf import POINTS_PER_INCH, OpenPdf, PageBox, RenderClock
-from .config import DOCUMENT_MIN_WIDTH, PreprocessConfig
-from .vision import model_image_size
+from .choices import DOCUMENT_MIN_WIDTH, PreprocessConfig
+from .model_sizing import model_image_size
 
 DEFAULT_PDF_DPI = 144.0
 
@@ -95,11 +95,11 @@ def render_pages(
     rendered = []
     for number in pages or tuple(b.number for b in pdf.pages):
         box = pdf.pages[number - 1]
-        plan = page_render(box, config, min_pixels=min_pixels, max_pixels=max_pixels, dpi=dpi)
-        clock.charge(plan.canvas[0] * plan.canvas[1], f"{pdf.field}.page[{number}]")
+        layout = page_render(box, config, min_pixels=min_pixels, max_pixels=max_pixels, dpi=dpi)
+        clock.charge(layout.canvas[0] * layout.canvas[1], f"{pdf.field}.page[{number}]")
         start = time.perf_counter()
         image = pdf.render(
-            number, canvas=plan.canvas, offset=plan.offset, draw_size=plan.draw_size,
+            number, canvas=layout.canvas, offset=layout.offset, draw_size=layout.draw_size,
             fill=config.pad_color, deadline=clock.deadline,
         )  # fmt: skip
         rendered.append(RenderedPage(number, image, box.width_pt, box.height_pt, time.perf_counter() - start))

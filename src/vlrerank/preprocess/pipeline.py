@@ -17,11 +17,11 @@ from ..config import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 from ..inputs.images import ImageLimits
 from ..inputs.schema import ImageSource
 from . import geometry
-from .config import PreprocessConfig
+from .choices import PreprocessConfig
 from .hygiene import decode
+from .model_sizing import resize_for_model
 from .provenance import ImageProvenance, Step
 from .quality import assess
-from .vision import resize_for_model
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from .audit import Audit, tag_log_records_with_request_ids
 from .fields import FieldPolicy
 from .json_limits import JsonLimits
 from .keys import KeyRing
-from .metrics import Metrics
 from .middleware import ApiRoutesFirst, BodyLimit, RequestMetrics
+from .prometheus import Metrics
 from .routes import compat, health, models, peers, rerank
 from .service import RerankService
 from .settings import Settings

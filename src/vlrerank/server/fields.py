@@ -14,7 +14,7 @@ from fastapi import Request, Response
 from pydantic import BaseModel
 
 from .http_errors import RequestRejected
-from .metrics import Metrics
+from .prometheus import Metrics
 
 logger = logging.getLogger(__name__)
 

@@ -20,20 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import (
-    ConfigError,
-    DeadlineExceeded,
-    EngineFault,
-    ImageLoadError,
-    InputError,
-    MissingDependencyError,
-    ModelLoadError,
-    ModelNotFoundError,
-    PdfLoadError,
-    ScoringFailed,
-    VideoLoadError,
-    VlrerankError,
-)
+from .. import errors
+from ..errors import VlrerankError
 
 logger = logging.getLogger(__name__)
 
@@ -56,39 +44,46 @@ class ErrorType(StrEnum):
 
 
 class ServiceError(VlrerankError):
-    """An error raised by the service layer itself, carrying its HTTP status and error type."""
+    """An error raised by the service layer itself, carrying its HTTP status and error type.
 
-    status = 500
-    error_type = ErrorType.INTERNAL
+    Subclasses name theirs as class keywords: ``class Gone(ServiceError, status=410, error_type=...)``.
+    """
+
+    status: ClassVar[int] = 500
+    error_type: ClassVar[ErrorType] = ErrorType.INTERNAL
     headers: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(
+        cls,
+        *,
+        status: int | None = None,
+        error_type: ErrorType | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status = cls.status if status is None else status
+        cls.error_type = cls.error_type if error_type is None else error_type
+        cls.headers = cls.headers if headers is None else headers
 
     def __init__(self, message: str, *, field: str = "") -> None:
         self.field = field
         super().__init__(message)
 
 
-class PayloadTooLarge(ServiceError):
-    status = 413
-    error_type = ErrorType.PAYLOAD_TOO_LARGE
+class PayloadTooLarge(ServiceError, status=413, error_type=ErrorType.PAYLOAD_TOO_LARGE): ...
 
 
-class Unauthorized(ServiceError):
-    status = 401
-    error_type = ErrorType.UNAUTHORIZED
-    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": "Bearer"}
+class Unauthorized(
+    ServiceError, status=401, error_type=ErrorType.UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"}
+): ...
 
 
-class Overloaded(ServiceError):
-    status = 429
-    error_type = ErrorType.OVERLOADED
-    headers: ClassVar[dict[str, str]] = {"Retry-After": "1"}
+class Overloaded(ServiceError, status=429, error_type=ErrorType.OVERLOADED, headers={"Retry-After": "1"}): ...
 
 
-class QuotaExceeded(ServiceError):
+class QuotaExceeded(ServiceError, status=429, error_type=ErrorType.RATE_LIMITED):
     """A key used up its requests or pairs for now; ``Retry-After`` says when it has enough again."""
-
-    status = 429
-    error_type = ErrorType.RATE_LIMITED
 
     def __init__(self, message: str, *, retry_after: int, kind: str) -> None:
         super().__init__(message)
@@ -96,49 +91,46 @@ class QuotaExceeded(ServiceError):
         self.kind = kind  # which quota: requests or pairs
 
 
-class RequestRejected(ServiceError):
-    status = 422
-    error_type = ErrorType.INVALID_REQUEST
+class RequestRejected(ServiceError, status=422, error_type=ErrorType.INVALID_REQUEST): ...
 
 
-class EmptyInput(RequestRejected):
+class EmptyInput(RequestRejected, status=400):
     """Nothing to rank (TEI answers an empty ``texts`` with 400 ``Empty``)."""
 
-    status = 400
+
+class NotFound(ServiceError, status=404, error_type=ErrorType.NOT_FOUND): ...
 
 
-class NotFound(ServiceError):
-    status = 404
-    error_type = ErrorType.NOT_FOUND
+class NotReady(
+    ServiceError, status=503, error_type=ErrorType.MODEL_NOT_READY, headers={"Retry-After": "5"}
+): ...
 
 
-class NotReady(ServiceError):
-    status = 503
-    error_type = ErrorType.MODEL_NOT_READY
-    headers: ClassVar[dict[str, str]] = {"Retry-After": "5"}
+class TimedOut(ServiceError, status=504, error_type=ErrorType.TIMEOUT): ...
 
 
-class TimedOut(ServiceError):
-    status = 504
-    error_type = ErrorType.TIMEOUT
+# Our errors by class, each to its status and type; the first match wins.
+_KINDS: tuple[tuple[tuple[type[Exception], ...], int, ErrorType], ...] = (
+    ((errors.ImageLoadError, errors.VideoLoadError, errors.PdfLoadError), 422, ErrorType.INVALID_MEDIA),
+    ((errors.InputError, errors.ConfigError), 422, ErrorType.INVALID_REQUEST),
+    ((errors.ScoringFailed,), 503, ErrorType.SCORING_FAILED),
+    ((errors.EngineFault,), 503, ErrorType.MODEL_NOT_READY),
+    ((errors.DeadlineExceeded,), 504, ErrorType.TIMEOUT),
+    (
+        (errors.ModelNotFoundError, errors.ModelLoadError, errors.MissingDependencyError),
+        503,
+        ErrorType.MODEL_NOT_READY,
+    ),
+)
 
 
 def classify(exc: Exception) -> tuple[int, ErrorType]:
     """The HTTP status and error type of any exception (anything unexpected is a 500 ``internal``)."""
     if isinstance(exc, ServiceError):
         return exc.status, exc.error_type
-    if isinstance(exc, (ImageLoadError, VideoLoadError, PdfLoadError)):
-        return 422, ErrorType.INVALID_MEDIA
-    if isinstance(exc, (InputError, ConfigError)):
-        return 422, ErrorType.INVALID_REQUEST
-    if isinstance(exc, ScoringFailed):
-        return 503, ErrorType.SCORING_FAILED
-    if isinstance(exc, EngineFault):
-        return 503, ErrorType.MODEL_NOT_READY
-    if isinstance(exc, DeadlineExceeded):
-        return 504, ErrorType.TIMEOUT
-    if isinstance(exc, (ModelNotFoundError, ModelLoadError, MissingDependencyError)):
-        return 503, ErrorType.MODEL_NOT_READY
+    for classes, status, kind in _KINDS:
+        if isinstance(exc, classes):
+            return status, kind
     return 500, ErrorType.INTERNAL
 
 
@@ -314,8 +306,8 @@ def install(app: FastAPI, on_error: object = None) -> None:
         scope = dict(request.scope)
         if request.url.path == "/rerank" and isinstance(exc.body, dict) and "texts" in exc.body:
             scope["state"] = {**(scope.get("state") or {}), "dialect": "tei"}
-        errors = exc.errors() or [{"loc": (), "msg": "invalid request"}]
-        best = max(errors, key=_usefulness)
+        problems = exc.errors() or [{"loc": (), "msg": "invalid request"}]
+        best = max(problems, key=_usefulness)
         loc, message = tuple(best.get("loc", ())), str(best.get("msg"))
         if best.get("type") == "json_invalid":  # loc is ("body", character position)
             where = f" at character {loc[-1]}" if loc else ""

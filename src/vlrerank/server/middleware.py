@@ -15,7 +15,7 @@ from starlette.routing import Mount, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .http_errors import ErrorType, dialect_of, dialect_status, render
-from .metrics import Metrics
+from .prometheus import Metrics
 
 
 class BodyLimit:

@@ -34,7 +34,7 @@ from .settings import Settings
 
 
 @dataclass(frozen=True)
-class ReplicaPlan:
+class ReplicaSpec:
     """How many replicas, and what each one holds of the cluster.
 
     Args:
@@ -145,29 +145,29 @@ def _add_replica_routes(app: FastAPI, replica_id: str, app_name: str) -> None:
     app.router.routes[:0] = added
 
 
-def build(settings: Settings, plan: ReplicaPlan) -> Any:
+def build(settings: Settings, spec: ReplicaSpec) -> Any:
     """The Ray Serve application: ``serve.run(build(...))`` deploys it."""
-    max_concurrent = settings.max_concurrent or default_max_concurrent("cuda" if plan.gpus else "cpu")
+    max_concurrent = settings.max_concurrent or default_max_concurrent("cuda" if spec.gpus else "cpu")
     per_replica = max_concurrent + settings.max_queue
     options: dict[str, Any] = {
-        "ray_actor_options": {"num_cpus": plan.cpus, "num_gpus": plan.gpus},
+        "ray_actor_options": {"num_cpus": spec.cpus, "num_gpus": spec.gpus},
         # A replica takes what its own scheduler can hold (running + waiting), plus one it answers
         # with 429; beyond the replicas' room, Ray's own bounded queue answers 503.
         "max_ongoing_requests": per_replica + 1,
-        "max_queued_requests": max(1, settings.max_queue) * max(plan.replicas, plan.max_replicas or 0),
+        "max_queued_requests": max(1, settings.max_queue) * max(spec.replicas, spec.max_replicas or 0),
         # The model loads in the constructor: allow the time a large checkpoint needs.
         "health_check_timeout_s": 60,
         "graceful_shutdown_timeout_s": 5,
     }
-    if plan.max_replicas and plan.max_replicas > plan.replicas:
+    if spec.max_replicas and spec.max_replicas > spec.replicas:
         options["autoscaling_config"] = {
-            "min_replicas": plan.replicas,
-            "max_replicas": plan.max_replicas,
+            "min_replicas": spec.replicas,
+            "max_replicas": spec.max_replicas,
             "target_ongoing_requests": max_concurrent,
         }
     else:
-        options["num_replicas"] = plan.replicas
-    threads = max(1, int(plan.cpus)) if not plan.gpus else None
+        options["num_replicas"] = spec.replicas
+    threads = max(1, int(spec.cpus)) if not spec.gpus else None
     fields = settings.model_dump()
     fields["max_concurrent"] = max_concurrent
     replicas = serve.deployment(name=REPLICAS)(RerankReplica).options(**options).bind(fields, threads)
@@ -181,11 +181,11 @@ def build_app(args: dict[str, str]) -> Any:
     ``args``: ``replicas``, ``cpus``, ``gpus``, ``max_replicas``, and any server setting by its
     field name (``model=...``, ``max_queue=...``); the rest comes from ``VLRERANK_*`` variables.
     """
-    plan_fields = {"replicas": int, "cpus": float, "gpus": float, "max_replicas": int}
-    plan = ReplicaPlan(**{k: cast(args[k]) for k, cast in plan_fields.items() if k in args})
+    spec_fields = {"replicas": int, "cpus": float, "gpus": float, "max_replicas": int}
+    spec = ReplicaSpec(**{k: cast(args[k]) for k, cast in spec_fields.items() if k in args})
     # Settings.load, not model_validate: the VLRERANK_* variables and the config file apply too.
-    settings, _ = Settings.load(cli={k: v for k, v in args.items() if k not in plan_fields})
-    return build(settings, plan)
+    settings, _ = Settings.load(cli={k: v for k, v in args.items() if k not in spec_fields})
+    return build(settings, spec)
 
 
 def rerank_handle(app_name: str = APP_NAME) -> DeploymentHandle:
@@ -197,7 +197,7 @@ def rerank_handle(app_name: str = APP_NAME) -> DeploymentHandle:
 
 
 def serve_replicas(
-    settings: Settings, plan: ReplicaPlan, *, address: str | None = None, announce: Any = print
+    settings: Settings, spec: ReplicaSpec, *, address: str | None = None, announce: Any = print
 ) -> None:
     """Deploy on Ray (a local instance, or the cluster at ``address``) and serve until SIGINT/SIGTERM.
 
@@ -225,7 +225,7 @@ def serve_replicas(
         }
     )
     try:
-        serve.run(build(settings, plan), name=APP_NAME, route_prefix="/", blocking=False)
+        serve.run(build(settings, spec), name=APP_NAME, route_prefix="/", blocking=False)
     except RuntimeError as exc:
         why = failure_message(deployment_status()) or str(exc)
         _stop(address)

@@ -14,19 +14,19 @@ from ..engine.chunking import ChunkOptions
 from ..errors import ConfigError, DeadlineExceeded, EngineFault
 from ..inputs.text import check_text
 from ..inputs.video import DecodeBudget
-from ..preprocess.config import PreprocessConfig, QualityPolicy
+from ..preprocess.choices import PreprocessConfig, QualityPolicy
 from ..random_weights import RANDOM_WEIGHTS_WARNING
 from ..ranking import RankedResults, describe
 from ..reranker import Reranker
 from .audit import AuditLog
 from .dialects.content import normalized, plain
 from .dialects.truncation import truncate
-from .dialects.video import VideoReader
+from .dialects.video_url import VideoReader
 from .http_errors import NotFound, NotReady, QuotaExceeded, RequestRejected
 from .keys import ApiKey
 from .library_io import Ranking, library_side
 from .memory import MemoryReturn
-from .metrics import Metrics
+from .prometheus import Metrics
 from .quotas import Quotas
 from .scheduler import Scheduler, default_max_concurrent
 from .schemas import DataOut, RejectedOut, RerankRequest, RerankResponse, ResultOut, Side, Timing, Usage

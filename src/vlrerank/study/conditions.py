@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..preprocess.config import PreprocessConfig
+from ..preprocess.choices import PreprocessConfig
 from .spec import StudyItem, StudySpec
 
 

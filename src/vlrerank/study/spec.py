@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError
-from ..preprocess.config import INTERPOLATIONS, RESIZE_MODES, size_from_text
+from ..preprocess.choices import INTERPOLATIONS, RESIZE_MODES, size_from_text
 
 DEFAULT_SIZES = ((320, 240), (640, 480), (800, 600), (1024, 768), (1280, 960), (1600, 1200), (2048, 1536))
 MIN_BUDGET = 4 * 32 * 32  # the model's own min_pixels

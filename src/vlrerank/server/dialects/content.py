@@ -9,7 +9,7 @@ import re
 
 from ..http_errors import RequestRejected
 from ..schemas import ContentObject, ImageUrlPart, MediaUrl, MultimodalObject, RerankRequest, Side, TextPart
-from .video import VideoReader
+from .video_url import VideoReader
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/\s]+={0,2}")
 # The first bytes of the image formats a bare base64 string is recognised by.

@@ -13,7 +13,8 @@ from ..http_errors import RequestRejected
 from ..schemas import CompatFields, RerankRequest, Side, split_content
 
 
-class ScoreRequest(CompatFields):
+# The HTTP body of vLLM's /score, named apart from the engine's ScoreRequest (engine/types.py).
+class VllmScoreBody(CompatFields):
     model: str | None = None
     queries: Side | list[Side] | None = None
     documents: Side | list[Side] | None = None

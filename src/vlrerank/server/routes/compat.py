@@ -12,7 +12,7 @@ from pydantic import Discriminator, Tag
 from ...config import DEFAULT_MAX_LENGTH
 from ..auth import caller
 from ..dialects.cohere import CohereError, CohereResponse, to_cohere
-from ..dialects.score import ScoreData, ScoreRequest, ScoreResponse
+from ..dialects.score import ScoreData, ScoreResponse, VllmScoreBody
 from ..dialects.tei import TeiError, TeiRequest, TeiResult, to_tei
 from ..fields import policy
 from ..http_errors import EmptyInput, RequestRejected
@@ -117,7 +117,7 @@ def _vllm_documents(response: RerankResponse) -> RerankResponse:
     responses=ERRORS,
     summary="vLLM score: queries and documents paired 1:1, 1:N or N:N; scores in input order",
 )
-async def score(body: ScoreRequest, request: Request, response: Response, service: Service) -> ScoreResponse:
+async def score(body: VllmScoreBody, request: Request, response: Response, service: Service) -> ScoreResponse:
     policy(request).apply(body, response)
     total = len(body.documents_list())
     if total > service.settings.max_documents:

@@ -11,7 +11,7 @@ import gradio as gr
 from ...checkpoints import RANDOM_WEIGHTS_WARNING, TINY_MODEL_NAME, is_random_checkpoint
 from ...config import DEFAULT_INSTRUCTION
 from ...errors import ConfigError, VlrerankError
-from ...preprocess.config import INTERPOLATIONS, PRESETS, PreprocessConfig, QualityPolicy, size_from_text
+from ...preprocess.choices import INTERPOLATIONS, PRESETS, PreprocessConfig, QualityPolicy, size_from_text
 from ..audit import FIELDS as AUDIT_FIELDS
 from ..http_errors import status_of
 from ..schemas import PreprocessOptions, RerankRequest

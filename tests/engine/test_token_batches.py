@@ -4,14 +4,14 @@ import random
 
 import torch
 
-from vlrerank.engine.batching import collate, plan_batches
+from vlrerank.engine.token_batches import collate, pack_batches
 from vlrerank.engine.types import EncodedPair
 
 
 def test_batches_respect_the_budget_and_cover_every_pair_once():
     rng = random.Random(0)
     lengths = [rng.randint(1, 500) for _ in range(200)]
-    batches = plan_batches(lengths, token_budget=1200, max_pairs=8)
+    batches = pack_batches(lengths, token_budget=1200, max_pairs=8)
     assert sorted(i for b in batches for i in b) == list(range(200))
     for batch in batches:
         longest = max(lengths[i] for i in batch)
@@ -21,7 +21,7 @@ def test_batches_respect_the_budget_and_cover_every_pair_once():
 
 
 def test_a_pair_longer_than_the_budget_gets_its_own_batch():
-    assert plan_batches([5000, 10, 10], token_budget=100, max_pairs=4) == [[0], [1, 2]]
+    assert pack_batches([5000, 10, 10], token_budget=100, max_pairs=4) == [[0], [1, 2]]
 
 
 def text_positions(pair):

@@ -7,8 +7,6 @@ frame list, sampled at the engine's ``fps`` and ``max_frames``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import tempfile
 from dataclasses import dataclass
@@ -16,8 +14,8 @@ from dataclasses import field as dataclass_field
 
 from PIL import Image
 
-from ...errors import VideoLoadError
 from ...inputs import urls
+from ...inputs.data_uri import DataUri, encode_data_uri, parse_data_uri
 from ...inputs.images import ImageLimits
 from ...inputs.video import DecodeBudget, decode_video_file
 from ..http_errors import PayloadTooLarge, RequestRejected
@@ -45,10 +43,7 @@ class VideoReader:
             self._precheck(url, field)
             return []
         data = self._bytes(url, field)
-        if len(data) > self.max_bytes:
-            raise PayloadTooLarge(
-                f"video is {len(data)} bytes, above the {self.max_bytes} limit", field=field
-            )
+        self._check_size(len(data), field)
         with tempfile.NamedTemporaryFile(suffix=".video") as handle:
             handle.write(data)
             handle.flush()
@@ -64,44 +59,32 @@ class VideoReader:
         for frame in decoded.frames:
             buffer = io.BytesIO()
             Image.fromarray(frame.permute(1, 2, 0).numpy()).save(buffer, format="PNG")
-            out.append("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode())
+            out.append(encode_data_uri(buffer.getvalue(), "image/png"))
         return out
 
     def _precheck(self, url: str, field: str) -> None:
-        if url.startswith("data:"):
-            header, sep, payload = url.partition(",")
-            if not sep or not header.startswith("data:video/") or not header.endswith(";base64"):
-                raise RequestRejected(
-                    "a video data URI must look like data:video/<type>;base64,<data>", field=field
-                )
-            size = len(payload) * 3 // 4  # base64's decoded size, without decoding
-            if size > self.max_bytes:
-                raise PayloadTooLarge(f"video is {size} bytes, above the {self.max_bytes} limit", field=field)
-            return
-        if url.startswith(("http://", "https://")):
-            if not self.allow_urls:
-                raise RequestRejected("URLs are disabled on this server; send a data: URI", field=field)
-            return
-        raise RequestRejected(
-            "a video must be a data:video/... URI (or a URL where allowed); server paths are never read",
-            field=field,
-        )
+        source = self._source(url, field)
+        if isinstance(source, DataUri):
+            self._check_size(source.size, field)  # base64's decoded size, without decoding
+
+    def _check_size(self, size: int, field: str) -> None:
+        if size > self.max_bytes:
+            raise PayloadTooLarge(f"video is {size} bytes, above the {self.max_bytes} limit", field=field)
 
     def _bytes(self, url: str, field: str) -> bytes:
+        source = self._source(url, field)
+        if isinstance(source, DataUri):
+            return source.decode()
+        return urls.fetch(source, field, ImageLimits(allow_urls=True, max_bytes=self.max_bytes))
+
+    def _source(self, url: str, field: str) -> DataUri | str:
+        """The parsed data URI, or the http(s) URL to fetch; anything else is refused."""
         if url.startswith("data:"):
-            header, sep, payload = url.partition(",")
-            if not sep or not header.startswith("data:video/") or not header.endswith(";base64"):
-                raise RequestRejected(
-                    "a video data URI must look like data:video/<type>;base64,<data>", field=field
-                )
-            try:
-                return base64.b64decode(payload, validate=True)
-            except (binascii.Error, ValueError):
-                raise VideoLoadError("data URI holds invalid base64", field=field) from None
+            return parse_data_uri(url, field=field, media="video")
         if url.startswith(("http://", "https://")):
             if not self.allow_urls:
                 raise RequestRejected("URLs are disabled on this server; send a data: URI", field=field)
-            return urls.fetch(url, field, ImageLimits(allow_urls=True, max_bytes=self.max_bytes))
+            return url
         raise RequestRejected(
             "a video must be a data:video/... URI (or a URL where allowed); server paths are never read",
             field=field,

@@ -1,9 +1,9 @@
 """What a request scores, and how the scores come back to its documents.
 
-:func:`plan` turns a request's prepared sides into one list of pairs for the model: each kept
+:func:`build_pairs` turns a request's prepared sides into one list of pairs for the model: each kept
 document's pair, then the sub-score pairs of :mod:`vlrerank.engine.explain` when asked for, so
 they batch together. Each document keeps the indices of its pairs in that list (its
-:class:`DocumentPlan`), and :func:`assemble` reads the model's values back by those indices.
+:class:`DocumentPairs`), and :func:`assemble` reads the model's values back by those indices.
 Documents the quality gate rejects get no pair at all.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from ..preprocess.config import QualityPolicy
+from ..preprocess.choices import QualityPolicy
 from ..preprocess.provenance import ImageProvenance
 from ..preprocess.quality import penalized_score
 from . import explain
@@ -27,7 +27,7 @@ OUT_OF_MEMORY = (
 
 
 @dataclass(frozen=True)
-class DocumentPlan:
+class DocumentPairs:
     """One document's place in :attr:`PreparedRequest.pairs`.
 
     Attributes:
@@ -53,40 +53,40 @@ class PreparedRequest:
     query: PreparedSide
     documents: tuple[PreparedSide, ...]
     pairs: tuple[EncodedPair, ...]
-    plans: tuple[DocumentPlan, ...]  # one per document, in document order
+    document_pairs: tuple[DocumentPairs, ...]  # one per document, in document order
 
 
-def plan(
+def build_pairs(
     request: ScoreRequest,
     query: PreparedSide,
     documents: Sequence[PreparedSide],
     encode: Callable[[str, PreparedSide, PreparedSide], EncodedPair],
 ) -> PreparedRequest:
-    """The pairs to score for ``request`` and each document's plan; ``encode`` builds one pair."""
+    """The pairs to score for ``request`` and where each document's pairs are; ``encode`` builds one pair."""
     pairs: list[EncodedPair] = []
 
     def add(pair: EncodedPair) -> int:
         pairs.append(pair)
         return len(pairs) - 1
 
-    plans: list[DocumentPlan] = []
+    placed: list[DocumentPairs] = []
     kept: list[int] = []
     for document in documents:
         quality = lowest_quality(document)
         reason = rejection(document, request.quality)
         if reason is not None:
-            plans.append(DocumentPlan(None, reason, quality))
+            placed.append(DocumentPairs(None, reason, quality))
             continue
-        kept.append(len(plans))
-        plans.append(DocumentPlan(add(encode(request.instruction, query, document)), None, quality))
+        kept.append(len(placed))
+        placed.append(DocumentPairs(add(encode(request.instruction, query, document)), None, quality))
     if request.explain:  # after every main pair, as the main pairs' order is the forward plan's input
         for i in kept:
-            extra, missing = explain.plan(query, documents[i])
+            extra, missing = explain.extra_pairs(query, documents[i])
             indexed = tuple(
                 (p, add(encode(p.instruction or request.instruction, p.query, p.document))) for p in extra
             )
-            plans[i] = DocumentPlan(plans[i].pair, None, plans[i].quality, indexed, missing)
-    return PreparedRequest(request, query, tuple(documents), tuple(pairs), tuple(plans))
+            placed[i] = DocumentPairs(placed[i].pair, None, placed[i].quality, indexed, missing)
+    return PreparedRequest(request, query, tuple(documents), tuple(pairs), tuple(placed))
 
 
 def assemble(prepared: PreparedRequest, logits: Sequence[float | None]) -> list[PairScore]:
@@ -94,31 +94,31 @@ def assemble(prepared: PreparedRequest, logits: Sequence[float | None]) -> list[
     probs = probabilities(logits)
     policy = prepared.request.quality
     results = []
-    for document, doc_plan in zip(prepared.documents, prepared.plans, strict=True):
+    for document, entry in zip(prepared.documents, prepared.document_pairs, strict=True):
         unscored = PairScore(
-            score=None, images=tuple(v.provenance for v in document.visuals), quality=doc_plan.quality
+            score=None, images=tuple(v.provenance for v in document.visuals), quality=entry.quality
         )
-        if doc_plan.pair is None:
-            results.append(replace(unscored, rejection=doc_plan.rejection))
+        if entry.pair is None:
+            results.append(replace(unscored, rejection=entry.rejection))
             continue
-        pair, score = prepared.pairs[doc_plan.pair], probs[doc_plan.pair]
+        pair, score = prepared.pairs[entry.pair], probs[entry.pair]
         if score is None:
             results.append(replace(unscored, num_tokens=pair.num_tokens, rejection=OUT_OF_MEMORY))
             continue
         explanation = None
         if prepared.request.explain:
-            sub_scores = [p for p, _ in doc_plan.sub_scores]
-            values = [probs[index] for _, index in doc_plan.sub_scores]
-            explanation = explain.assemble(sub_scores, values, doc_plan.missing)
+            sub_scores = [p for p, _ in entry.sub_scores]
+            values = [probs[index] for _, index in entry.sub_scores]
+            explanation = explain.assemble(sub_scores, values, entry.missing)
         penalized = None
         if policy.mode == "penalize":
-            q = doc_plan.quality
+            q = entry.quality
             penalized = score if q is None else penalized_score(score, q, policy.threshold)
         results.append(
             replace(
                 unscored,
                 score=score,
-                logit=logits[doc_plan.pair],
+                logit=logits[entry.pair],
                 num_tokens=pair.num_tokens,
                 penalized=penalized,
                 explanation=explanation,

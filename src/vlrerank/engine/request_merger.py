@@ -1,4 +1,4 @@
-"""The batcher: concurrent requests share forwards; their CPU work overlaps the model's.
+"""The request merger: concurrent requests share forwards; their CPU work overlaps the model's.
 
 Each request prepares its inputs (decode, resize, tokenise) in its own thread, then hands its
 encoded pairs to one worker thread that owns the model. The worker takes everything queued at
@@ -30,7 +30,7 @@ from ..errors import EngineFault, VlrerankError
 from .device import is_out_of_memory, release_device_memory
 from .forward import ForwardPlan
 from .types import EncodedPair, VisualInput
-from .vision import VisualFeatures
+from .vision_tower import VisualFeatures
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class _Job:
     result: Future[Outcome] = field(default_factory=Future)
 
 
-class Batcher:
+class RequestMerger:
     """Runs forward plans for several callers, merging what is queued together.
 
     A caller that is still preparing (inside :meth:`request`) is expected soon: unless the queued
@@ -94,7 +94,7 @@ class Batcher:
         self.runs = 0  # batches of requests served (each one or more forwards)
         self.merged_runs = 0  # runs that served more than one request
         self.merged_requests = 0  # requests served in a run shared with another request
-        _open_batchers.add(self)
+        _open_mergers.add(self)
 
     # -- callers ---------------------------------------------------------------------------------
     @contextmanager
@@ -103,7 +103,7 @@ class Batcher:
         submits the request's pairs once. Visuals sent ahead are let go when the block ends.
 
         Example:
-            >>> with batcher.request() as slot:  # doctest: +SKIP
+            >>> with merger.request() as slot:  # doctest: +SKIP
             ...     slot.send_ahead(prepared_document.visuals)
             ...     logits, forwards = slot.submit(pairs)
         """
@@ -295,10 +295,10 @@ class Batcher:
 
 
 class RequestSlot:
-    """One request's place at the :class:`Batcher`: what it sent ahead, and its one submission."""
+    """One request's place at the :class:`RequestMerger`: what it sent ahead, and its one submission."""
 
-    def __init__(self, batcher: Batcher) -> None:
-        self._batcher = batcher
+    def __init__(self, merger: RequestMerger) -> None:
+        self._merger = merger
         self._sent: list[tuple[str, int]] = []  # key, placeholder tokens
         self._lock = threading.Lock()  # documents may be prepared (and sent) in several threads
         self.submitted = False
@@ -308,34 +308,34 @@ class RequestSlot:
         as far as the shared room allows. Best effort: a failure is left for the forward to report."""
         taken = []
         for visual in visuals:
-            tokens = visual.num_patches // self._batcher.merge_size**2
-            if self._batcher._take_room(tokens):
+            tokens = visual.num_patches // self._merger.merge_size**2
+            if self._merger._take_room(tokens):
                 taken.append(visual)
                 with self._lock:
                     self._sent.append((visual.key, tokens))
         if taken:
-            self._batcher._vision_work(taken, [], 0)
+            self._merger._vision_work(taken, [], 0)
 
     def submit(self, pairs: Sequence[EncodedPair]) -> Outcome:
         """Logits of ``pairs`` in order (``None`` for one that ran out of memory alone), and forwards run."""
         if self.submitted:
             raise RuntimeError("submit() runs once per request()")
         self.submitted = True
-        return self._batcher._submit(pairs, announced=True)
+        return self._merger._submit(pairs, announced=True)
 
     def close(self) -> None:
         with self._lock:
             sent, self._sent = self._sent, []
         if sent:
-            self._batcher._vision_work([], [key for key, _ in sent], sum(tokens for _, tokens in sent))
+            self._merger._vision_work([], [key for key, _ in sent], sum(tokens for _, tokens in sent))
 
 
-_open_batchers: weakref.WeakSet[Batcher] = weakref.WeakSet()
+_open_mergers: weakref.WeakSet[RequestMerger] = weakref.WeakSet()
 
 
 @atexit.register
 def _close_all() -> None:
     # Before Python 3.14 a daemon thread still inside a torch op when the interpreter finalises is
     # unwound through C++ frames that must not throw, which aborts the process: stop workers first.
-    for batcher in list(_open_batchers):
-        batcher.close(timeout_s=10.0)
+    for merger in list(_open_mergers):
+        merger.close(timeout_s=10.0)

@@ -11,7 +11,7 @@ import torch
 from .types import EncodedPair, VisualInput
 
 if TYPE_CHECKING:
-    from .vision import VisualFeatures
+    from .vision_tower import VisualFeatures
 
 
 def default_token_budget(model: Any) -> int:
@@ -31,13 +31,13 @@ def default_token_budget(model: Any) -> int:
     return budget
 
 
-def plan_batches(lengths: Sequence[int], *, token_budget: int, max_pairs: int) -> list[list[int]]:
+def pack_batches(lengths: Sequence[int], *, token_budget: int, max_pairs: int) -> list[list[int]]:
     """Indices of pairs per batch, longest first, so that rows x longest row <= ``token_budget``.
 
     Sorting by length keeps padding low; a pair longer than the budget still gets its own batch.
 
     Example:
-        >>> plan_batches([5, 100, 7, 90], token_budget=200, max_pairs=8)
+        >>> pack_batches([5, 100, 7, 90], token_budget=200, max_pairs=8)
         [[1, 3], [2, 0]]
     """
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
