@@ -6,17 +6,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from typing import Any, TypeVar
 
-from ..engine import OUT_OF_MEMORY
 from ..engine.chunking import ChunkOptions
-from ..errors import ConfigError, DeadlineExceeded, EngineFault
+from ..errors import ConfigError, DeadlineExceeded, EngineFault, ScoringFailed
 from ..inputs.text import check_text
 from ..inputs.video import DecodeBudget
 from ..preprocess.config import PreprocessConfig, QualityPolicy
-from ..random_weights import RANDOM_WEIGHTS_WARNING
 from ..ranking import RankedResults, describe
+from ..ranking_schema import RejectedOut, RerankResponse, ResultOut
 from ..reranker import Reranker
 from .audit import AuditLog
 from .dialects.content import normalized, plain
@@ -29,7 +27,7 @@ from .memory import MemoryReturn
 from .metrics import Metrics
 from .quotas import Quotas
 from .scheduler import Scheduler, default_max_concurrent
-from .schemas import DataOut, RejectedOut, RerankRequest, RerankResponse, ResultOut, Side, Timing, Usage
+from .schemas import RerankRequest, Side
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -166,7 +164,7 @@ class RerankService:
         metrics.pairs.inc(ranked.pairs)
         metrics.key_pairs.labels(key=key.name if key else "-").inc(ranked.pairs)
         for rejected in ranked.rejected:
-            reason = "failed" if rejected.message == OUT_OF_MEMORY else "quality"
+            reason = "failed" if isinstance(rejected.failure, ScoringFailed) else "quality"
             metrics.rejections.labels(reason=reason).inc()
         pictures = [f for r in ranked.results for f in r.images] + list(ranked.query_images)
         metrics.visual_tokens.inc(sum(f.visual_tokens for f in pictures))
@@ -345,48 +343,21 @@ class RerankService:
             return {**describe(known), **extra}
 
         results = [
-            ResultOut(
-                index=r.index,
+            ResultOut.of(
+                r,
                 relevance_score=ranking.score_of(r, raw=request.raw),
-                logit=r.logit,
                 document=document(r.index),
-                penalized_score=r.penalized_score,
-                quality=r.quality,
-                num_tokens=r.num_tokens,
-                images=[f.to_dict() for f in r.images],
-                sub_scores={k: v for k, v in asdict(r.explanation).items()} if r.explanation else None,
                 truncated=ranking.truncated_flag(r.index) or r.truncated,
-                page=r.page,
-                segment=r.segment.to_dict() if r.segment else None,
-                segments=[g.to_dict() for g in r.segments] or None,
-                probability=r.probability,
-                below_threshold=r.below_threshold,
             )
             for r in ranked.results
             if not (request.drop_below_threshold and r.below_threshold)
         ]
-        rejected = [
-            RejectedOut(index=r.index, message=r.message, quality=r.quality, document=document(r.index))
-            for r in ranked.rejected
-        ]
-        images = sum(len(r.images) for r in ranked.results) + len(ranked.query_images)
-        tokens = sum(r.num_tokens for r in ranked.results)
-        data = [
-            DataOut(index=r.index, relevance_score=s, score=s, document=r.document)
-            for r in results
-            for s in [r.relevance_score]
-        ]
-        meta = {"tokens": {"input_tokens": tokens, "output_tokens": 0}} if request.return_len else None
-        return RerankResponse(
-            id=request_id,
+        rejected = [RejectedOut.of(r, document(r.index)) for r in ranked.rejected]
+        return RerankResponse.of(
+            ranked,
+            results,
+            rejected,
             model=self.model_name,
-            results=results,
-            data=data,
-            meta=meta,
-            rejected=rejected,
-            usage=Usage(prompt_tokens=tokens, total_tokens=tokens, images=images, pairs=ranked.pairs),
-            timing=Timing(prepare_ms=ranked.prepare_s * 1000, model_ms=ranked.forward_s * 1000),
-            warning=RANDOM_WEIGHTS_WARNING if ranked.random_weights else None,
-            threshold=ranked.threshold,
-            nothing_relevant=ranked.nothing_relevant,
+            request_id=request_id,
+            return_len=request.return_len,
         )
