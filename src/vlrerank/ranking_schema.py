@@ -19,7 +19,8 @@ from .ranking import RankedResult, RankedResults, RejectedDocument, Segment
 
 
 class SubScoreOut(BaseModel):
-    value: float | None
+    # Optional: the answer leaves out null fields, so a sub-score that does not apply has no value.
+    value: float | None = None
     reason: str | None = None
     split: str | None = None
 
