@@ -5,9 +5,9 @@ scores in one place (:meth:`RankedResult.from_score`, :meth:`RejectedDocument.fr
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol, TypedDict, Unpack
+from typing import Any, Protocol, TypedDict, TypeVar, Unpack
 
 from .engine.explain import Explanation
 from .engine.types import PairScore
@@ -295,11 +295,10 @@ class RankOptions(TypedDict, total=False):
     explain: bool
 
 
-class Ranker(Protocol):
-    """What :class:`~vlrerank.Reranker` and :class:`vlrerank.client.Client` share: code written
-    against it runs on a local model or a server. Both are checked against it by mypy, so the two
-    signatures cannot drift apart (the local one may take more options)."""
+_Answer = TypeVar("_Answer", covariant=True)
 
+
+class _Ranks(Protocol[_Answer]):
     def rank(
         self,
         query: Any,
@@ -307,20 +306,17 @@ class Ranker(Protocol):
         instruction: str | None = None,
         top_n: int | None = None,
         **options: Unpack[RankOptions],
-    ) -> RankedResults: ...
+    ) -> _Answer: ...
 
 
-class AsyncRanker(Protocol):
+class Ranker(_Ranks[RankedResults], Protocol):
+    """What :class:`~vlrerank.Reranker` and :class:`vlrerank.client.Client` share: code written
+    against it runs on a local model or a server. Both are checked against it by mypy, so the two
+    signatures cannot drift apart (the local one may take more options)."""
+
+
+class AsyncRanker(_Ranks[Awaitable[RankedResults]], Protocol):
     """:class:`Ranker` with ``await`` (:class:`vlrerank.client.AsyncClient`)."""
-
-    async def rank(
-        self,
-        query: Any,
-        documents: Sequence[Any],
-        instruction: str | None = None,
-        top_n: int | None = None,
-        **options: Unpack[RankOptions],
-    ) -> RankedResults: ...
 
 
 def describe(value: Any) -> Any:

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from ..engine.chunking import ChunkOptions
 from ..errors import ConfigError, DeadlineExceeded, EngineFault, ScoringFailed
@@ -36,6 +36,23 @@ T = TypeVar("T")
 
 class ModelNotServed(NotFound):
     pass
+
+
+class Admission(TypedDict, total=False):
+    """Who asks and how, besides the request body (every face passes these to the service).
+
+    Attributes:
+        uploads: the files of a multipart request, by name (``upload:NAME`` in the body).
+        key: the caller's API key, charged for the request.
+        record: the audit line's counts, filled in as the request is served.
+        fps: this request's video sampling rate (DashScope's ``parameters.fps``) instead of the
+            engine's; ``max_frames`` and the decode budget still bound it.
+    """
+
+    uploads: dict[str, bytes] | None
+    key: ApiKey | None
+    record: dict[str, Any] | None
+    fps: float | None
 
 
 class RerankService:
@@ -106,29 +123,27 @@ class RerankService:
             raise RequestRejected(
                 f"{len(request.documents)} documents, above the limit of {max_documents}", field="documents"
             )
-        limit = self.settings.max_text_chars
         if request.instruction is not None:
-            if len(request.instruction) > limit:
-                raise RequestRejected(f"instruction is longer than {limit} characters", field="instruction")
-            check_text(request.instruction, "instruction")
+            self._check_text(request.instruction, "instruction", "instruction")
         for field, side in [("query", request.query)] + [
             (f"documents[{i}]", d) for i, d in enumerate(request.documents)
         ]:
             self._check_side(field, side)
 
-    def _check_side(self, field: str, side: Side) -> None:
+    def _check_text(self, text: str, field: str, what: str = "text") -> None:
         limit = self.settings.max_text_chars
+        if len(text) > limit:
+            raise RequestRejected(f"{what} is longer than {limit} characters", field=field)
+        check_text(text, field)
+
+    def _check_side(self, field: str, side: Side) -> None:
         side = plain(side, field)
         if isinstance(side, str):
-            if len(side) > limit:
-                raise RequestRejected(f"text is longer than {limit} characters", field=field)
-            check_text(side, field)
+            self._check_text(side, field)
             return
         texts = side.text if isinstance(side.text, list) else ([side.text] if side.text else [])
         for i, text in enumerate(texts):
-            if len(text) > limit:
-                raise RequestRejected(f"text is longer than {limit} characters", field=f"{field}.text[{i}]")
-            check_text(text, f"{field}.text[{i}]")
+            self._check_text(text, f"{field}.text[{i}]")
         images = side.image if isinstance(side.image, list) else ([side.image] if side.image else [])
         refs = [(f"{field}.image[{i}]", r) for i, r in enumerate(images)]
         refs += [(f"{field}.video[{i}]", r) for i, r in enumerate(side.video or [])]
@@ -183,28 +198,19 @@ class RerankService:
         request: RerankRequest,
         *,
         max_documents: int,
-        uploads: dict[str, bytes] | None = None,
-        key: ApiKey | None = None,
-        record: dict[str, Any] | None = None,
         request_id: str | None = None,
-        fps: float | None = None,
+        **how: Unpack[Admission],
     ) -> RerankResponse:
-        """Check, charge the caller's quota, score. ``record`` (the audit line's counts) is filled."""
-        ranking = await self.rank(
-            request, max_documents=max_documents, uploads=uploads, key=key, record=record, fps=fps
-        )
-        return self.response(ranking, request_id)
+        """:meth:`rank`, answered in the native API's shape (the REST routes' entry)."""
+        return self.response(await self.rank(request, max_documents=max_documents, **how), request_id)
 
     async def rank(
         self,
         request: RerankRequest,
         *,
         max_documents: int,
-        uploads: dict[str, bytes] | None = None,
-        key: ApiKey | None = None,
-        record: dict[str, Any] | None = None,
         also_instructions: Sequence[str] = (),
-        fps: float | None = None,
+        **how: Unpack[Admission],
     ) -> Ranking:
         """The one scoring path of every face (REST dialects, web UI): check, charge, admit, then
         (under the request's deadline) decode, truncate, score, count.
@@ -213,23 +219,20 @@ class RerankService:
         refuses costs no decoding, and decoding counts against the request's deadline.
 
         Args:
+            how: the caller's key (charged), the audit ``record`` (filled with its counts), the
+                multipart request's ``uploads``, and its video ``fps`` (see :class:`Admission`).
             also_instructions: rank the same documents again under each of these instructions (the
                 web UI's comparison); charged with the first as one request, in ``Ranking.also``.
-            fps: this request's video sampling rate (DashScope's ``parameters.fps``) instead of the
-                engine's; ``max_frames`` and the decode budget still bound it.
         """
+        uploads, key, record, fps = how.get("uploads"), how.get("key"), how.get("record"), how.get("fps")
         if record is not None:
             record["documents"] = len(request.documents)
         if len(request.documents) > max_documents:
             self.check(request, max_documents=max_documents)
         reranker = self.require_model()
         self.check(normalized(request, self._videos(reranker, decode=False)), max_documents=max_documents)
-        limit = self.settings.max_text_chars
         for i, text in enumerate(also_instructions):
-            field = f"also_instructions[{i}]"
-            if len(text) > limit:
-                raise RequestRejected(f"instruction is longer than {limit} characters", field=field)
-            check_text(text, field)
+            self._check_text(text, f"also_instructions[{i}]", "instruction")
         self.charge(key, len(request.documents) * (1 + len(also_instructions)))
         deadline = time.monotonic() + self.settings.request_timeout_s
 
