@@ -237,7 +237,7 @@ def test_a_reranker_over_a_loaded_checkpoint_shares_its_weights_and_takes_a_back
 def test_a_pair_that_fails_even_alone_is_told_apart_by_its_type(reranker, tmp_path):
     """Out of memory for one pair alone: the document is rejected with a typed failure, which the
     server's metrics count as ``failed`` (the quality gate's refusals as ``quality``)."""
-    from vlrerank import QualityPolicy
+    from vlrerank import CrossEncoder, QualityPolicy
     from vlrerank.errors import DeviceOutOfMemory
     from vlrerank.server.metrics import Metrics
     from vlrerank.server.service import RerankService
@@ -255,6 +255,9 @@ def test_a_pair_that_fails_even_alone_is_told_apart_by_its_type(reranker, tmp_pa
     with pytest.raises(DeviceOutOfMemory) as raised:
         limited.score("q", docs[:2])
     assert raised.value.field == "documents[1]"
+    with pytest.raises(DeviceOutOfMemory) as raised:
+        CrossEncoder.from_reranker(limited).predict([("q", "short"), ("q", docs[1])])
+    assert raised.value.field == "inputs[1]"
 
     metrics = Metrics()
     RerankService(Settings(ui=False), metrics, reranker=limited).count(None, ranked, None)
