@@ -286,7 +286,8 @@ class RankedResults:
 
 
 class RankOptions(TypedDict, total=False):
-    """The keyword options every ``rank`` takes (see :meth:`vlrerank.Reranker.rank`)."""
+    """The keyword options every ``rank`` takes, local or over HTTP (:meth:`vlrerank.Reranker.rank`
+    takes more, which only a local model can honour)."""
 
     fps: float | None
     max_frames: int | None

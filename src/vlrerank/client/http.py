@@ -97,10 +97,13 @@ class Client(_Base):
         """Rank ``documents`` for ``query`` on the server, best first (see :meth:`Reranker.rank`)."""
         body = request_body(query, documents, instruction, top_n, **options)
         attempt = 0
-        while (wait := self._wait(response := self._http.post(RANK_PATH, json=body), attempt)) is not None:
+        while True:
+            response = self._http.post(RANK_PATH, json=body)
+            wait = self._wait(response, attempt)
+            if wait is None:
+                return _ranked(response, query, documents, instruction)
             time.sleep(wait)
             attempt += 1
-        return _ranked(response, query, documents, instruction)
 
     def close(self) -> None:
         self._http.close()
@@ -131,12 +134,13 @@ class AsyncClient(_Base):
         # Encoding images and decoding video is CPU work: keep it off the event loop.
         body = await asyncio.to_thread(lambda: request_body(query, documents, instruction, top_n, **options))
         attempt = 0
-        while (
-            wait := self._wait(response := await self._http.post(RANK_PATH, json=body), attempt)
-        ) is not None:
+        while True:
+            response = await self._http.post(RANK_PATH, json=body)
+            wait = self._wait(response, attempt)
+            if wait is None:
+                return _ranked(response, query, documents, instruction)
             await asyncio.sleep(wait)
             attempt += 1
-        return _ranked(response, query, documents, instruction)
 
     async def close(self) -> None:
         """Close the connection pool (as :meth:`Client.close`; ``aclose`` is the same)."""
