@@ -130,6 +130,7 @@ def test_reject_lists_bad_images_with_a_message_and_scores_the_rest(reranker, tm
     assert rejected.message.startswith("image quality") and "below 0.65 (blurry" in rejected.message
     assert rejected.quality is not None and rejected.quality < 0.65
     assert rejected.images[0].field == "documents[1].image"
+    assert rejected.failure is None  # the gate's refusal, not a failure
     # Scores of the kept documents are unchanged by the gate (up to batch-shape rounding).
     plain = reranker.rank("q", docs)
     kept = {r.index: r.score for r in plain if r.index != 1}
@@ -231,3 +232,37 @@ def test_a_reranker_over_a_loaded_checkpoint_shares_its_weights_and_takes_a_back
     assert face.reranker is other and len(face.predict([("a red car", "soup")])) == 1
     with pytest.raises(ConfigError, match="takes no engine settings"):
         CrossEncoder(other, device="cpu")
+
+
+def test_a_pair_that_fails_even_alone_is_told_apart_by_its_type(reranker, tmp_path):
+    """Out of memory for one pair alone: the document is rejected with a typed failure, which the
+    server's metrics count as ``failed`` (the quality gate's refusals as ``quality``)."""
+    from vlrerank import CrossEncoder, QualityPolicy
+    from vlrerank.errors import DeviceOutOfMemory
+    from vlrerank.server.metrics import Metrics
+    from vlrerank.server.service import RerankService
+    from vlrerank.server.settings import Settings
+
+    from .doubles import BackendDouble
+
+    limited, _ = BackendDouble.over(reranker, EngineConfig(max_batch_pairs=64), max_tokens=200)
+    _, blurry = blurry_and_sharp(tmp_path)
+    docs = ["short", "word " * 300, {"image": blurry}]
+    ranked = limited.rank("q", docs, quality=QualityPolicy(mode="reject", threshold=0.65))
+    failed, refused = sorted(ranked.rejected, key=lambda g: g.index)
+    assert (failed.index, refused.index) == (1, 2)
+    assert isinstance(failed.failure, DeviceOutOfMemory) and refused.failure is None
+    with pytest.raises(DeviceOutOfMemory) as raised:
+        limited.score("q", docs[:2])
+    assert raised.value.field == "documents[1]"
+    with pytest.raises(DeviceOutOfMemory) as raised:
+        CrossEncoder.from_reranker(limited).predict([("q", "short"), ("q", docs[1])])
+    assert raised.value.field == "inputs[1]"
+
+    metrics = Metrics()
+    RerankService(Settings(ui=False), metrics, reranker=limited).count(None, ranked, None)
+    rejected = {
+        reason: metrics.registry.get_sample_value("vlrerank_documents_rejected_total", {"reason": reason})
+        for reason in ("failed", "quality")
+    }
+    assert rejected == {"failed": 1.0, "quality": 1.0}

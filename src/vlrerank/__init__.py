@@ -16,7 +16,7 @@ from .errors import (
 )
 from .inputs.schema import MultimodalInput
 from .preprocess import ImageProvenance, PreprocessConfig, QualityPolicy, QualityReport
-from .ranking import RankedResult, RankedResults, Segment
+from .ranking import RankedResult, RankedResults, Ranker, Segment
 from .reranker import Reranker
 
 __version__ = "0.1.0"
@@ -39,6 +39,7 @@ __all__ = [
     "QualityReport",
     "RankedResult",
     "RankedResults",
+    "Ranker",
     "Reranker",
     "Segment",
     "VideoLoadError",

@@ -309,7 +309,8 @@ class CrossEncoder:
                 raise _renamed(exc, members) from None
             if ranked.rejected:
                 failed = ranked.rejected[0]
-                raise ScoringFailed(failed.message, field=f"inputs[{members[failed.index]}]")
+                kind = type(failed.failure) if failed.failure is not None else ScoringFailed
+                raise kind(failed.message, field=f"inputs[{members[failed.index]}]")
             for result in ranked:
                 if result.logit is None:  # the engine keeps every scored pair's logit; None is a bug
                     raise ScoringFailed(

@@ -68,29 +68,12 @@ class Part:
     chunk: TextChunk | None = None
 
     def segment(self, score: PairScore | None) -> Segment | None:
-        value = None if score is None else score.score
-        message = None if score is None or score.rejection is None else str(score.rejection)
-        logit = None if score is None else score.logit
         if self.page is not None:
-            return Segment(
-                "page",
-                value,
-                page=self.page.number,
-                render=self.page.provenance(),
-                message=message,
-                logit=logit,
-            )
+            return Segment.from_score("page", score, page=self.page.number, render=self.page.provenance())
         if self.chunk is not None:
             c = self.chunk
-            return Segment(
-                "chunk",
-                value,
-                chunk=c.index,
-                start=c.start,
-                end=c.end,
-                tokens=c.tokens,
-                message=message,
-                logit=logit,
+            return Segment.from_score(
+                "chunk", score, chunk=c.index, start=c.start, end=c.end, tokens=c.tokens
             )
         return None
 
@@ -272,19 +255,7 @@ def renamed(error: InputError, expansion: Expansion) -> InputError:
 
 
 def _result(index: int, document: Any, part: Part, score: PairScore) -> RankedResult:
-    assert score.score is not None
-    return RankedResult(
-        index=index,
-        score=score.score,
-        document=document,
-        num_tokens=score.num_tokens,
-        images=score.images,
-        quality=score.quality,
-        penalized_score=score.penalized,
-        explanation=score.explanation,
-        logit=score.logit,
-        segment=part.segment(score),
-    )
+    return RankedResult.from_score(index, document, score, part.segment(score))
 
 
 def assemble(
@@ -304,12 +275,7 @@ def assemble(
         truncated = True if index in expansion.truncated else None
         extra += max(0, len(scored) - 1) if options.granularity == "document" else 0
         if not scored:
-            part, first = members[0]
-            images = tuple(f for _, s in members for f in s.images)
-            message = (
-                str(first.rejection) if len(members) == 1 else f"every part was rejected ({first.rejection})"
-            )
-            rejected.append(RejectedDocument(index, documents[index], message, first.quality, images))
+            rejected.append(RejectedDocument.from_scores(index, documents[index], [s for _, s in members]))
             continue
         if options.granularity == "page" and len(members) > 1:
             results += [

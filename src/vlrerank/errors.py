@@ -57,6 +57,11 @@ class ScoringFailed(VlrerankError, RuntimeError):
         super().__init__(f"{field}: {message}" if field else message)
 
 
+class DeviceOutOfMemory(ScoringFailed):
+    """The device ran out of memory even for one pair alone. Inside a ranking it is not raised: the
+    document is reported unscored (``RejectedDocument.failure``) and the other documents are ranked."""
+
+
 class EngineFault(VlrerankError, RuntimeError):
     """The model stage itself failed (a device error, a closed engine), not the request's input.
 

@@ -1,12 +1,18 @@
-"""Typed ranked results: what :meth:`vlrerank.Reranker.rank` returns."""
+"""Typed ranked results: what :meth:`vlrerank.Reranker.rank` returns, made from the engine's
+scores in one place (:meth:`RankedResult.from_score`, :meth:`RejectedDocument.from_scores`,
+:meth:`Segment.from_score`); and :class:`Ranker`, the one ``rank`` signature of the local
+:class:`~vlrerank.Reranker` and the HTTP :class:`~vlrerank.client.Client`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol, TypedDict, TypeVar, Unpack
 
 from .engine.explain import Explanation
+from .engine.types import PairScore
+from .errors import ScoringFailed
+from .preprocess.choices import PreprocessConfig, QualityPolicy
 from .preprocess.provenance import ImageProvenance
 
 
@@ -35,6 +41,15 @@ class Segment:
     render: Mapping[str, Any] | None = None
     message: str | None = None
     logit: float | None = None
+
+    @classmethod
+    def from_score(cls, kind: str, score: PairScore | None, **where: Any) -> Segment:
+        """A part's outcome; ``where`` says which part (``page`` and ``render``, or ``chunk``,
+        ``start``, ``end`` and ``tokens``)."""
+        if score is None:
+            return cls(kind, None, **where)
+        message = None if score.rejection is None else str(score.rejection)
+        return cls(kind, score.score, message=message, logit=score.logit, **where)
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if v is not None}
@@ -87,6 +102,24 @@ class RankedResult:
     aggregation: str | None = None
     truncated: bool | None = None
 
+    @classmethod
+    def from_score(cls, index: int, document: Any, score: PairScore, segment: Segment | None) -> RankedResult:
+        """The result of a scored pair (``score.score`` is set: an unscored one is a
+        :class:`RejectedDocument`), for the caller's ``document`` at ``index``."""
+        assert score.score is not None, "an unscored pair is a RejectedDocument"
+        return cls(
+            index=index,
+            score=score.score,
+            document=document,
+            num_tokens=score.num_tokens,
+            images=score.images,
+            quality=score.quality,
+            penalized_score=score.penalized,
+            explanation=score.explanation,
+            logit=score.logit,
+            segment=segment,
+        )
+
     @property
     def page(self) -> int | None:
         """The best page of a PDF document (or this result's page), 1-based."""
@@ -127,13 +160,30 @@ class RankedResult:
 
 @dataclass(frozen=True)
 class RejectedDocument:
-    """A document the quality gate left unscored, and why."""
+    """A document left unscored, and why.
+
+    Attributes:
+        message: why, for the person who sent it.
+        failure: the error that stopped its scoring (e.g. :class:`~vlrerank.errors.DeviceOutOfMemory`);
+            ``None`` when the quality gate refused it.
+    """
 
     index: int
     document: Any
     message: str
     quality: float | None
     images: tuple[ImageProvenance, ...] = ()
+    failure: ScoringFailed | None = None
+
+    @classmethod
+    def from_scores(cls, index: int, document: Any, scores: Sequence[PairScore]) -> RejectedDocument:
+        """A document none of whose parts (``scores``, one per page or chunk, or its only one) was
+        scored."""
+        first = scores[0]
+        message = str(first.rejection) if len(scores) == 1 else f"every part was rejected ({first.rejection})"
+        failures = [s.rejection for s in scores if isinstance(s.rejection, ScoringFailed)]
+        images = tuple(f for s in scores for f in s.images)
+        return cls(index, document, message, first.quality, images, failures[0] if failures else None)
 
 
 @dataclass(frozen=True)
@@ -233,6 +283,41 @@ class RankedResults:
         for gone in self.rejected:
             lines.append(f"  rejected [{gone.index}] {_short(describe(gone.document))}: {gone.message}")
         return "\n".join(lines)
+
+
+class RankOptions(TypedDict, total=False):
+    """The keyword options every ``rank`` takes, local or over HTTP (:meth:`vlrerank.Reranker.rank`
+    takes more, which only a local model can honour)."""
+
+    fps: float | None
+    max_frames: int | None
+    preprocess: PreprocessConfig | None
+    quality: QualityPolicy | None
+    explain: bool
+
+
+_Answer = TypeVar("_Answer", covariant=True)
+
+
+class _Ranks(Protocol[_Answer]):
+    def rank(
+        self,
+        query: Any,
+        documents: Sequence[Any],
+        instruction: str | None = None,
+        top_n: int | None = None,
+        **options: Unpack[RankOptions],
+    ) -> _Answer: ...
+
+
+class Ranker(_Ranks[RankedResults], Protocol):
+    """What :class:`~vlrerank.Reranker` and :class:`vlrerank.client.Client` share: code written
+    against it runs on a local model or a server. Both are checked against it by mypy, so the two
+    signatures cannot drift apart (the local one may take more options)."""
+
+
+class AsyncRanker(_Ranks[Awaitable[RankedResults]], Protocol):
+    """:class:`Ranker` with ``await`` (:class:`vlrerank.client.AsyncClient`)."""
 
 
 def describe(value: Any) -> Any:

@@ -250,8 +250,9 @@ class Reranker:
         results, _, _ = assemble(scored.scores, documents, expansion, DocumentOptions())
         for index, outcome in enumerate(scored.scores):
             if outcome.score is None:  # only a pair that failed even alone: never return a shorter list
-                part = expansion.parts[index]
-                raise ScoringFailed(str(outcome.rejection), field=f"documents[{part.document}]")
+                failure = outcome.rejection
+                kind = type(failure) if isinstance(failure, ScoringFailed) else ScoringFailed
+                raise kind(str(failure), field=f"documents[{expansion.parts[index].document}]")
         return [r.score for r in sorted(results, key=lambda r: r.index)]
 
     def rank(

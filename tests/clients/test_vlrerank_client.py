@@ -51,6 +51,26 @@ def test_images_from_paths_pil_and_bytes_rank_as_locally(client_server, reranker
     assert all(r.document is documents[r.index] for r in remote)  # the caller's own objects
 
 
+def test_explanations_and_penalised_scores_come_back_as_locally(client_server, reranker, images):
+    from vlrerank import QualityPolicy
+
+    documents = [{"text": "a caption", "image": images["small"]}, "a bowl of soup"]
+    options = {"explain": True, "quality": QualityPolicy(mode="penalize")}
+    with Client(client_server.url, api_key=KEY) as client:
+        remote = client.rank("noise", documents, **options)
+    local = reranker.rank("noise", documents, **options)
+    assert_same(remote, local)
+    for a, b in zip(remote, local, strict=True):
+        assert a.penalized_score == pytest.approx(b.penalized_score, abs=1e-5)
+        assert a.explanation is not None and b.explanation is not None
+        for name in ("visual_match", "text_alignment", "cross_modal_consistency"):
+            got, want = getattr(a.explanation, name), getattr(b.explanation, name)
+            assert (got.reason, got.split) == (want.reason, want.split)
+            assert (got.value is None) == (want.value is None)
+            assert got.value == pytest.approx(want.value, abs=1e-5)
+    assert remote.pairs == local.pairs
+
+
 def test_video_frames_and_files_rank_as_locally(client_server, reranker, tmp_path):
     frames = [noise_image(64, 48, 20 + i) for i in range(4)]
     video_file = str(write_video(tmp_path / "clip.mp4", frames=8))
@@ -86,6 +106,8 @@ def test_errors_are_ours(client_server, images):
         with pytest.raises(InputError) as remote:
             client.rank("q", ["d"] * 17)
         assert remote.value.field == "documents"
+        with pytest.raises(TypeError, match="aggregation"):  # a local-only option is not dropped silently
+            client.rank("q", ["d"], aggregation="mean_top_k")  # type: ignore[call-arg]
     with Client(client_server.url, api_key="wrong") as client, pytest.raises(ServerError) as refused:
         client.rank("q", ["d"])
     assert refused.value.status == 401 and refused.value.error_type == "unauthorized"

@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import httpx
 
 from ..errors import InputError, ServerError
-from ..preprocess.choices import PreprocessConfig, QualityPolicy
-from ..ranking import RankedResults
-from .wire import ranked_results, request_body
+from ..ranking import RankedResults, RankOptions
+from ..ranking_schema import RerankResponse
+from .wire import request_body
+
+if TYPE_CHECKING:
+    from ..ranking import AsyncRanker, Ranker
+    from ..reranker import Reranker
 
 RETRY_STATUSES = (429, 503)
+RANK_PATH = "v1/rerank"
 
 
 class _Base:
@@ -44,11 +49,13 @@ class _Base:
         return min(max(wait, 0.0), self.max_wait_s)
 
 
-def _answer(response: httpx.Response) -> dict[str, Any]:
-    """The JSON of a 2xx answer; an error answer raised as ours (422 as InputError, like locally)."""
+def _ranked(
+    response: httpx.Response, query: Any, documents: Sequence[Any], instruction: str | None
+) -> RankedResults:
+    """A 2xx answer as typed results; an error answer raised as ours (422 as InputError, like locally)."""
     if response.is_success:
-        body: dict[str, Any] = response.json()
-        return body
+        answer = RerankResponse.model_validate_json(response.content)
+        return answer.ranked_results(query, documents, instruction)
     try:
         error = response.json().get("error") or {}
     except ValueError:
@@ -85,24 +92,16 @@ class Client(_Base):
         documents: Sequence[Any],
         instruction: str | None = None,
         top_n: int | None = None,
-        *,
-        fps: float | None = None,
-        max_frames: int | None = None,
-        preprocess: PreprocessConfig | None = None,
-        quality: QualityPolicy | None = None,
-        explain: bool = False,
+        **options: Unpack[RankOptions],
     ) -> RankedResults:
         """Rank ``documents`` for ``query`` on the server, best first (see :meth:`Reranker.rank`)."""
-        body = request_body(
-            query, documents, instruction, top_n,
-            fps=fps, max_frames=max_frames, preprocess=preprocess, quality=quality, explain=explain,
-        )  # fmt: skip
+        body = request_body(query, documents, instruction, top_n, **options)
         attempt = 0
         while True:
-            response = self._http.post("v1/rerank", json=body)
+            response = self._http.post(RANK_PATH, json=body)
             wait = self._wait(response, attempt)
             if wait is None:
-                return ranked_results(_answer(response), query, documents, instruction)
+                return _ranked(response, query, documents, instruction)
             time.sleep(wait)
             attempt += 1
 
@@ -129,27 +128,17 @@ class AsyncClient(_Base):
         documents: Sequence[Any],
         instruction: str | None = None,
         top_n: int | None = None,
-        *,
-        fps: float | None = None,
-        max_frames: int | None = None,
-        preprocess: PreprocessConfig | None = None,
-        quality: QualityPolicy | None = None,
-        explain: bool = False,
+        **options: Unpack[RankOptions],
     ) -> RankedResults:
         """Rank ``documents`` for ``query`` on the server, best first (see :meth:`Reranker.rank`)."""
         # Encoding images and decoding video is CPU work: keep it off the event loop.
-        body = await asyncio.to_thread(
-            lambda: request_body(
-                query, documents, instruction, top_n,
-                fps=fps, max_frames=max_frames, preprocess=preprocess, quality=quality, explain=explain,
-            )
-        )  # fmt: skip
+        body = await asyncio.to_thread(lambda: request_body(query, documents, instruction, top_n, **options))
         attempt = 0
         while True:
-            response = await self._http.post("v1/rerank", json=body)
+            response = await self._http.post(RANK_PATH, json=body)
             wait = self._wait(response, attempt)
             if wait is None:
-                return ranked_results(_answer(response), query, documents, instruction)
+                return _ranked(response, query, documents, instruction)
             await asyncio.sleep(wait)
             attempt += 1
 
@@ -165,3 +154,11 @@ class AsyncClient(_Base):
 
     async def __aexit__(self, *_: object) -> None:
         await self.close()
+
+
+if TYPE_CHECKING:
+    # mypy holds the local model and both clients to the one ``rank`` signature (vlrerank.ranking).
+    def _one_rank_signature(
+        local: Reranker, remote: Client, remote_async: AsyncClient
+    ) -> tuple[Ranker, Ranker, AsyncRanker]:
+        return local, remote, remote_async

@@ -1,4 +1,5 @@
-"""What a rank() call looks like on the wire (``POST /v1/rerank``), and its answer as typed results.
+"""What a rank() call looks like on the wire (``POST /v1/rerank``); its answer is read with
+:class:`vlrerank.ranking_schema.RerankResponse`, the model the server writes it with.
 
 Local media (paths, PIL images, bytes, video files) travel as ``data:`` URIs; URLs travel as they
 are (the server fetches them when it allows URLs). A bare string is text, and one that names an
@@ -13,19 +14,17 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from PIL import Image
 
 from ..config import EngineConfig
-from ..engine.explain import Explanation, SubScore
 from ..errors import ConfigError, InputError
 from ..inputs.explicit import refuse_bare_media
 from ..inputs.schema import MultimodalInput
 from ..inputs.video import decode_video_file
-from ..preprocess.choices import PreprocessConfig, QualityPolicy
-from ..preprocess.provenance import ImageProvenance, Step
-from ..ranking import RankedResult, RankedResults, RejectedDocument
+from ..preprocess.choices import PreprocessConfig
+from ..ranking import RankOptions
 
 # The preprocessing fields the REST API takes; the others must keep their defaults to be sent.
 _REST_PREPROCESS = ("mode", "size", "preset", "aspect_snap", "interpolation", "pad_color", "blur_sigma")
@@ -37,21 +36,22 @@ def request_body(
     documents: Sequence[Any],
     instruction: str | None,
     top_n: int | None,
-    *,
-    fps: float | None,
-    max_frames: int | None,
-    preprocess: PreprocessConfig | None,
-    quality: QualityPolicy | None,
-    explain: bool,
+    **options: Unpack[RankOptions],
 ) -> dict[str, Any]:
     """The JSON of ``POST /v1/rerank`` for a :meth:`Reranker.rank` call."""
+    unknown = sorted(set(options) - set(RankOptions.__annotations__))
+    if unknown:  # what Python says of an unknown keyword, as before the options were one TypedDict
+        raise TypeError(f"rank() got an unexpected keyword argument {unknown[0]!r}")
     if isinstance(documents, (str, bytes)) or not isinstance(documents, Sequence):
         raise InputError("documents must be a list", field="documents")
-    video = {"fps": fps or _DEFAULTS.fps, "max_frames": max_frames or _DEFAULTS.max_frames}
+    video = {
+        "fps": options.get("fps") or _DEFAULTS.fps,
+        "max_frames": options.get("max_frames") or _DEFAULTS.max_frames,
+    }
     body: dict[str, Any] = {
         "query": side(query, "query", video),
         "documents": [side(d, f"documents[{i}]", video) for i, d in enumerate(documents)],
-        "explain": explain,
+        "explain": options.get("explain", False),
     }
     if instruction is not None:
         body["instruction"] = instruction
@@ -59,6 +59,7 @@ def request_body(
         if not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 1:
             raise InputError(f"top_n must be a positive integer, got {top_n!r}", field="top_n")
         body["top_n"] = top_n
+    preprocess, quality = options.get("preprocess"), options.get("quality")
     if preprocess is not None:
         body["preprocess"] = _preprocess(preprocess)
     if quality is not None:
@@ -166,57 +167,3 @@ def _preprocess(config: PreprocessConfig) -> dict[str, Any]:
         if f.name not in _REST_PREPROCESS and getattr(config, f.name) != getattr(default, f.name):
             raise ConfigError(f"PreprocessConfig.{f.name} is set by the server, not per request over HTTP")
     return {name: getattr(config, name) for name in _REST_PREPROCESS}
-
-
-def ranked_results(
-    body: dict[str, Any], query: Any, documents: Sequence[Any], instruction: str | None
-) -> RankedResults:
-    """The server's answer as the local Reranker's typed results (documents are the caller's own)."""
-    results = tuple(
-        RankedResult(
-            index=r["index"],
-            score=r["relevance_score"],
-            document=documents[r["index"]],
-            num_tokens=r["num_tokens"],
-            images=tuple(_provenance(p) for p in r.get("images") or []),
-            quality=r.get("quality"),
-            penalized_score=r.get("penalized_score"),
-            explanation=_explanation(r.get("sub_scores")),
-            logit=r.get("logit"),
-            probability=r.get("probability"),
-        )
-        for r in body["results"]
-    )
-    rejected = tuple(
-        RejectedDocument(g["index"], documents[g["index"]], g["message"], g.get("quality"))
-        for g in body.get("rejected") or []
-    )
-    return RankedResults(
-        results=results,
-        rejected=rejected,
-        query=query,
-        instruction=instruction or "",
-        query_images=(),
-        model=body["model"],
-        random_weights=body.get("warning") is not None,
-        prepare_s=body["timing"]["prepare_ms"] / 1000,
-        forward_s=body["timing"]["model_ms"] / 1000,
-        pairs=body["usage"]["pairs"],
-    )
-
-
-def _provenance(data: dict[str, Any]) -> ImageProvenance:
-    known = {f.name for f in fields(ImageProvenance)} - {"steps", "quality"}
-    steps = tuple(Step(s["name"], s.get("params") or {}) for s in data.get("steps") or [])
-    return ImageProvenance(**{k: v for k, v in data.items() if k in known}, steps=steps)
-
-
-def _explanation(data: dict[str, Any] | None) -> Explanation | None:
-    if not data:
-        return None
-    return Explanation(
-        **{
-            name: SubScore(**data[name])
-            for name in ("visual_match", "text_alignment", "cross_modal_consistency")
-        }
-    )

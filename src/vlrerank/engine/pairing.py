@@ -14,13 +14,14 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from ..errors import DeviceOutOfMemory
 from ..preprocess.choices import QualityPolicy
 from ..preprocess.provenance import ImageProvenance
 from ..preprocess.quality import penalized_score
 from . import explain
 from .types import EncodedPair, PairScore, PreparedSide, ScoreRequest
 
-OUT_OF_MEMORY = (
+OUT_OF_MEMORY = DeviceOutOfMemory(
     "could not be scored: the device ran out of memory even for this pair alone; "
     "use smaller images (max_pixels, a preprocess size) or a larger device"
 )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, ScoringFailed
 from ..inputs.schema import MultimodalInput
 from ..preprocess.choices import PreprocessConfig, QualityPolicy
 from ..preprocess.provenance import ImageProvenance
@@ -172,7 +172,8 @@ class PairScore:
         images: provenance of the document's visuals.
         quality: the lowest quality score among the document's images (``None`` without one).
         penalized: ``score`` down-weighted by the ``penalize`` policy, else ``None``.
-        rejection: why the document was not scored, else ``None``.
+        rejection: why the document was not scored (the quality gate's message, or the
+            :class:`ScoringFailed` that stopped it), else ``None``.
         explanation: measured sub-scores, when asked for.
     """
 
@@ -182,7 +183,7 @@ class PairScore:
     images: tuple[ImageProvenance, ...] = ()
     quality: float | None = None
     penalized: float | None = None
-    rejection: str | None = None
+    rejection: str | ScoringFailed | None = None
     explanation: Explanation | None = None
 
 

@@ -13,6 +13,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# The answer's models are the client's too, so they live at library level; named here as well.
+from ..ranking_schema import (  # noqa: F401
+    DataOut,
+    RejectedOut,
+    RerankResponse,
+    ResultOut,
+    SubScoreOut,
+    Timing,
+    Usage,
+)
+
 ImageRef = str
 
 
@@ -231,85 +242,6 @@ class RerankRequest(CompatFields):
         if self.top_n is None and self.top_k is not None:
             self.top_n = self.top_k
         return self
-
-
-class SubScoreOut(BaseModel):
-    value: float | None
-    reason: str | None = None
-    split: str | None = None
-
-
-class ResultOut(BaseModel):
-    index: int
-    relevance_score: float
-    logit: float | None = Field(None, description="the yes-minus-no logit (relevance_score is its sigmoid)")
-    document: dict[str, Any] | None = None
-    penalized_score: float | None = None
-    quality: float | None = None
-    num_tokens: int
-    images: list[dict[str, Any]] = []
-    sub_scores: dict[str, SubScoreOut] | None = None
-    truncated: bool | None = Field(None, description="true when the document's text was cut")
-    page: int | None = Field(None, description="a PDF's best page (1-based), or this result's page")
-    segment: dict[str, Any] | None = Field(
-        None, description="the page or chunk that won (chunk: char offsets)"
-    )
-    segments: list[dict[str, Any]] | None = Field(
-        None, description="every page's/chunk's score (return_segments)"
-    )
-    probability: float | None = Field(None, description="calibrated probability (a calibrator is loaded)")
-    below_threshold: bool | None = Field(None, description="probability under the calibrator's threshold")
-
-
-class RejectedOut(BaseModel):
-    index: int
-    status: Literal["rejected"] = "rejected"
-    message: str
-    quality: float | None
-    document: dict[str, Any] | None = None
-
-
-class Usage(BaseModel):
-    prompt_tokens: int = Field(description="equal to total_tokens (OpenAI's and Infinity's name)")
-    total_tokens: int
-    images: int
-    pairs: int = Field(
-        description="(query, document) pairs the model scored, explain's sub-score pairs included"
-    )
-
-
-class Timing(BaseModel):
-    prepare_ms: float
-    model_ms: float
-
-
-class DataOut(BaseModel):
-    """A result as Voyage, Mixedbread and Pinecone clients read it (from ``data``)."""
-
-    index: int
-    relevance_score: float
-    score: float = Field(description="relevance_score again (Pinecone's and Mixedbread's name)")
-    document: dict[str, Any] | None = None
-
-
-class RerankResponse(BaseModel):
-    id: str | None = Field(None, description="the request's id (X-Request-ID)")
-    model: str
-    results: list[ResultOut]
-    data: list[DataOut] = Field(
-        default_factory=list, description="the results again, in the shape Voyage-style clients read"
-    )
-    meta: dict[str, Any] | None = Field(
-        None, description="with return_len: tokens.input_tokens, as Xinference answers"
-    )
-    rejected: list[RejectedOut] = []
-    usage: Usage
-    timing: Timing
-    warning: str | None = None
-    threshold: float | None = Field(None, description="the calibrator's threshold, when it has one")
-    nothing_relevant: bool | None = Field(
-        None, description="true when a threshold is loaded and no candidate reaches it"
-    )
 
 
 class ErrorDetail(BaseModel):

@@ -6,17 +6,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
-from ..engine import OUT_OF_MEMORY
 from ..engine.chunking import ChunkOptions
-from ..errors import ConfigError, DeadlineExceeded, EngineFault
+from ..errors import ConfigError, DeadlineExceeded, EngineFault, ScoringFailed
 from ..inputs.text import check_text
 from ..inputs.video import DecodeBudget
 from ..preprocess.choices import PreprocessConfig, QualityPolicy
-from ..random_weights import RANDOM_WEIGHTS_WARNING
 from ..ranking import RankedResults, describe
+from ..ranking_schema import RejectedOut, RerankResponse, ResultOut
 from ..reranker import Reranker
 from .audit import AuditLog
 from .dialects.content import normalized, plain
@@ -29,7 +27,7 @@ from .memory import MemoryReturn
 from .prometheus import Metrics
 from .quotas import Quotas
 from .scheduler import Scheduler, default_max_concurrent
-from .schemas import DataOut, RejectedOut, RerankRequest, RerankResponse, ResultOut, Side, Timing, Usage
+from .schemas import RerankRequest, Side
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -38,6 +36,23 @@ T = TypeVar("T")
 
 class ModelNotServed(NotFound):
     pass
+
+
+class Admission(TypedDict, total=False):
+    """Who asks and how, besides the request body (every face passes these to the service).
+
+    Attributes:
+        uploads: the files of a multipart request, by name (``upload:NAME`` in the body).
+        key: the caller's API key, charged for the request.
+        record: the audit line's counts, filled in as the request is served.
+        fps: this request's video sampling rate (DashScope's ``parameters.fps``) instead of the
+            engine's; ``max_frames`` and the decode budget still bound it.
+    """
+
+    uploads: dict[str, bytes] | None
+    key: ApiKey | None
+    record: dict[str, Any] | None
+    fps: float | None
 
 
 class RerankService:
@@ -108,29 +123,27 @@ class RerankService:
             raise RequestRejected(
                 f"{len(request.documents)} documents, above the limit of {max_documents}", field="documents"
             )
-        limit = self.settings.max_text_chars
         if request.instruction is not None:
-            if len(request.instruction) > limit:
-                raise RequestRejected(f"instruction is longer than {limit} characters", field="instruction")
-            check_text(request.instruction, "instruction")
+            self._check_text(request.instruction, "instruction", "instruction")
         for field, side in [("query", request.query)] + [
             (f"documents[{i}]", d) for i, d in enumerate(request.documents)
         ]:
             self._check_side(field, side)
 
-    def _check_side(self, field: str, side: Side) -> None:
+    def _check_text(self, text: str, field: str, what: str = "text") -> None:
         limit = self.settings.max_text_chars
+        if len(text) > limit:
+            raise RequestRejected(f"{what} is longer than {limit} characters", field=field)
+        check_text(text, field)
+
+    def _check_side(self, field: str, side: Side) -> None:
         side = plain(side, field)
         if isinstance(side, str):
-            if len(side) > limit:
-                raise RequestRejected(f"text is longer than {limit} characters", field=field)
-            check_text(side, field)
+            self._check_text(side, field)
             return
         texts = side.text if isinstance(side.text, list) else ([side.text] if side.text else [])
         for i, text in enumerate(texts):
-            if len(text) > limit:
-                raise RequestRejected(f"text is longer than {limit} characters", field=f"{field}.text[{i}]")
-            check_text(text, f"{field}.text[{i}]")
+            self._check_text(text, f"{field}.text[{i}]")
         images = side.image if isinstance(side.image, list) else ([side.image] if side.image else [])
         refs = [(f"{field}.image[{i}]", r) for i, r in enumerate(images)]
         refs += [(f"{field}.video[{i}]", r) for i, r in enumerate(side.video or [])]
@@ -166,7 +179,7 @@ class RerankService:
         metrics.pairs.inc(ranked.pairs)
         metrics.key_pairs.labels(key=key.name if key else "-").inc(ranked.pairs)
         for rejected in ranked.rejected:
-            reason = "failed" if rejected.message == OUT_OF_MEMORY else "quality"
+            reason = "failed" if isinstance(rejected.failure, ScoringFailed) else "quality"
             metrics.rejections.labels(reason=reason).inc()
         pictures = [f for r in ranked.results for f in r.images] + list(ranked.query_images)
         metrics.visual_tokens.inc(sum(f.visual_tokens for f in pictures))
@@ -185,28 +198,19 @@ class RerankService:
         request: RerankRequest,
         *,
         max_documents: int,
-        uploads: dict[str, bytes] | None = None,
-        key: ApiKey | None = None,
-        record: dict[str, Any] | None = None,
         request_id: str | None = None,
-        fps: float | None = None,
+        **how: Unpack[Admission],
     ) -> RerankResponse:
-        """Check, charge the caller's quota, score. ``record`` (the audit line's counts) is filled."""
-        ranking = await self.rank(
-            request, max_documents=max_documents, uploads=uploads, key=key, record=record, fps=fps
-        )
-        return self.response(ranking, request_id)
+        """:meth:`rank`, answered in the native API's shape (the REST routes' entry)."""
+        return self.response(await self.rank(request, max_documents=max_documents, **how), request_id)
 
     async def rank(
         self,
         request: RerankRequest,
         *,
         max_documents: int,
-        uploads: dict[str, bytes] | None = None,
-        key: ApiKey | None = None,
-        record: dict[str, Any] | None = None,
         also_instructions: Sequence[str] = (),
-        fps: float | None = None,
+        **how: Unpack[Admission],
     ) -> Ranking:
         """The one scoring path of every face (REST dialects, web UI): check, charge, admit, then
         (under the request's deadline) decode, truncate, score, count.
@@ -215,23 +219,20 @@ class RerankService:
         refuses costs no decoding, and decoding counts against the request's deadline.
 
         Args:
+            how: the caller's key (charged), the audit ``record`` (filled with its counts), the
+                multipart request's ``uploads``, and its video ``fps`` (see :class:`Admission`).
             also_instructions: rank the same documents again under each of these instructions (the
                 web UI's comparison); charged with the first as one request, in ``Ranking.also``.
-            fps: this request's video sampling rate (DashScope's ``parameters.fps``) instead of the
-                engine's; ``max_frames`` and the decode budget still bound it.
         """
+        uploads, key, record, fps = how.get("uploads"), how.get("key"), how.get("record"), how.get("fps")
         if record is not None:
             record["documents"] = len(request.documents)
         if len(request.documents) > max_documents:
             self.check(request, max_documents=max_documents)
         reranker = self.require_model()
         self.check(normalized(request, self._videos(reranker, decode=False)), max_documents=max_documents)
-        limit = self.settings.max_text_chars
         for i, text in enumerate(also_instructions):
-            field = f"also_instructions[{i}]"
-            if len(text) > limit:
-                raise RequestRejected(f"instruction is longer than {limit} characters", field=field)
-            check_text(text, field)
+            self._check_text(text, f"also_instructions[{i}]", "instruction")
         self.charge(key, len(request.documents) * (1 + len(also_instructions)))
         deadline = time.monotonic() + self.settings.request_timeout_s
 
@@ -345,48 +346,21 @@ class RerankService:
             return {**describe(known), **extra}
 
         results = [
-            ResultOut(
-                index=r.index,
+            ResultOut.of(
+                r,
                 relevance_score=ranking.score_of(r, raw=request.raw),
-                logit=r.logit,
                 document=document(r.index),
-                penalized_score=r.penalized_score,
-                quality=r.quality,
-                num_tokens=r.num_tokens,
-                images=[f.to_dict() for f in r.images],
-                sub_scores={k: v for k, v in asdict(r.explanation).items()} if r.explanation else None,
                 truncated=ranking.truncated_flag(r.index) or r.truncated,
-                page=r.page,
-                segment=r.segment.to_dict() if r.segment else None,
-                segments=[g.to_dict() for g in r.segments] or None,
-                probability=r.probability,
-                below_threshold=r.below_threshold,
             )
             for r in ranked.results
             if not (request.drop_below_threshold and r.below_threshold)
         ]
-        rejected = [
-            RejectedOut(index=r.index, message=r.message, quality=r.quality, document=document(r.index))
-            for r in ranked.rejected
-        ]
-        images = sum(len(r.images) for r in ranked.results) + len(ranked.query_images)
-        tokens = sum(r.num_tokens for r in ranked.results)
-        data = [
-            DataOut(index=r.index, relevance_score=s, score=s, document=r.document)
-            for r in results
-            for s in [r.relevance_score]
-        ]
-        meta = {"tokens": {"input_tokens": tokens, "output_tokens": 0}} if request.return_len else None
-        return RerankResponse(
-            id=request_id,
+        rejected = [RejectedOut.of(r, document(r.index)) for r in ranked.rejected]
+        return RerankResponse.of(
+            ranked,
+            results,
+            rejected,
             model=self.model_name,
-            results=results,
-            data=data,
-            meta=meta,
-            rejected=rejected,
-            usage=Usage(prompt_tokens=tokens, total_tokens=tokens, images=images, pairs=ranked.pairs),
-            timing=Timing(prepare_ms=ranked.prepare_s * 1000, model_ms=ranked.forward_s * 1000),
-            warning=RANDOM_WEIGHTS_WARNING if ranked.random_weights else None,
-            threshold=ranked.threshold,
-            nothing_relevant=ranked.nothing_relevant,
+            request_id=request_id,
+            return_len=request.return_len,
         )
