@@ -239,7 +239,7 @@ def test_a_pair_that_fails_even_alone_is_told_apart_by_its_type(reranker, tmp_pa
     server's metrics count as ``failed`` (the quality gate's refusals as ``quality``)."""
     from vlrerank import CrossEncoder, QualityPolicy
     from vlrerank.errors import DeviceOutOfMemory
-    from vlrerank.server.metrics import Metrics
+    from vlrerank.server.prometheus import Metrics
     from vlrerank.server.service import RerankService
     from vlrerank.server.settings import Settings
 
