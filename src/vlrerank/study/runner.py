@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import resource
 import time
@@ -246,7 +245,7 @@ def run_study(
                 "spec": json.dumps(described),
                 "model": spec.model,
                 "version": __version__,
-                "engine": json.dumps(dataclasses.asdict(engine or EngineConfig())),
+                "engine": json.dumps((engine or EngineConfig()).model_dump()),
             }
         )
         done = store.done()
