@@ -33,9 +33,10 @@ DEFAULT_MAX_IMAGE_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
 DEFAULT_INSTRUCTION = "Given a search query, retrieve relevant candidates that answer the query."
 
-# Bounds of a video's sampling, the reference's (qwen-vl-utils' own ceiling for frames).
+# Bounds on video sampling, the config's defaults and each request's: beyond these a request only
+# costs memory and time.
 MAX_FPS = 30.0
-MAX_FRAMES = 768
+MAX_FRAMES = 768  # qwen-vl-utils' own ceiling
 
 DeviceName = str  # "auto", "cpu", "cuda", "cuda:1", ...
 # The device types torch.device accepts, so that a typo fails here rather than when loading.

@@ -178,7 +178,8 @@ def test_a_check_across_fields_names_the_source_of_each(monkeypatch):
     with pytest.raises(ConfigError) as caught:
         EngineSettings.load(cli_engine={"min_pixels": "9000"})
     assert str(caught.value) == (
-        "EngineConfig.min_pixels (9000) is above max_pixels (8192) (from command line, env VLRERANK_MAX_PIXELS)"
+        "EngineConfig.min_pixels (9000) is above max_pixels (8192) "
+        "(from command line, env VLRERANK_MAX_PIXELS)"
     )
 
 
