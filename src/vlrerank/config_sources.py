@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from pydantic import Field, PrivateAttr, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -204,6 +204,43 @@ class ConfigFileLayer(_Layer):
         return self._values(top, engine)
 
 
+class Layered(PydanticBaseSettingsSource):
+    """The command line, the environment and the config file as one source: each layer read on
+    its own (so that every value's source is known, :attr:`origins`), then merged in that order of
+    precedence, engine fields one by one."""
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        *,
+        cli: Mapping[str, Any] | None = None,
+        cli_engine: Mapping[str, Any] | None = None,
+        config_file: str | Path | None = None,
+    ) -> None:
+        super().__init__(settings_cls)
+        self.layers = (
+            CommandLineLayer(settings_cls, cli or {}, cli_engine or {}),
+            EnvironmentLayer(settings_cls),
+            ConfigFileLayer(settings_cls, config_file),
+        )
+        self.origins: dict[str, str] = {}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every layer at once
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        self.origins = {}
+        for layer in reversed(self.layers):  # the most precedent last
+            given = layer()
+            engine = {**values.get("engine", {}), **given.pop("engine", {})}
+            values.update(given)
+            if engine:
+                values["engine"] = engine
+            self.origins.update(layer.origins)
+        return values
+
+
 class EngineSettings(BaseSettings):
     """What every face reads: the model, and how it runs (:class:`EngineConfig`).
 
@@ -234,7 +271,7 @@ class EngineSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Python arguments first, then the same layers as load(), so that a plain Settings() (the
         # app factory's) reads the environment and the config file as every face does.
-        return init_settings, EnvironmentLayer(settings_cls), ConfigFileLayer(settings_cls)
+        return init_settings, Layered(settings_cls)
 
     @classmethod
     def load(
@@ -256,16 +293,16 @@ class EngineSettings(BaseSettings):
             ConfigError: a bad value or an unknown setting, naming the option, variable or file
                 it came from.
         """
-        layers = (
-            CommandLineLayer(cls, cli or {}, cli_engine or {}),
-            EnvironmentLayer(cls),
-            ConfigFileLayer(cls, config_file),
-        )
+        layered = Layered(cls, cli=cli, cli_engine=cli_engine, config_file=config_file)
+        values = layered()
+        # Validated as BaseSettings.__init__ validates what its sources gathered, these values
+        # being all of them (a second reading of the sources could disagree with --config).
+        settings = cls.__new__(cls)
         try:
-            settings = cls(_build_sources=(layers, {}))
+            BaseModel.__init__(settings, **values)
         except ValidationError as exc:
-            raise ConfigError(explain(exc, _origins(layers))) from None
-        settings._origins = _origins(layers)
+            raise ConfigError(explain(exc, layered.origins)) from None
+        settings._origins = layered.origins
         return settings
 
     def origin(self, key: str) -> str:
@@ -281,13 +318,6 @@ class EngineSettings(BaseSettings):
             for name, value in self.engine.model_dump().items()
             if self.origin(f"engine.{name}") != DEFAULT
         }
-
-
-def _origins(layers: Iterable[_Layer]) -> dict[str, str]:
-    merged: dict[str, str] = {}
-    for layer in reversed(tuple(layers)):  # the most precedent last
-        merged.update(layer.origins)
-    return merged
 
 
 def explain(exc: ValidationError, origins: Mapping[str, str]) -> str:

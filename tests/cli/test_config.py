@@ -216,6 +216,17 @@ def test_every_face_records_where_each_value_came_from(monkeypatch, config_file)
     assert plain.engine == server.engine and plain.origin("port") == "default"
 
 
+def test_the_config_option_replaces_the_config_variable(monkeypatch, tmp_path, config_file):
+    from vlrerank.server.settings import Settings
+
+    other = tmp_path / "other.toml"
+    other.write_text("host = '0.0.0.0'\n[engine]\nfps = 3.0\n")
+    monkeypatch.setenv("VLRERANK_CONFIG", str(other))
+    settings = Settings.load(config_file=str(config_file))
+    assert (settings.host, settings.engine.fps, settings.port) == ("127.0.0.1", 1.0, 9100)
+    assert Settings.load().host == "0.0.0.0" and Settings().engine.fps == 3.0
+
+
 @pytest.mark.slow
 def test_vlrerank_config_shows_every_value_and_its_source(env, config_file):
     out = vlrerank(
