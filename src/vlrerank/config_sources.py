@@ -95,16 +95,14 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-class _Layer(PydanticBaseSettingsSource):
-    """One source of settings that records where each value it gives came from: ``"model"`` or
-    ``"engine.dtype"`` → ``"command line"``, ``"env VLRERANK_..."`` or ``"file PATH"``."""
+class _Layer:
+    """One layer of :class:`Layered`: called, it gives its values and records where each came
+    from: ``"model"`` or ``"engine.dtype"`` → ``"command line"``, ``"env VLRERANK_..."`` or
+    ``"file PATH"``."""
 
     def __init__(self, settings_cls: type[BaseSettings]) -> None:
-        super().__init__(settings_cls)
+        self.settings_cls = settings_cls
         self.origins: dict[str, str] = {}
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # unused: __call__ reads the whole layer at once
 
     def __call__(self) -> dict[str, Any]:
         raise NotImplementedError
