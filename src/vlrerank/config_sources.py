@@ -267,8 +267,8 @@ class EngineSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Python arguments first, then the same layers as load(), so that a plain Settings() (the
-        # app factory's) reads the environment and the config file as every face does.
+        # Python arguments first, then the same layers as load(), so that a plain Settings() built
+        # in Python reads the environment and the config file as every face does.
         return init_settings, Layered(settings_cls)
 
     @classmethod

@@ -210,7 +210,7 @@ def test_every_face_records_where_each_value_came_from(monkeypatch, config_file)
     assert (server.port, server.origin("port"), server.origin("engine.vision_cache_mb")) == (
         9300, "env VLRERANK_PORT", "env VLRERANK_ENGINE__VISION_CACHE_MB",
     )  # fmt: skip
-    # Built without load() (a Python caller, the app factory) the values are the same; no sources.
+    # Built without load() (a Python caller) the values are the same; no sources recorded.
     monkeypatch.setenv("VLRERANK_CONFIG", str(config_file))
     plain = Settings()
     assert plain.engine == server.engine and plain.origin("port") == "default"
