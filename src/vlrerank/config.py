@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+import types
+import typing
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import ErrorDetails
 
 from .errors import ConfigError
 
@@ -19,12 +33,21 @@ DEFAULT_MAX_IMAGE_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
 DEFAULT_INSTRUCTION = "Given a search query, retrieve relevant candidates that answer the query."
 
+# Bounds on video sampling, the config's defaults and each request's: beyond these a request only
+# costs memory and time.
+MAX_FPS = 30.0
+MAX_FRAMES = 768  # qwen-vl-utils' own ceiling
+
 DeviceName = str  # "auto", "cpu", "cuda", "cuda:1", ...
+# The device types torch.device accepts, so that a typo fails here rather than when loading.
+_DEVICE_PATTERN = (
+    r"^(auto|(cpu|cuda|mps|xpu|hpu|mtia|meta|ipu|mkldnn|opengl|opencl|ideep|hip|ve|fpga|maia|xla|lazy"
+    r"|vulkan|privateuseone)(:\d+)?)$"
+)
 DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class EngineConfig:
+class EngineConfig(BaseModel):
     """How the engine runs a checkpoint. Frozen: derive variants with :meth:`with_`.
 
     Attributes:
@@ -82,95 +105,66 @@ class EngineConfig:
             vlrerank's. See ``docs/checkpoints.md``.
     """
 
-    device: DeviceName = "auto"
+    # Strict: a value of the wrong kind (``"5"``, ``True`` for a count) is refused, not converted;
+    # text from the environment, a file or the command line is parsed by the settings sources.
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+    device: DeviceName = Field("auto", pattern=_DEVICE_PATTERN)
     dtype: DtypeName = "auto"
-    attn_implementation: str = "auto"
-    max_length: int = DEFAULT_MAX_LENGTH
-    token_budget: int | None = None
-    max_batch_pairs: int = 64
-    min_pixels: int = DEFAULT_MIN_PIXELS
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    video_total_pixels: int = DEFAULT_VIDEO_TOTAL_PIXELS
-    fps: float = 1.0
-    max_frames: int = 64
+    attn_implementation: Literal["auto", "sdpa", "eager", "flash_attention_2"] = "auto"
+    max_length: PositiveInt = DEFAULT_MAX_LENGTH
+    token_budget: PositiveInt | None = None
+    max_batch_pairs: PositiveInt = 64
+    min_pixels: PositiveInt = DEFAULT_MIN_PIXELS
+    max_pixels: PositiveInt = Field(DEFAULT_MAX_PIXELS, validate_default=True)  # checked against min_pixels
+    video_total_pixels: PositiveInt = DEFAULT_VIDEO_TOTAL_PIXELS
+    fps: float = Field(1.0, gt=0, le=MAX_FPS)
+    max_frames: int = Field(64, ge=2, le=MAX_FRAMES)
     default_instruction: str = DEFAULT_INSTRUCTION
     allow_urls: bool = False
     allow_private_urls: bool = False
     media_root: str | None = None
-    url_timeout_s: float = 10.0
-    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
-    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
-    prepare_workers: int = 4
+    url_timeout_s: PositiveFloat = 10.0
+    max_image_bytes: PositiveInt = DEFAULT_MAX_IMAGE_BYTES
+    max_image_pixels: PositiveInt = DEFAULT_MAX_IMAGE_PIXELS
+    prepare_workers: PositiveInt = 4
     prefix_reuse: bool = True
-    prefix_min_saved_tokens: int = 2048
-    vision_cache_mb: int = 256
+    prefix_min_saved_tokens: NonNegativeInt = 2048
+    vision_cache_mb: NonNegativeInt = 256
     vision_prefetch: bool = True
-    vision_patch_budget: int = 16384
+    vision_patch_budget: PositiveInt = 16384
     cudnn_attention: bool = False
     torch_compile: bool = False
-    max_tokens_per_doc: int | None = None
-    max_chunks_per_doc: int = 16
-    overlap_tokens: int = 64
-    pdf_dpi: float = 144.0
-    pdf_max_pages: int = 64
-    pdf_max_total_pixels: int = 200_000_000
-    pdf_render_timeout_s: float = 30.0
-    revision: str | None = None
+    max_tokens_per_doc: PositiveInt | None = None
+    max_chunks_per_doc: PositiveInt = 16
+    overlap_tokens: NonNegativeInt = 64
+    pdf_dpi: PositiveFloat = 144.0
+    pdf_max_pages: PositiveInt = 64
+    pdf_max_total_pixels: PositiveInt = 200_000_000
+    pdf_render_timeout_s: PositiveFloat = 30.0
+    revision: str | None = Field(None, pattern=r"\S")
     chat_template: Literal["auto", "bundled"] = "auto"
 
-    def __post_init__(self) -> None:
-        positive = {
-            "max_length": self.max_length,
-            "token_budget": 1 if self.token_budget is None else self.token_budget,
-            "max_batch_pairs": self.max_batch_pairs,
-            "min_pixels": self.min_pixels,
-            "max_pixels": self.max_pixels,
-            "video_total_pixels": self.video_total_pixels,
-            "max_frames": self.max_frames,
-            "max_image_bytes": self.max_image_bytes,
-            "max_image_pixels": self.max_image_pixels,
-            "prepare_workers": self.prepare_workers,
-            "vision_patch_budget": self.vision_patch_budget,
-            "max_tokens_per_doc": 1 if self.max_tokens_per_doc is None else self.max_tokens_per_doc,
-            "max_chunks_per_doc": self.max_chunks_per_doc,
-            "pdf_max_pages": self.pdf_max_pages,
-            "pdf_max_total_pixels": self.pdf_max_total_pixels,
-        }
-        for name, value in positive.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"EngineConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("vision_cache_mb", "prefix_min_saved_tokens", "overlap_tokens"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"EngineConfig.{name} must be an integer of 0 or more, got {value!r}")
-        for name in ("prefix_reuse", "cudnn_attention", "torch_compile", "vision_prefetch"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"EngineConfig.{name} must be true or false, got {getattr(self, name)!r}")
-        if self.min_pixels > self.max_pixels:
-            raise ConfigError(
-                f"EngineConfig.min_pixels ({self.min_pixels}) is above max_pixels ({self.max_pixels})"
-            )
-        for name in ("pdf_dpi", "pdf_render_timeout_s"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ConfigError(f"EngineConfig.{name} must be a positive number, got {value!r}")
-        if not self.fps > 0:
-            raise ConfigError(f"EngineConfig.fps must be positive, got {self.fps!r}")
-        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise ConfigError(
-                f"EngineConfig.dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}"
-            )
-        if self.chat_template not in ("auto", "bundled"):
-            raise ConfigError(
-                f"EngineConfig.chat_template must be auto or bundled, got {self.chat_template!r}"
-            )
-        if self.revision is not None and (not isinstance(self.revision, str) or not self.revision.strip()):
-            raise ConfigError(f"EngineConfig.revision must be a branch, tag or commit, got {self.revision!r}")
-        if self.attn_implementation not in ("auto", "sdpa", "eager", "flash_attention_2"):
-            raise ConfigError(
-                "EngineConfig.attn_implementation must be auto, sdpa, eager or flash_attention_2, "
-                f"got {self.attn_implementation!r}"
-            )
+    if not TYPE_CHECKING:  # mypy keeps the signature pydantic's plugin derives from the fields
+
+        def __init__(self, **values: Any) -> None:
+            try:
+                super().__init__(**values)
+            except ValidationError as exc:
+                raise ConfigError("; ".join(describe_error(error) for error in exc.errors())) from None
+
+        # Pydantic calls an overridden __init__ when it validates an EngineConfig nested in the
+        # settings too; this marks it as the plain one, so that there the errors stay pydantic's,
+        # with the field's location, for the settings to name the source of the value.
+        __init__.__pydantic_base_init__ = True
+
+    @field_validator("max_pixels")
+    @classmethod
+    def _bounds_in_order(cls, max_pixels: int, info: ValidationInfo) -> int:
+        min_pixels = info.data.get("min_pixels")
+        if min_pixels is not None and min_pixels > max_pixels:
+            raise ValueError(f"EngineConfig.min_pixels ({min_pixels}) is above max_pixels ({max_pixels})")
+        return max_pixels
 
     @property
     def chunk_tokens(self) -> int:
@@ -179,15 +173,12 @@ class EngineConfig:
 
     def with_(self, **changes: Any) -> EngineConfig:
         """A copy with some fields changed (validated again)."""
-        try:
-            return replace(self, **changes)
-        except TypeError as exc:  # unknown field name
-            raise ConfigError(str(exc)) from None
+        return EngineConfig(**{**self.model_dump(), **changes}) if changes else self
 
     def with_keywords(self, keywords: dict[str, Any], *, caller: str = "Reranker()") -> EngineConfig:
         """A copy with constructor keywords applied: field names, the reference class's names
         (``total_pixels``, ``torch_dtype``, a ``torch.dtype``), and a hint for other rerankers'."""
-        known = {f.name for f in fields(EngineConfig)}
+        known = set(EngineConfig.model_fields)
         changes = {}
         for key, value in keywords.items():
             name = _REFERENCE_ALIASES.get(key, key)
@@ -209,3 +200,59 @@ _KEYWORD_HINTS = {
     "device_map": "use device='cuda:0' (or 'cpu', 'auto')",
     "model_kwargs": "pass EngineConfig fields as keywords, e.g. dtype='bfloat16'",
 }
+
+
+# What a field's value must be, where its type and bounds do not say it in words.
+_EXPECTED = {
+    "device": "auto, cpu, cuda or cuda:N (or another torch device type)",
+    "revision": "a branch, tag or commit",
+}
+
+
+def field_kind(name: str) -> tuple[Any, list[Any], bool]:
+    """``EngineConfig.<name>``'s base type, its constraints (``annotated_types`` bounds) and whether
+    it may be ``None``."""
+    info = EngineConfig.model_fields[name]
+    kind, metadata = info.annotation, list(info.metadata)
+    optional = False
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        members = [member for member in typing.get_args(kind) if member is not type(None)]
+        optional, kind = len(members) < len(typing.get_args(kind)), members[0]
+    if typing.get_origin(kind) is typing.Annotated:
+        kind, *more = typing.get_args(kind)
+        metadata += more
+    return kind, metadata, optional
+
+
+def _expected(name: str) -> str:
+    if name in _EXPECTED:
+        return _EXPECTED[name]
+    kind, metadata, _ = field_kind(name)
+    if kind is bool:
+        return "true or false"
+    if typing.get_origin(kind) is Literal:
+        choices = [str(choice) for choice in typing.get_args(kind)]
+        return f"{', '.join(choices[:-1])} or {choices[-1]}"
+    if kind not in (int, float):
+        return "a string"
+    word = "an integer" if kind is int else "a number"
+    bounds = {key: getattr(m, key) for m in metadata for key in ("gt", "ge", "le") if hasattr(m, key)}
+    if "le" not in bounds and bounds.get("gt") == 0:
+        return f"a positive {word.split()[-1]}"
+    if "le" not in bounds and bounds.get("ge") == 0:
+        return f"{word} of 0 or more"
+    low = f"({bounds['gt']:g}" if "gt" in bounds else f"[{bounds['ge']:g}"
+    return f"{word} in {low}, {bounds['le']:g}]"
+
+
+def describe_error(error: ErrorDetails) -> str:
+    """One of pydantic's validation errors about an EngineConfig field, in words that name the field
+    and say what it must be. ``error["loc"]`` ends with the field's name."""
+    name = str(error["loc"][-1]) if error["loc"] else ""
+    if error["type"] == "extra_forbidden":
+        return f"EngineConfig has no field {name!r} (fields: {', '.join(sorted(EngineConfig.model_fields))})"
+    if error["type"] == "value_error":  # a check across fields: its message says it all
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    if name not in EngineConfig.model_fields:
+        return f"EngineConfig: {error['msg']}"
+    return f"EngineConfig.{name} must be {_expected(name)}, got {error['input']!r}"

@@ -11,7 +11,7 @@ import torch
 
 from .calibration import Calibrator, load_calibrator
 from .checkpoints import RANDOM_WEIGHTS_WARNING, named_checkpoint
-from .config import EngineConfig
+from .config import MAX_FPS, MAX_FRAMES, EngineConfig
 from .documents import DocumentOptions, Expansion, assemble, expand, renamed
 from .engine import (
     LoadedCheckpoint,
@@ -32,9 +32,6 @@ from .ranking import RankedResults, rank_order
 
 logger = logging.getLogger(__name__)
 
-# Bounds on video sampling requests: beyond these a request only costs memory and time.
-MAX_FPS = 30.0
-MAX_FRAMES = 768  # qwen-vl-utils' own ceiling
 _REQUEST_KEYS = frozenset({"instruction", "query", "documents", "fps", "max_frames"})
 
 

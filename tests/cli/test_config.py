@@ -46,7 +46,7 @@ def test_server_and_engine_share_one_set_of_defaults(monkeypatch):
             monkeypatch.delenv(name)
     assert Settings().engine == EngineConfig()
     # No engine setting has a second home (and a second default) among the server's own.
-    assert set(Settings.model_fields).isdisjoint(EngineConfig.__dataclass_fields__)
+    assert set(Settings.model_fields).isdisjoint(EngineConfig.model_fields)
 
 
 def test_precedence_is_command_line_then_env_then_file(monkeypatch, config_file):
@@ -55,7 +55,7 @@ def test_precedence_is_command_line_then_env_then_file(monkeypatch, config_file)
     monkeypatch.setenv("VLRERANK_ENGINE__MAX_BATCH_PAIRS", "8")  # beats the file's 16
     monkeypatch.setenv("VLRERANK_ENGINE__TOKEN_BUDGET", "4096")
     monkeypatch.setenv("VLRERANK_MAX_QUEUE", "5")  # beats the file's 3
-    settings, sourced = Settings.load(
+    settings = Settings.load(
         config_file=str(config_file), cli={"port": 9200}, cli_engine={"token_budget": "2048"}
     )
     assert (settings.port, settings.max_queue, settings.model) == (9200, 5, "tiny-random")
@@ -63,13 +63,13 @@ def test_precedence_is_command_line_then_env_then_file(monkeypatch, config_file)
     assert (engine.dtype, engine.torch_compile, engine.max_batch_pairs, engine.token_budget) == (
         "float32", True, 8, 2048,
     )  # fmt: skip
-    assert sourced.origin("port") == "command line"
-    assert sourced.origin("max_queue") == "env VLRERANK_MAX_QUEUE"
-    assert sourced.origin("model") == f"file {config_file}"
-    assert sourced.origin("engine.max_batch_pairs") == "env VLRERANK_ENGINE__MAX_BATCH_PAIRS"
-    assert sourced.origin("engine.token_budget") == "command line"
-    assert sourced.origin("engine.dtype") == f"file {config_file}"
-    assert sourced.origin("engine.min_pixels") == "default"
+    assert settings.origin("port") == "command line"
+    assert settings.origin("max_queue") == "env VLRERANK_MAX_QUEUE"
+    assert settings.origin("model") == f"file {config_file}"
+    assert settings.origin("engine.max_batch_pairs") == "env VLRERANK_ENGINE__MAX_BATCH_PAIRS"
+    assert settings.origin("engine.token_budget") == "command line"
+    assert settings.origin("engine.dtype") == f"file {config_file}"
+    assert settings.origin("engine.min_pixels") == "default"
 
 
 def test_a_plain_settings_object_reads_the_environment_and_the_config_file(monkeypatch, config_file):
@@ -87,11 +87,15 @@ def test_a_plain_settings_object_reads_the_environment_and_the_config_file(monke
 @pytest.mark.parametrize(
     ("variables", "message"),
     [
-        ({"VLRERANK_ENGINE__TORCH_COMPILE": "maybe"}, "torch_compile must be true or false"),
+        (
+            {"VLRERANK_ENGINE__TORCH_COMPILE": "maybe"},
+            "torch_compile must be true or false, got 'maybe' (from env VLRERANK_ENGINE__TORCH_COMPILE)",
+        ),
         ({"VLRERANK_ENGINE__NOPE": "1"}, "EngineConfig has no field 'nope'"),
+        ({"VLRERANK_ENGINE__NOPE": "1"}, "(from env VLRERANK_ENGINE__NOPE)"),
         ({"VLRERANK_DEVICE": "cpu", "VLRERANK_ENGINE__DEVICE": "cuda"}, "disagree"),
         ({"VLRERANK_ENGINE__MAX_PIXELS": "0"}, "(from env VLRERANK_ENGINE__MAX_PIXELS)"),
-        ({"VLRERANK_ENGINE__TOKEN_BUDGET": "lots"}, "token_budget must be an integer"),
+        ({"VLRERANK_ENGINE__TOKEN_BUDGET": "lots"}, "token_budget must be a positive integer, got 'lots'"),
         ({"VLRERANK_MAX_QUEUE": "-1"}, "max_queue (env VLRERANK_MAX_QUEUE)"),
     ],
 )
@@ -110,7 +114,8 @@ def test_a_bad_variable_is_named(monkeypatch, variables, message):
     [
         ("dtype = 'float32'\n", "put engine settings under [engine]"),
         ("colour = 'blue'\n", "unknown setting 'colour'"),
-        ("[engine]\nmax_frames = 0\n", "max_frames must be a positive integer"),
+        ("[engine]\ncolour = 'blue'\n", "EngineConfig has no field 'colour'"),
+        ("[engine]\nmax_frames = 0\n", "max_frames must be an integer in [2, 768], got 0 (from file "),
         ("[engine\n", "is not valid TOML"),
         ("engine = 3\n", "'engine' must be a table"),
     ],
@@ -123,6 +128,103 @@ def test_a_bad_config_file_is_named(tmp_path, text, message):
     with pytest.raises(ConfigError) as caught:
         Settings.load(config_file=str(path))
     assert message in str(caught.value)
+
+
+# Values EngineConfig refuses, among them those once accepted and refused only later (when
+# scoring, when loading the model, or never).
+INVALID = [
+    ("fps", "60", 60, "EngineConfig.fps must be a number in (0, 30]"),
+    ("max_frames", "1", 1, "EngineConfig.max_frames must be an integer in [2, 768]"),
+    (
+        "device",
+        "gpu",
+        "gpu",
+        "EngineConfig.device must be auto, cpu, cuda or cuda:N (or another torch device type)",
+    ),
+    ("url_timeout_s", "0", 0, "EngineConfig.url_timeout_s must be a positive number"),
+    ("max_pixels", "0", 0, "EngineConfig.max_pixels must be a positive integer"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "value", "message"), INVALID)
+def test_an_invalid_engine_value_names_its_source(monkeypatch, tmp_path, name, text, value, message):
+    from vlrerank.config_sources import EngineSettings
+    from vlrerank.server.settings import Settings
+
+    path = tmp_path / "engine.toml"
+    path.write_text(f"[engine]\n{name} = {value!r}\n".replace("'", '"'))
+    given = [
+        ({"cli_engine": {name: text}}, {}, "(from command line)"),
+        ({}, {f"VLRERANK_ENGINE__{name.upper()}": text}, f"(from env VLRERANK_ENGINE__{name.upper()})"),
+        ({}, {f"VLRERANK_{name.upper()}": text}, f"(from env VLRERANK_{name.upper()})"),
+        ({"config_file": str(path)}, {}, f"(from file {path})"),
+        ({}, {"VLRERANK_CONFIG": str(path)}, f"(from file {path})"),
+    ]
+    for arguments, variables, source in given:
+        with monkeypatch.context() as scope:
+            for variable, setting in variables.items():
+                scope.setenv(variable, setting)
+            for face in (Settings, EngineSettings):  # serve's, and rank's/study's/doctor's
+                with pytest.raises(ConfigError) as caught:
+                    face.load(**arguments)
+                said = str(caught.value)
+                assert f"{message}, got " in said and said.endswith(source), (face, source, said)
+
+
+def test_a_check_across_fields_names_the_source_of_each(monkeypatch):
+    from vlrerank.config_sources import EngineSettings
+
+    monkeypatch.setenv("VLRERANK_MAX_PIXELS", "8192")
+    with pytest.raises(ConfigError) as caught:
+        EngineSettings.load(cli_engine={"min_pixels": "9000"})
+    assert str(caught.value) == (
+        "EngineConfig.min_pixels (9000) is above max_pixels (8192) "
+        "(from command line, env VLRERANK_MAX_PIXELS)"
+    )
+
+
+def test_every_face_records_where_each_value_came_from(monkeypatch, config_file):
+    from vlrerank.config_sources import EngineSettings
+    from vlrerank.server.settings import Settings
+
+    monkeypatch.setenv("VLRERANK_DEVICE", "cpu")
+    monkeypatch.setenv("VLRERANK_ENGINE__VISION_CACHE_MB", "0")
+    monkeypatch.setenv("VLRERANK_PORT", "9300")
+    engine = EngineSettings.load(config_file=config_file, cli={"model": None}, cli_engine={"fps": "2"})
+    # rank, study and doctor share serve's file: they take model and [engine], leave the rest.
+    assert (engine.model, engine.engine.device, engine.engine.fps, engine.engine.max_batch_pairs) == (
+        "tiny-random", "cpu", 2.0, 16,
+    )  # fmt: skip
+    assert {key: engine.origin(key) for key in ("model", "engine.device", "engine.fps", "engine.dtype")} == {
+        "model": f"file {config_file}",
+        "engine.device": "env VLRERANK_DEVICE",
+        "engine.fps": "command line",
+        "engine.dtype": f"file {config_file}",
+    }
+    assert engine.origin("engine.max_length") == "default" and engine.origin("port") == "default"
+    assert engine.engine_given() == {
+        "device": "cpu", "dtype": "float32", "max_batch_pairs": 16, "fps": 2.0, "vision_cache_mb": 0,
+        "torch_compile": True,
+    }  # fmt: skip
+    server = Settings.load(config_file=config_file)
+    assert (server.port, server.origin("port"), server.origin("engine.vision_cache_mb")) == (
+        9300, "env VLRERANK_PORT", "env VLRERANK_ENGINE__VISION_CACHE_MB",
+    )  # fmt: skip
+    # Built without load() (a Python caller) the values are the same; no sources recorded.
+    monkeypatch.setenv("VLRERANK_CONFIG", str(config_file))
+    plain = Settings()
+    assert plain.engine == server.engine and plain.origin("port") == "default"
+
+
+def test_the_config_option_replaces_the_config_variable(monkeypatch, tmp_path, config_file):
+    from vlrerank.server.settings import Settings
+
+    other = tmp_path / "other.toml"
+    other.write_text("host = '0.0.0.0'\n[engine]\nfps = 3.0\n")
+    monkeypatch.setenv("VLRERANK_CONFIG", str(other))
+    settings = Settings.load(config_file=str(config_file))
+    assert (settings.host, settings.engine.fps, settings.port) == ("127.0.0.1", 1.0, 9100)
+    assert Settings.load().host == "0.0.0.0" and Settings().engine.fps == 3.0
 
 
 @pytest.mark.slow
@@ -140,7 +242,7 @@ def test_vlrerank_config_shows_every_value_and_its_source(env, config_file):
     assert rows["engine.fps"] == {"value": 1.0, "source": "default"}
     assert rows["port"] == {"value": 9100, "source": f"file {config_file}"}
     assert rows["api_key"]["value"] == "(set)" and "from-the-file" not in out.stdout  # never printed
-    assert set(rows) >= {f"engine.{name}" for name in EngineConfig.__dataclass_fields__}
+    assert set(rows) >= {f"engine.{name}" for name in EngineConfig.model_fields}
     table = vlrerank("config", "--config", str(config_file), env=env)
     assert table.returncode == 0 and "engine.torch_compile" in table.stdout and "default" in table.stdout
     refused = vlrerank("config", "--engine", "torch_compile", env=env)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from typing import Any
@@ -31,30 +30,19 @@ def register(commands: Any) -> None:
 
 def effective(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """``{"model": {"value": ..., "source": ...}, "engine.dtype": {...}, ...}``."""
-    try:
-        import pydantic_settings  # noqa: F401  (the server extra)
-    except ImportError:
-        from .options import engine_sources
+    from .serve import load_settings
 
-        sourced = engine_sources(args, model=args.model)
-        model = sourced.top.get("model", "tiny-random")
-        rows = {"model": {"value": model, "source": sourced.origin("model")}}
-        engine = sourced.engine_config()
-    else:
-        from .serve import load_settings
-
-        settings, sourced = load_settings(args)
-        rows = {}
-        for name in type(settings).model_fields:
-            if name == "engine":
-                continue
-            value = getattr(settings, name)
-            if name in SECRETS:
-                value = "(set)" if value else "(not set)"
-            rows[name] = {"value": value, "source": sourced.origin(name)}
-        engine = settings.engine
-    for name, value in dataclasses.asdict(engine).items():
-        rows[f"engine.{name}"] = {"value": value, "source": sourced.origin(f"engine.{name}")}
+    settings = load_settings(args)
+    rows = {}
+    for name in type(settings).model_fields:
+        if name == "engine":
+            continue
+        value = getattr(settings, name)
+        if name in SECRETS:
+            value = "(set)" if value else "(not set)"
+        rows[name] = {"value": value, "source": settings.origin(name)}
+    for name, value in settings.engine.model_dump().items():
+        rows[f"engine.{name}"] = {"value": value, "source": settings.origin(f"engine.{name}")}
     return rows
 
 

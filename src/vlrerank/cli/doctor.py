@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     # The report states every finding itself; the library's log lines would repeat them on stderr.
     logging.getLogger("vlrerank").setLevel(logging.ERROR)
-    config = engine_sources(args).engine_config()
+    config = engine_sources(args).engine
     report = inspect_checkpoint(args.model, config, path=named_checkpoint(args.model))
     text = json.dumps(report.to_dict(), indent=2) if args.json else render(report)
     try:

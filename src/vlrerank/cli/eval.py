@@ -98,13 +98,13 @@ def register(commands: Any) -> None:
 
 def _model(args: argparse.Namespace) -> str:
     """The model from --model, VLRERANK_MODEL or the config file (default tiny-random)."""
-    return str(engine_sources(args, model=args.model).top.get("model", "tiny-random"))
+    return engine_sources(args, model=args.model).model
 
 
 def _reranker(args: argparse.Namespace) -> Any:
     from .. import Reranker
 
-    return Reranker(_model(args), config=engine_sources(args, model=args.model).engine_config())
+    return Reranker(_model(args), config=engine_sources(args, model=args.model).engine)
 
 
 def _variant_b(args: argparse.Namespace) -> Any:
@@ -163,7 +163,7 @@ def run_eval(args: argparse.Namespace) -> int:
         restart=args.restart,
         make_reranker=build,
         on_batch=progress,
-        config={"engine": engine_sources(args, model=args.model).engine},
+        config={"engine": engine_sources(args, model=args.model).engine_given()},
         preprocess=preprocess_config(args),
         preprocess_b=_variant_b(args),
     )

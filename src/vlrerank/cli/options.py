@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..config_sources import Sourced, gather, parse_assignments
+from ..config_sources import EngineSettings, parse_assignments
 from ..errors import ConfigError
 from ..preprocess.choices import INTERPOLATIONS, PRESETS, RESIZE_MODES, PreprocessConfig, size_from_text
 
@@ -101,15 +101,13 @@ def engine_options(args: Any) -> dict[str, Any]:
     return given
 
 
-def engine_sources(args: Any, *, model: str | None = None) -> Sourced:
+def engine_sources(args: Any, *, model: str | None = None) -> EngineSettings:
     """Engine settings (and ``model``) from the command line, the environment and the config file.
     Server-only keys in a shared config file are left to ``serve``."""
-    return gather(
-        top_level=("model",),
+    return EngineSettings.load(
+        config_file=getattr(args, "config_file", None),
         cli={"model": model},
         cli_engine=engine_options(args),
-        config_file=getattr(args, "config_file", None),
-        strict=False,
     )
 
 

@@ -125,8 +125,7 @@ def run(args: argparse.Namespace) -> int:
     preprocess = preprocess_config(args)
     quality = QualityPolicy(mode=args.quality, threshold=args.threshold)
     sources = engine_sources(args, model=args.model)
-    config = sources.engine_config()
-    model = str(sources.top.get("model", "tiny-random"))
+    config, model = sources.engine, sources.model
     # Checked before loading so that every problem is named at once, as `vlrerank doctor` does.
     report = inspect_checkpoint(model, config, path=named_checkpoint(model))
     require_usable(report)

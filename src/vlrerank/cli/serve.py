@@ -39,8 +39,9 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     add_replica_arguments(parser)
 
 
-def load_settings(args: argparse.Namespace) -> tuple[Any, Any]:
-    """``(Settings, Sourced)`` from these options, the environment and the config file."""
+def load_settings(args: argparse.Namespace) -> Any:
+    """The server's ``Settings`` from these options, the environment and the config file, each
+    value's source recorded (``settings.origin(name)``)."""
     from ..server.settings import Settings
 
     cli: dict[str, Any] = {
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         raise MissingDependencyError(
             f"the server needs its extra: pip install 'vlrerank[ui]' (missing: {exc.name})"
         ) from None
-    settings, _ = load_settings(args)
+    settings = load_settings(args)
     if settings.calibration:
         from ..calibration import load_calibrator
 

@@ -108,7 +108,7 @@ def run_study(args: argparse.Namespace) -> int:
         spec = build_spec(given, base_dir=Path.cwd(), source="command line")
     else:
         spec = load_spec(args.spec, flags)
-    engine = engine_sources(args).engine_config()
+    engine = engine_sources(args).engine
     summary = run(
         spec,
         args.out,

@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, *, reranker: Reranker | None = 
     Example:
         ``uvicorn --factory vlrerank.server.app:create_app`` (settings from ``VLRERANK_*``).
     """
-    settings = settings or Settings()
+    settings = settings or Settings.load()
     tag_log_records_with_request_ids()
     metrics = Metrics()
     keyring = KeyRing(settings)  # a broken keys file fails here, before the port opens

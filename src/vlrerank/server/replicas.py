@@ -184,7 +184,7 @@ def build_app(args: dict[str, str]) -> Any:
     spec_fields = {"replicas": int, "cpus": float, "gpus": float, "max_replicas": int}
     spec = ReplicaSpec(**{k: cast(args[k]) for k, cast in spec_fields.items() if k in args})
     # Settings.load, not model_validate: the VLRERANK_* variables and the config file apply too.
-    settings, _ = Settings.load(cli={k: v for k, v in args.items() if k not in spec_fields})
+    settings = Settings.load(cli={k: v for k, v in args.items() if k not in spec_fields})
     return build(settings, spec)
 
 

@@ -2,36 +2,26 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
-from typing import Annotated, Any
+from typing import ClassVar
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
 
-from ..config import EngineConfig
-from ..config_sources import Sourced, gather
-from ..errors import ConfigError
-
-# What Settings.load gathered, for the _Layered source of the Settings it builds.
-_GIVEN: ContextVar[Sourced | None] = ContextVar("vlrerank_settings_given", default=None)
+from ..config_sources import EngineSettings
 
 
-class Settings(BaseSettings):
-    """Configuration of one server process (one model, one device).
+class Settings(EngineSettings):
+    """Configuration of one server process (one model, one device): :class:`EngineSettings`
+    (``model``, ``engine``) and the server's own settings, read from the same sources.
 
     Example:
         ``VLRERANK_MAX_DOCUMENTS=50 VLRERANK_API_KEY=secret vlrerank serve --model tiny-random``
     """
 
-    model_config = SettingsConfigDict(env_prefix="VLRERANK_", extra="forbid")
+    model_config = SettingsConfigDict(extra="forbid")
+    # serve owns the config file: an unknown top-level key is an error, not someone else's.
+    shared_file: ClassVar[bool] = False
 
-    model: str = Field("tiny-random", description="HF id, local checkpoint directory or tiny-random")
-    engine: EngineConfig = Field(
-        default_factory=EngineConfig,
-        description="how the model runs (device, dtype, batching, image limits...); "
-        "env VLRERANK_ENGINE__<FIELD> or VLRERANK_<FIELD>, [engine] in a config file",
-    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     max_documents: int = Field(100, ge=1, description="documents per API request")
@@ -49,7 +39,7 @@ class Settings(BaseSettings):
     )
     max_queue: int = Field(8, ge=0, description="requests waiting beyond those; more get 429")
     api_key: str | None = Field(None, description="one key, named 'default' (see docs/security.md)")
-    api_keys: Annotated[list[str], NoDecode] = Field(
+    api_keys: list[str] = Field(
         default_factory=list, description="named keys, 'name:key,name:key' (or a JSON list of them)"
     )
     api_keys_file: str | None = Field(
@@ -60,7 +50,7 @@ class Settings(BaseSettings):
     quota_requests_per_minute: int = Field(0, ge=0, description="scoring requests per key (0: none)")
     quota_pairs_per_minute: int = Field(0, ge=0, description="pairs scored per key (0: none)")
     audit_log: str | None = Field(None, description="JSON lines, one per request: a file path, or '-'")
-    cors_origins: Annotated[list[str], NoDecode] = Field(
+    cors_origins: list[str] = Field(
         default_factory=list, description="origins allowed to call the API from a browser ('*': any)"
     )
     ui: bool = Field(True, description="mount the web UI at /")
@@ -76,47 +66,6 @@ class Settings(BaseSettings):
         None, description="calibrator file from `vlrerank eval`: every result gets a calibrated probability"
     )
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Python arguments first, then one source for the file and the environment, so that
-        # every face (serve, config, a factory app) layers settings the same way.
-        return init_settings, _Layered(settings_cls)
-
-    @classmethod
-    def load(
-        cls,
-        *,
-        config_file: str | None = None,
-        cli: dict[str, Any] | None = None,
-        cli_engine: dict[str, Any] | None = None,
-    ) -> tuple[Settings, Sourced]:
-        """The settings from the command line, the environment and a config file (in that order
-        of precedence), and where each came from.
-
-        Raises:
-            ConfigError: a bad value, naming the option, variable or file it came from.
-        """
-        sourced = gather(top_level=_top_level(), cli=cli, cli_engine=cli_engine, config_file=config_file)
-        token = _GIVEN.set(sourced)
-        try:
-            return cls(), sourced
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc'])} ({sourced.origin(str(error['loc'][0]))}): "
-                f"{error['msg']}"
-                for error in exc.errors()
-            )
-            raise ConfigError(f"invalid server setting: {problems}") from None
-        finally:
-            _GIVEN.reset(token)
-
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
@@ -129,22 +78,3 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
-
-
-def _top_level() -> list[str]:
-    return [name for name in Settings.model_fields if name != "engine"]
-
-
-class _Layered(PydanticBaseSettingsSource):
-    """The config file (``VLRERANK_CONFIG``) and the ``VLRERANK_*`` environment, as
-    :func:`vlrerank.config_sources.gather` reads them for every face."""
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # unused: __call__ reads everything at once
-
-    def __call__(self) -> dict[str, Any]:
-        sourced = _GIVEN.get() or gather(top_level=_top_level())
-        values: dict[str, Any] = dict(sourced.top)
-        if sourced.engine:
-            values["engine"] = sourced.engine_config()
-        return values

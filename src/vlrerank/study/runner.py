@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -103,7 +102,7 @@ def run_study(
                 "spec": json.dumps(described),
                 "model": spec.model,
                 "version": __version__,
-                "engine": json.dumps(dataclasses.asdict(engine or EngineConfig())),
+                "engine": json.dumps((engine or EngineConfig()).model_dump()),
             }
         )
         done = store.done()
