@@ -13,10 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ...config import MAX_FPS
 from ..schemas import Lenient, RerankRequest, RerankResponse, Side
-
-# A rate above a video's own only repeats its frames; max_frames caps the count either way.
-MAX_FPS = 60.0
 
 
 class DashScopeInput(Lenient):
