@@ -8,7 +8,6 @@ image or video file is refused, exactly as the local Reranker does.
 
 from __future__ import annotations
 
-import base64
 import io
 import os
 from collections.abc import Mapping, Sequence
@@ -20,6 +19,7 @@ from PIL import Image
 
 from ..config import EngineConfig
 from ..errors import ConfigError, InputError
+from ..inputs.data_uri import encode_data_uri
 from ..inputs.explicit import refuse_bare_media
 from ..inputs.schema import MultimodalInput
 from ..inputs.video import decode_video_file
@@ -158,7 +158,7 @@ def image_ref(value: Any, field: str) -> str:
 
 def _data_uri(data: bytes) -> str:
     # The server reads the format from the bytes; the header's type only has to say "image".
-    return "data:image/png;base64," + base64.b64encode(data).decode()
+    return encode_data_uri(data, "image/png")
 
 
 def _preprocess(config: PreprocessConfig) -> dict[str, Any]:

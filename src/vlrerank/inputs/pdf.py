@@ -21,7 +21,8 @@ from typing import Any
 from PIL import Image
 
 from ..config import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS
-from ..errors import InputError, MissingDependencyError, PdfLoadError
+from ..errors import DataUriError, MissingDependencyError, PdfLoadError
+from .data_uri import parse_data_uri
 from .images import ImageLimits, read_source
 
 PDF_MAGIC = b"%PDF-"
@@ -77,12 +78,9 @@ def is_pdf_bytes(data: bytes) -> bool:
 
 def read_pdf_bytes(source: str | bytes, *, field: str, limits: ImageLimits) -> bytes:
     """The bytes of a PDF given as a path, ``file://``, URL, ``data:application/pdf`` URI or bytes."""
-    if (
-        isinstance(source, str)
-        and source.startswith("data:")
-        and not source.startswith("data:application/pdf")
-    ):
-        raise InputError("a PDF data URI must start with data:application/pdf;base64,", field=field)
+    given_as_uri = isinstance(source, str) and source.startswith("data:")
+    if given_as_uri and parse_data_uri(str(source), field=field).media_type != "application/pdf":
+        raise DataUriError("a PDF data URI must start with data:application/pdf;base64,", field=field)
     data = read_source(source, field=field, limits=limits)
     assert isinstance(data, bytes)
     if not is_pdf_bytes(data):

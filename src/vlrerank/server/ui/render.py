@@ -6,7 +6,6 @@ from outside the server.
 
 from __future__ import annotations
 
-import base64
 import io
 import os
 from html import escape
@@ -14,6 +13,7 @@ from typing import Any
 
 from PIL import Image
 
+from ...inputs.data_uri import encode_data_uri
 from ...preprocess.provenance import ImageProvenance, aspect_label
 from ...ranking import RankedResults
 
@@ -74,7 +74,7 @@ def thumbnail(path: str) -> str:
             image.convert("RGB").save(buffer, "JPEG", quality=80)
     except (OSError, ValueError):
         return ""
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return encode_data_uri(buffer.getvalue(), "image/jpeg")
 
 
 def error(message: str) -> str:
