@@ -20,11 +20,8 @@ MAX_DEPTH = 32  # our deepest request (score dialect: content parts) is 6
 MAX_MEMBERS = 100_000  # object keys and array items, all containers together
 
 
-class MalformedBody(ServiceError):
+class MalformedBody(ServiceError, status=400, error_type=ErrorType.INVALID_REQUEST):
     """JSON whose shape is over the parser's limits (400, like a body that is not JSON at all)."""
-
-    status = 400
-    error_type = ErrorType.INVALID_REQUEST
 
 
 def check_shape(value: Any, field: str = "") -> None:
