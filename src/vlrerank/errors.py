@@ -13,17 +13,22 @@ class VlrerankError(Exception):
     """Base class: an error with a message meant for the person who caused it."""
 
 
-class InputError(VlrerankError, ValueError):
-    """A request or one of its parts is malformed.
-
-    Attributes:
-        field: where the problem is, e.g. ``documents[2].image[0]``; empty for the whole request.
-    """
+class _FieldError(VlrerankError):
+    """An error about one place in a request: ``reason`` is the message, ``field`` the place
+    (empty for the whole request), and ``str()`` reads ``field: reason``."""
 
     def __init__(self, message: str, *, field: str = "") -> None:
         self.field = field
         self.reason = message
         super().__init__(f"{field}: {message}" if field else message)
+
+
+class InputError(_FieldError, ValueError):
+    """A request or one of its parts is malformed.
+
+    Attributes:
+        field: where the problem is, e.g. ``documents[2].image[0]``; empty for the whole request.
+    """
 
 
 class DataUriError(InputError):
@@ -48,13 +53,8 @@ class PdfLoadError(InputError):
         super().__init__(message, field=field)
 
 
-class ScoringFailed(VlrerankError, RuntimeError):
+class ScoringFailed(_FieldError, RuntimeError):
     """A pair could not be scored even alone (e.g. the device ran out of memory); names the document."""
-
-    def __init__(self, message: str, *, field: str = "") -> None:
-        self.field = field
-        self.reason = message
-        super().__init__(f"{field}: {message}" if field else message)
 
 
 class DeviceOutOfMemory(ScoringFailed):
@@ -70,13 +70,8 @@ class EngineFault(VlrerankError, RuntimeError):
     """
 
 
-class DeadlineExceeded(VlrerankError, TimeoutError):
+class DeadlineExceeded(_FieldError, TimeoutError):
     """Work for a request ran past its deadline (decoding a video, preparing inputs) and was stopped."""
-
-    def __init__(self, message: str, *, field: str = "") -> None:
-        self.field = field
-        self.reason = message
-        super().__init__(f"{field}: {message}" if field else message)
 
 
 class ConfigError(VlrerankError, ValueError):

@@ -215,12 +215,7 @@ def _provenance(data: dict[str, Any]) -> ImageProvenance:
 def _explanation(data: dict[str, SubScoreOut] | None) -> Explanation | None:
     if not data:
         return None
-    return Explanation(
-        **{
-            name: SubScore(**data[name].model_dump())
-            for name in ("visual_match", "text_alignment", "cross_modal_consistency")
-        }
-    )
+    return Explanation(**{f.name: SubScore(**data[f.name].model_dump()) for f in fields(Explanation)})
 
 
 def _segment(data: dict[str, Any] | None) -> Segment | None:

@@ -250,7 +250,7 @@ class Reranker:
                 failure = outcome.rejection
                 kind = type(failure) if isinstance(failure, ScoringFailed) else ScoringFailed
                 raise kind(str(failure), field=f"documents[{expansion.parts[index].document}]")
-        return [r.score for r in sorted(results, key=lambda r: r.index)]
+        return [r.score for r in results]  # assemble gives one result per document, in order
 
     def rank(
         self,

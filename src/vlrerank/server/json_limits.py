@@ -14,17 +14,14 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .http_errors import ErrorType, RequestRejected, ServiceError, dialect_of, render
+from .http_errors import ErrorType, RequestRejected, ServiceError, response_for
 
 MAX_DEPTH = 32  # our deepest request (score dialect: content parts) is 6
 MAX_MEMBERS = 100_000  # object keys and array items, all containers together
 
 
-class MalformedBody(ServiceError):
+class MalformedBody(ServiceError, status=400, error_type=ErrorType.INVALID_REQUEST):
     """JSON whose shape is over the parser's limits (400, like a body that is not JSON at all)."""
-
-    status = 400
-    error_type = ErrorType.INVALID_REQUEST
 
 
 def check_shape(value: Any, field: str = "") -> None:
@@ -80,8 +77,8 @@ class JsonLimits:
         body, replayed = await buffered(receive)
         try:
             check_body(body)
-        except MalformedBody as exc:
-            await _refuse(scope, send, exc)
+        except MalformedBody as exc:  # answered in the route's dialect, as the app's handlers do
+            await response_for(exc, dict(scope))(scope, replayed, send)
             return
         await self.app(scope, replayed, send)
 
@@ -122,14 +119,3 @@ def _is_json(scope: Scope) -> bool:
         return False
     content_type = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip()
     return content_type == b"application/json" or content_type.endswith(b"+json")
-
-
-async def _refuse(scope: Scope, send: Send, exc: MalformedBody) -> None:
-    state = scope.get("state") or {}
-    body = json.dumps(
-        render(dialect_of(scope.get("path", "")), exc.error_type, str(exc), exc.field or None, 400,
-               state.get("request_id"))
-    ).encode()  # fmt: skip
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 400, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

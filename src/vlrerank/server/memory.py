@@ -40,10 +40,6 @@ class MemoryReturn:
         self._last = 0.0
         self._pending = False
 
-    @property
-    def available(self) -> bool:
-        return self._trim is not None
-
     def release_now(self) -> None:
         """Return free heap pages to the system now (blocking; a few ms on a large heap)."""
         if self._trim is not None:

@@ -29,6 +29,12 @@ ANY_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _max_length(service: RerankService) -> int:
+    """The loaded model's token limit (the default one while it loads): what TEI and NIM cut at."""
+    max_length = service.reranker.config.max_length if service.reranker else None
+    return max_length or DEFAULT_MAX_LENGTH
+
+
 async def _rerank(
     request: Request, service: RerankService, body: RerankRequest, dialect: str, fps: float | None = None
 ) -> RerankResponse:
@@ -84,8 +90,7 @@ async def rerank_any(
         policy(request).apply(body, response)
         if not body.texts:
             raise EmptyInput("give at least one text", field="texts")
-        max_length = service.reranker.config.max_length if service.reranker else None
-        answer = await _rerank(request, service, body.as_rerank(max_length or DEFAULT_MAX_LENGTH), "tei")
+        answer = await _rerank(request, service, body.as_rerank(_max_length(service)), "tei")
         return to_tei(body, answer)
     policy(request).apply(body, response)
     if "return_documents" not in body.model_fields_set:  # vLLM and Jina echo documents by default

@@ -8,13 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from ...config import DEFAULT_MAX_LENGTH
 from ..dialects.dashscope import DashScopeError, DashScopeRequest, DashScopeResponse, to_dashscope
 from ..dialects.nim import NimRequest, NimResponse, to_nim
 from ..fields import policy
 from ..http_errors import DASHSCOPE_PREFIX
 from ..schemas import ErrorResponse
-from .compat import _rerank
+from .compat import _max_length, _rerank
 from .dependencies import Service
 from .rerank import STATUSES
 
@@ -42,8 +41,7 @@ async def rerank_dashscope(
 
 async def _nim(body: NimRequest, request: Request, response: Response, service: Service) -> NimResponse:
     policy(request).apply(body, response)
-    max_length = service.reranker.config.max_length if service.reranker else None
-    return to_nim(await _rerank(request, service, body.as_rerank(max_length or DEFAULT_MAX_LENGTH), "nim"))
+    return to_nim(await _rerank(request, service, body.as_rerank(_max_length(service)), "nim"))
 
 
 for _path in ("/v1/ranking", "/v1/reranking"):

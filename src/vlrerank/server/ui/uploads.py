@@ -136,8 +136,9 @@ class UploadGuard:
         self._uploads.move_to_end(caller)
         for path in paths if isinstance(paths, list) else []:
             if isinstance(path, str):
-                files[os.path.realpath(path)] = None
-                files.move_to_end(os.path.realpath(path))
+                real = os.path.realpath(path)
+                files[real] = None
+                files.move_to_end(real)
         while len(files) > _MAX_FILES:
             files.popitem(last=False)
         while len(self._uploads) > _MAX_CALLERS:
