@@ -188,7 +188,7 @@ class EngineConfig(BaseModel):
             if name == "dtype" and not isinstance(value, str):  # torch.bfloat16 -> "bfloat16"
                 value = str(value).removeprefix("torch.")
             changes[name] = value
-        return self.with_(**changes) if changes else self
+        return self.with_(**changes)
 
 
 # Constructor keywords of the reference class, mapped onto EngineConfig fields.

@@ -6,7 +6,7 @@ original text, so a chunk is always a slice of what the caller sent (``text[star
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import InputError
@@ -52,7 +52,7 @@ class ChunkOptions:
         assert options.max_tokens_per_doc is not None and options.overlap_tokens is not None
         if options.overlap_tokens >= options.max_tokens_per_doc:
             if self.overlap_tokens is None:  # the default overlap is too large for a short window
-                return ChunkOptions(**{**options.__dict__, "overlap_tokens": options.max_tokens_per_doc // 4})
+                return replace(options, overlap_tokens=options.max_tokens_per_doc // 4)
             raise InputError(
                 f"overlap_tokens ({options.overlap_tokens}) must be below max_tokens_per_doc "
                 f"({options.max_tokens_per_doc})",

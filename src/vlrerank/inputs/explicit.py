@@ -35,7 +35,7 @@ def _local_file(path: str, media_root: str | None) -> bool:
 
 
 def _kind(value: str, media_root: str | None) -> str | None:
-    """``"image"`` or ``"video"`` when ``value`` names media, else ``None``."""
+    """``"image"``, ``"video"`` or ``"pdf"`` when ``value`` names media, else ``None``."""
     if value.startswith(("data:image/", "data:video/")):
         return value[5:10]
     if value.startswith("data:application/pdf"):

@@ -64,10 +64,10 @@ def _as_list(value: Any) -> list[Any]:
 def _texts(value: Any, field: str) -> tuple[str, ...]:
     texts = _as_list(value)
     for i, text in enumerate(texts):
+        where = field if not isinstance(value, (list, tuple)) else f"{field}[{i}]"
         if not isinstance(text, str):
-            where = field if not isinstance(value, (list, tuple)) else f"{field}[{i}]"
             raise InputError(f"expected a string, got {type(text).__name__}", field=where)
-        check_text(text, field if not isinstance(value, (list, tuple)) else f"{field}[{i}]")
+        check_text(text, where)
     return tuple(texts)
 
 

@@ -21,8 +21,6 @@ from ..inputs.pdf import POINTS_PER_INCH, OpenPdf, PageBox, RenderClock
 from .choices import DOCUMENT_MIN_WIDTH, PreprocessConfig
 from .model_sizing import model_image_size
 
-DEFAULT_PDF_DPI = 144.0
-
 
 @dataclass(frozen=True)
 class PageRender:

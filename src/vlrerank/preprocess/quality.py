@@ -163,7 +163,7 @@ def assess(image: Image.Image) -> QualityReport:
     content = m.content_mask(fine)
     resolution = min(1.0, min(image.size) / RESOLUTION_FULL)
     if float(content.mean()) < FLAT_CONTENT:
-        return _flat_field(image, fine, resolution)
+        return _flat_field(image, resolution)
 
     sharpness, judged, both_axes = _sharpness(luma) if min(luma.shape) >= 8 else (0.0, True, False)
     if both_axes:  # ruled lines alone have no edges along them: blur_effect would call them shaken
@@ -198,7 +198,7 @@ def assess(image: Image.Image) -> QualityReport:
     )
 
 
-def _flat_field(image: Image.Image, fine: np.ndarray, resolution: float) -> QualityReport:
+def _flat_field(image: Image.Image, resolution: float) -> QualityReport:
     """One colour (or a gradient too gentle to see): only a black frame is a defect."""
     brightest = np.asarray(m.resized(image.convert("RGB"), DETAIL_SIZE), np.float32).max(axis=-1)
     under = m.ramp(float(np.percentile(brightest, 99)), BLACK_FRAME / 2, BLACK_FRAME)
