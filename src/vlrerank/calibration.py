@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 
 FORMAT = "vlrerank-calibrator"
 VERSION = 1
-METHODS = ("platt", "isotonic")
 _WARNED: set[tuple[str, str, str]] = set()
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]

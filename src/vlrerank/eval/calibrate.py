@@ -100,18 +100,14 @@ def _fit(method: str, logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     return {"x": [float(v) for v in model.X_thresholds_], "y": [float(v) for v in y]}
 
 
-def _predict(method: str, params: dict[str, Any], logits: np.ndarray) -> np.ndarray:
-    # A fold's fit may come out inverted by chance; only the final calibrator is checked.
-    return curve(method, params, logits)
-
-
 def out_of_fold(method: str, logits: np.ndarray, labels: np.ndarray, folds: int) -> np.ndarray:
     from sklearn.model_selection import StratifiedKFold
 
     predictions = np.empty(len(labels))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
     for train, test in splitter.split(logits, labels):
-        predictions[test] = _predict(method, _fit(method, logits[train], labels[train]), logits[test])
+        # The bare curve: a fold's fit may come out inverted by chance; only the final calibrator is checked.
+        predictions[test] = curve(method, _fit(method, logits[train], labels[train]), logits[test])
     return predictions
 
 

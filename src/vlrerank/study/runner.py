@@ -51,7 +51,7 @@ def batches(spec: StudySpec, items: list[StudyItem], todo: list[Condition]) -> l
         groups.setdefault(key, []).append(c)
     # Smallest sizes first (native last): a process keeps memory it once used, so a small size
     # scored after a large one would otherwise inherit the large one's resident memory.
-    order = sorted(groups, key=_pixels)
+    order = sorted(groups, key=lambda key: _pixels(groups[key][0]))
     out = []
     for group in (groups[key] for key in order):
         for start in range(0, len(group), spec.batch_documents):
@@ -59,11 +59,10 @@ def batches(spec: StudySpec, items: list[StudyItem], todo: list[Condition]) -> l
     return out
 
 
-def _pixels(key: tuple[Any, ...]) -> int:
-    size, budget = key[1], key[5]
-    if budget is not None:
-        return int(budget)
-    return (1 << 62) if size is None else size[0] * size[1]
+def _pixels(c: Condition) -> int:
+    if c.budget is not None:
+        return int(c.budget)
+    return (1 << 62) if c.size is None else c.size[0] * c.size[1]
 
 
 def run_study(
