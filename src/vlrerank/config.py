@@ -31,6 +31,10 @@ DEFAULT_MAX_LENGTH = 10240
 # One image's guards, shared by the engine, the server's uploads and the image loader.
 DEFAULT_MAX_IMAGE_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
+# One PDF's guards, shared by the engine's settings and the PDF reader's own defaults.
+DEFAULT_PDF_MAX_PAGES = 64
+DEFAULT_PDF_MAX_TOTAL_PIXELS = 200_000_000
+DEFAULT_PDF_RENDER_TIMEOUT_S = 30.0
 DEFAULT_INSTRUCTION = "Given a search query, retrieve relevant candidates that answer the query."
 
 # Bounds on video sampling, the config's defaults and each request's: beyond these a request only
@@ -139,9 +143,9 @@ class EngineConfig(BaseModel):
     max_chunks_per_doc: PositiveInt = 16
     overlap_tokens: NonNegativeInt = 64
     pdf_dpi: PositiveFloat = 144.0
-    pdf_max_pages: PositiveInt = 64
-    pdf_max_total_pixels: PositiveInt = 200_000_000
-    pdf_render_timeout_s: PositiveFloat = 30.0
+    pdf_max_pages: PositiveInt = DEFAULT_PDF_MAX_PAGES
+    pdf_max_total_pixels: PositiveInt = DEFAULT_PDF_MAX_TOTAL_PIXELS
+    pdf_render_timeout_s: PositiveFloat = DEFAULT_PDF_RENDER_TIMEOUT_S
     revision: str | None = Field(None, pattern=r"\S")
     chat_template: Literal["auto", "bundled"] = "auto"
 

@@ -183,13 +183,7 @@ def expand(
                 field="preprocess",
             )
     image_limits = ImageLimits.of(config)
-    pdf_limits = PdfLimits(
-        max_pages=config.pdf_max_pages,
-        max_page_pixels=config.max_image_pixels,
-        max_total_pixels=config.pdf_max_total_pixels,
-        render_timeout_s=config.pdf_render_timeout_s,
-        max_bytes=config.max_image_bytes,
-    )
+    pdf_limits = PdfLimits.of(config)
     clock = RenderClock(pdf_limits)
     chunking = None
     if options.chunking is not None:

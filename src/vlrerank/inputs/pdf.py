@@ -20,7 +20,14 @@ from typing import Any
 
 from PIL import Image
 
-from ..config import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS
+from ..config import (
+    DEFAULT_MAX_IMAGE_BYTES,
+    DEFAULT_MAX_IMAGE_PIXELS,
+    DEFAULT_PDF_MAX_PAGES,
+    DEFAULT_PDF_MAX_TOTAL_PIXELS,
+    DEFAULT_PDF_RENDER_TIMEOUT_S,
+    EngineConfig,
+)
 from ..errors import DataUriError, MissingDependencyError, PdfLoadError
 from .data_uri import parse_data_uri
 from .images import ImageLimits, read_source
@@ -46,12 +53,23 @@ class PdfLimits:
         max_bytes: the file's size.
     """
 
-    max_pages: int = 64
+    max_pages: int = DEFAULT_PDF_MAX_PAGES
     max_page_inches: float = 100.0
     max_page_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
-    max_total_pixels: int = 200_000_000
-    render_timeout_s: float = 30.0
+    max_total_pixels: int = DEFAULT_PDF_MAX_TOTAL_PIXELS
+    render_timeout_s: float = DEFAULT_PDF_RENDER_TIMEOUT_S
     max_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+
+    @classmethod
+    def of(cls, config: EngineConfig) -> PdfLimits:
+        """The limits an engine's settings put on every PDF it reads."""
+        return cls(
+            max_pages=config.pdf_max_pages,
+            max_page_pixels=config.max_image_pixels,
+            max_total_pixels=config.pdf_max_total_pixels,
+            render_timeout_s=config.pdf_render_timeout_s,
+            max_bytes=config.max_image_bytes,
+        )
 
 
 @dataclass(frozen=True)
